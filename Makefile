@@ -1,0 +1,47 @@
+# The two commands of README.md: `make report` (the evaluation report) and
+# `make test` (the test suite). Both create the local virtualenv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup test report quick-report demo bench bench-quick patch clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[harness]'
+	touch $(STAMP)
+
+## The test suite (what CI runs).
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## The main job: gates on both implementations + asv suites -> report folder.
+report: $(STAMP)
+	$(BIN)/python -m evaluation
+
+quick-report: $(STAMP)
+	$(BIN)/python -m evaluation --quick
+
+## The original nine-step demo of the slow baseline.
+demo: $(STAMP)
+	$(BIN)/python -m baseline
+
+## asv in the current environment (no per-commit virtualenvs); see README for the full forms.
+bench: $(STAMP)
+	$(BIN)/asv machine --yes
+	$(BIN)/asv run --python=same --set-commit-hash=$$(git rev-parse HEAD)
+
+bench-quick: $(STAMP)
+	$(BIN)/asv machine --yes
+	$(BIN)/asv run --python=same --quick --dry-run --show-stderr
+
+## Regenerate patches/baseline-to-optimized.patch.
+patch: $(STAMP)
+	$(BIN)/python -m evaluation.patch
+
+clean:
+	rm -rf $(VENV) .asv reports .pytest_cache .hypothesis

@@ -1,0 +1,232 @@
+"""Load and validate the workload instances in ``instances/workloads.json``.
+
+The instances are the single source of truth for operation sizes, the seed's time
+gates and known answers; tests, benchmarks and the evaluation all read them through
+:func:`load_workloads`, so no target is written twice.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+__all__ = ["Gate", "Operation", "Workloads", "InstanceError", "load_workloads",
+           "default_instances_dir", "build_args", "IMPLEMENTATIONS"]
+
+#: Implementation names understood by the harness.
+IMPLEMENTATIONS = ("baseline", "optimized")
+_BUILDERS = ("test_data", "test_batches", "test_matrix", "limit", "test_text")
+_FAMILIES = ("map", "matrix", "primes", "text", "pipeline")
+_SIZE_KEYS = ("baseline", "optimized", "quick")
+_GATE_KINDS = ("max_seconds", "max_ratio_to_sequential_over_workers", "max_ipc_share",
+               "min_ratio_to_slowest_stage")
+
+
+class InstanceError(ValueError):
+    """A workload instance file is malformed; the message names the path and field."""
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One seed time gate (R2-R7) attached to an operation."""
+
+    id: str
+    operation: str
+    size: int
+    workers: int
+    workload: str
+    kind: str
+    limit: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One public processor operation and the sizes it is run at."""
+
+    name: str
+    family: str
+    builder: str
+    call: Mapping[str, Any]
+    sizes: Mapping[str, tuple[int, ...]]
+    baseline_max: int
+    baseline_max_reason: str
+    gates: tuple[Gate, ...]
+    batch_len: int = 0
+
+    def baseline_runs(self, size: int) -> bool:
+        """True when the baseline can run ``size`` in seconds (else benchmarks skip it)."""
+        return size <= self.baseline_max
+
+
+@dataclass(frozen=True)
+class Workloads:
+    """The whole validated instance file."""
+
+    path: Path
+    gate_workers: int
+    workloads: Mapping[str, float]  # name -> item_latency_s
+    word_cycle: tuple[str, ...]
+    operations: Mapping[str, Operation]
+    known_answers: Mapping[str, Any] = field(default_factory=dict)
+
+    def gate(self, gate_id: str) -> Gate:
+        """Return the gate with id ``gate_id`` (e.g. ``"R2"``)."""
+        for op in self.operations.values():
+            for g in op.gates:
+                if g.id == gate_id:
+                    return g
+        raise KeyError(f"no gate {gate_id!r} in {self.path}")
+
+    @property
+    def gates(self) -> list[Gate]:
+        """Every gate, in file order."""
+        return [g for op in self.operations.values() for g in op.gates]
+
+    def prime_count(self, limit: int) -> int:
+        """Known number of primes below ``limit``."""
+        return int(self.known_answers["prime_counts"][str(limit)])
+
+
+def default_instances_dir() -> Path:
+    """``$PPD_INSTANCES`` if set, else ``instances/`` beside this package's repo."""
+    env = os.environ.get("PPD_INSTANCES")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "instances"
+
+
+def _need(obj: Mapping[str, Any], key: str, typ: type | tuple[type, ...], where: str) -> Any:
+    if not isinstance(obj, Mapping) or key not in obj:
+        raise InstanceError(f"{where}: missing required field {key!r}")
+    value = obj[key]
+    if isinstance(value, bool) and typ is not bool or not isinstance(value, typ):
+        raise InstanceError(f"{where}.{key}: expected {getattr(typ, '__name__', typ)}, "
+                            f"got {type(value).__name__} {value!r}")
+    return value
+
+
+def _positive_ints(values: Any, where: str) -> tuple[int, ...]:
+    if not isinstance(values, list) or not values:
+        raise InstanceError(f"{where}: expected a non-empty list of positive integers, got {values!r}")
+    for i, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise InstanceError(f"{where}[{i}]: expected a positive integer, got {v!r}")
+    return tuple(values)
+
+
+def _parse_gate(raw: Any, op: str, workloads: Mapping[str, float], where: str) -> Gate:
+    kind = _need(raw, "kind", str, where)
+    if kind not in _GATE_KINDS:
+        raise InstanceError(f"{where}.kind: expected one of {_GATE_KINDS}, got {kind!r}")
+    workload = _need(raw, "workload", str, where)
+    if workload not in workloads:
+        raise InstanceError(f"{where}.workload: {workload!r} is not a declared workload "
+                            f"({sorted(workloads)})")
+    limit = _need(raw, "limit", (int, float), where)
+    if limit <= 0:
+        raise InstanceError(f"{where}.limit: expected a positive number, got {limit!r}")
+    return Gate(id=_need(raw, "id", str, where), operation=op,
+                size=_positive_ints([_need(raw, "size", int, where)], f"{where}.size")[0],
+                workers=_positive_ints([_need(raw, "workers", int, where)], f"{where}.workers")[0],
+                workload=workload, kind=kind, limit=float(limit), text=_need(raw, "text", str, where))
+
+
+def _parse_operation(name: str, raw: Any, workloads: Mapping[str, float], where: str) -> Operation:
+    family = _need(raw, "family", str, where)
+    if family not in _FAMILIES:
+        raise InstanceError(f"{where}.family: expected one of {_FAMILIES}, got {family!r}")
+    builder = _need(raw, "builder", str, where)
+    if builder not in _BUILDERS:
+        raise InstanceError(f"{where}.builder: expected one of {_BUILDERS}, got {builder!r}")
+    raw_sizes = _need(raw, "sizes", dict, where)
+    sizes = {k: _positive_ints(raw_sizes.get(k), f"{where}.sizes.{k}") for k in _SIZE_KEYS}
+    gates = tuple(_parse_gate(g, name, workloads, f"{where}.gates[{i}]")
+                  for i, g in enumerate(_need(raw, "gates", list, where)))
+    batch_len = raw.get("batch_len", 0)
+    if builder == "test_batches":
+        batch_len = _need(raw, "batch_len", int, where)
+    return Operation(name=name, family=family, builder=builder, call=_need(raw, "call", dict, where),
+                     sizes=sizes, baseline_max=_need(raw, "baseline_max", int, where),
+                     baseline_max_reason=_need(raw, "baseline_max_reason", str, where),
+                     gates=gates, batch_len=batch_len)
+
+
+def parse_workloads(raw: Any, path: Path) -> Workloads:
+    """Validate a decoded instance document; raise :class:`InstanceError` naming the field."""
+    where = path.name
+    if not isinstance(raw, dict):
+        raise InstanceError(f"{where}: expected a JSON object at top level, got {type(raw).__name__}")
+    if _need(raw, "schema_version", int, where) != 1:
+        raise InstanceError(f"{where}.schema_version: expected 1, got {raw['schema_version']!r}")
+    workloads = {}
+    for wname, w in _need(raw, "workloads", dict, where).items():
+        lat = _need(w, "item_latency_s", (int, float), f"{where}.workloads.{wname}")
+        if lat < 0:
+            raise InstanceError(f"{where}.workloads.{wname}.item_latency_s: expected >= 0, got {lat!r}")
+        workloads[wname] = float(lat)
+    ops = {name: _parse_operation(name, op, workloads, f"{where}.operations.{name}")
+           for name, op in _need(raw, "operations", dict, where).items()}
+    if not ops:
+        raise InstanceError(f"{where}.operations: expected at least one operation")
+    ids = [g.id for op in ops.values() for g in op.gates]
+    dup = {i for i in ids if ids.count(i) > 1}
+    if dup:
+        raise InstanceError(f"{where}: duplicate gate ids {sorted(dup)}")
+    cycle = _need(raw, "word_cycle", list, where)
+    return Workloads(path=path, gate_workers=_need(raw, "gate_workers", int, where),
+                     workloads=workloads, word_cycle=tuple(cycle), operations=ops,
+                     known_answers=raw.get("known_answers", {}))
+
+
+def load_workloads(path: str | os.PathLike[str] | None = None) -> Workloads:
+    """Read and validate the workload instances.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        A ``workloads.json`` file or the folder holding it; default
+        :func:`default_instances_dir`.
+
+    Returns
+    -------
+    Workloads
+
+    Raises
+    ------
+    InstanceError
+        If the file is missing, is not JSON, or a field is missing or of the wrong type.
+    """
+    p = Path(path) if path is not None else default_instances_dir()
+    if p.is_dir():
+        p = p / "workloads.json"
+    try:
+        raw = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InstanceError(f"{p}: workload instance file not found") from None
+    except json.JSONDecodeError as exc:
+        raise InstanceError(f"{p}: not valid JSON ({exc})") from None
+    return parse_workloads(raw, p)
+
+
+def build_args(op: Operation, size: int, generators: Any) -> tuple[Any, ...]:
+    """Positional arguments for calling ``op`` at ``size``.
+
+    ``generators`` is a module (``optimized`` or ``baseline``) providing
+    ``generate_test_data``, ``generate_test_matrix`` and ``generate_test_text``.
+    """
+    if op.builder == "test_data":
+        return (generators.generate_test_data(size),)
+    if op.builder == "test_batches":
+        data = generators.generate_test_data(size * op.batch_len)
+        return ([data[i:i + op.batch_len] for i in range(0, len(data), op.batch_len)],)
+    if op.builder == "test_matrix":
+        m = generators.generate_test_matrix(size, size)
+        return (m, [row[:] for row in m])
+    if op.builder == "limit":
+        return (size,)
+    if op.builder == "test_text":
+        return (generators.generate_test_text(size),)
+    raise InstanceError(f"unknown builder {op.builder!r}")

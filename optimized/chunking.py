@@ -1,0 +1,131 @@
+"""Chunk sizing and the inline-vs-pool cost model (requirement R2, decision D4).
+
+Two questions every operation asks before it dispatches anything:
+
+1. *How big is a task?*  :func:`chunk_size` - R2's ``max(1, total // (workers * 4))``,
+   never fewer than :data:`MIN_ITEMS_PER_CHUNK` items per task unless the whole input
+   is smaller than ``MIN_ITEMS_PER_CHUNK * workers``, and (when the per-item cost is
+   known) large enough that one task's work amortises one round trip through the pool.
+2. *Is the pool worth it at all?*  :func:`choose_path` compares the estimated
+   in-process time with the estimated pooled time (fixed round-trip overhead + work
+   divided by the workers that can really run in parallel + per-item transfer cost).
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["MIN_ITEMS_PER_CHUNK", "Cost", "chunk_size", "chunk_bounds", "split_bounds",
+           "choose_path", "ExecutionMode", "Path"]
+
+#: R2: no task carries fewer items than this unless the input is tiny.
+MIN_ITEMS_PER_CHUNK = 100
+#: A task should carry at least this much work to amortise its round trip.
+MIN_TASK_SECONDS = 0.002
+#: Measured on the 2-core reference machine: submit + result of one task on a warm pool.
+POOL_ROUND_TRIP_S = 0.0015
+
+ExecutionMode = Literal["auto", "inline", "pool"]
+Path = Literal["inline", "pool"]
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Estimated cost of one item.
+
+    Attributes
+    ----------
+    cpu_s : float
+        Seconds of CPU per item (parallelises over at most the machine's cores).
+    wait_s : float
+        Seconds of waiting per item (sleep, I/O: parallelises over every worker).
+    transfer_s : float
+        Seconds to move one item to a worker and its result back (pickling); zero
+        when data travels through shared memory.
+    """
+
+    cpu_s: float = 0.0
+    wait_s: float = 0.0
+    transfer_s: float = 0.0
+
+    @property
+    def total_s(self) -> float:
+        """In-process seconds per item."""
+        return self.cpu_s + self.wait_s
+
+
+def _check_counts(total: int, num_workers: int) -> None:
+    if isinstance(total, bool) or not isinstance(total, int) or total < 0:
+        raise ValueError(f"total must be a non-negative int, got {total!r}")
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
+        raise ValueError(f"num_workers must be a positive int, got {num_workers!r}")
+
+
+def chunk_size(total: int, num_workers: int, per_item_cost_s: float | None = None) -> int:
+    """Items per task for ``total`` items over ``num_workers`` workers.
+
+    Parameters
+    ----------
+    total : int
+        Number of items.
+    num_workers : int
+        Workers sharing them.
+    per_item_cost_s : float, optional
+        Estimated seconds per item. When given, a task is made large enough to hold
+        :data:`MIN_TASK_SECONDS` of work, but never so large that a worker is left idle.
+
+    Returns
+    -------
+    int
+        ``max(1, total // (num_workers * 4))``, raised to :data:`MIN_ITEMS_PER_CHUNK`
+        when ``total >= MIN_ITEMS_PER_CHUNK * num_workers``, raised further for cheap
+        items; always >= 1.
+    """
+    _check_counts(total, num_workers)
+    size = max(1, total // (num_workers * 4))
+    if total >= MIN_ITEMS_PER_CHUNK * num_workers:
+        size = max(size, MIN_ITEMS_PER_CHUNK)
+    if per_item_cost_s is not None and per_item_cost_s > 0 and total > 0:
+        per_worker = math.ceil(total / num_workers)
+        size = max(size, min(math.ceil(MIN_TASK_SECONDS / per_item_cost_s), per_worker))
+    return size
+
+
+def chunk_bounds(total: int, size: int) -> list[tuple[int, int]]:
+    """``[(start, stop), ...]`` covering ``range(total)`` in steps of ``size``."""
+    if size < 1:
+        raise ValueError(f"size must be >= 1, got {size!r}")
+    return [(s, min(s + size, total)) for s in range(0, total, size)]
+
+
+def split_bounds(total: int, parts: int) -> list[tuple[int, int]]:
+    """Cut ``range(total)`` into at most ``parts`` contiguous, near-equal ranges."""
+    parts = max(1, min(parts, total))
+    base, extra = divmod(total, parts)
+    out, start = [], 0
+    for i in range(parts):
+        stop = start + base + (1 if i < extra else 0)
+        out.append((start, stop))
+        start = stop
+    return [b for b in out if b[1] > b[0]]
+
+
+def choose_path(n_items: int, cost: Cost, num_workers: int, mode: ExecutionMode = "auto",
+                *, cores: int | None = None) -> Path:
+    """Decide whether ``n_items`` of ``cost`` run in-process or on the pool (D4).
+
+    ``mode`` ``"inline"`` or ``"pool"`` forces the answer; ``"auto"`` takes the path
+    with the smaller estimate.
+    """
+    if mode != "auto":
+        return mode
+    if n_items == 0 or num_workers == 1:
+        return "inline"
+    cores = cores or os.cpu_count() or 1
+    inline = n_items * cost.total_s
+    cpu_par = max(1, min(num_workers, cores))
+    pooled = (POOL_ROUND_TRIP_S + n_items * cost.cpu_s / cpu_par
+              + n_items * cost.wait_s / num_workers + n_items * cost.transfer_s)
+    return "pool" if pooled < inline else "inline"

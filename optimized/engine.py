@@ -1,0 +1,330 @@
+"""The execution engine: one process pool, created once, reused by every operation.
+
+Data flow (local backend)::
+
+    caller thread                         ProcessPoolExecutor                 workers (N, long-lived)
+    -------------                         -------------------                 -----------------------
+    operation(...)                                                            init_worker():
+      | validate, choose inline/pool                                            SIGINT ignored,
+      | numeric data -> SharedArray ----------- segment name only ----------->  BLAS threads capped,
+      |                                                                          pipeline channels kept
+      | LocalBackend.run(fn, tasks) --submit--> call queue --(pickled task)--> run_task(fn, args)
+      |   wait(FIRST_COMPLETED, deadline)      result queue <--(TaskOutput)---   value, cpu_s, work_s
+      |   results placed by task index  <-----  futures                         (shm results written
+      |   (input order, D6)                                                      in place, not sent)
+      v
+    results, CallMetrics
+                    pipeline only: channels[0..k] (bounded mp.Queues inherited at pool start)
+                    parent --batches--> stage 1 --> ... --> stage k --batches--> parent
+
+Engine choice (D11a). ``concurrent.futures.ProcessPoolExecutor``, not
+``multiprocessing.Pool``: when a worker is SIGKILLed (or OOM-killed) the executor
+notices at once and fails every pending future with ``BrokenProcessPool``, whereas
+``Pool`` silently replaces the worker, loses its task and waits forever (cpython
+gh-66587), and its ``terminate()`` can hang on a task-queue lock held by a killed
+worker. ``submit`` + ``wait(FIRST_COMPLETED)`` over explicitly chunked tasks is the
+executor's equivalent of ``imap_unordered`` with an explicit chunksize (R2); results
+are put back in input order by task index.
+
+Failure contract (D11). Every wait has a deadline. On a timeout, a dead worker, a
+worker exception while other tasks still run, or Ctrl-C, the busy workers are killed
+(SIGKILL: a worker stuck in C code cannot ignore it), the executor and the pipeline
+channels are discarded, and - except after Ctrl-C - a fresh pool is started at once,
+so the next call finds a warm pool. Shared-memory segments belong to the caller's
+``with`` blocks and are unlinked as the exception unwinds.
+
+Backends. Operations talk to :class:`Backend`, not to multiprocessing, so a cluster
+backend (Dask distributed, D12) can be added without touching them.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import pickle
+import time
+import weakref
+from abc import ABC, abstractmethod
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Callable, Iterable, Sequence
+
+from . import worker
+from .errors import ProcessorClosedError, ProcessorTimeoutError, WorkerCrashedError
+from .metrics import TaskStats
+
+__all__ = ["Backend", "LocalBackend", "Deadline", "START_METHODS", "ensure_picklable"]
+
+START_METHODS = ("fork", "forkserver", "spawn")
+_STARTUP_TIMEOUT_S = 120.0
+_JOIN_TIMEOUT_S = 5.0
+
+
+class Deadline:
+    """An operation's time budget (``timeout=None``: unlimited)."""
+
+    def __init__(self, operation: str, timeout: float | None) -> None:
+        if timeout is not None:
+            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+                raise ValueError(f"timeout must be a positive number of seconds or None, "
+                                 f"got {timeout!r}")
+        self.operation = operation
+        self.timeout = timeout
+        self._end = None if timeout is None else time.monotonic() + float(timeout)
+
+    def remaining(self) -> float | None:
+        """Seconds left (may be <= 0), or None when unlimited."""
+        return None if self._end is None else self._end - time.monotonic()
+
+    def check(self) -> None:
+        """Raise :class:`ProcessorTimeoutError` if the budget is spent."""
+        left = self.remaining()
+        if left is not None and left <= 0:
+            raise ProcessorTimeoutError(self.operation, self.timeout)
+
+    def wait_time(self, cap: float | None = None) -> float | None:
+        """How long one blocking wait may last: the remaining budget, at most ``cap``."""
+        left = self.remaining()
+        if left is None:
+            return cap
+        return max(0.0, left if cap is None else min(left, cap))
+
+
+def ensure_picklable(obj: Any, what: str) -> None:
+    """Raise TypeError before dispatch if ``obj`` cannot be sent to a worker."""
+    try:
+        pickle.dumps(obj)
+    except Exception as exc:
+        raise TypeError(f"{what} must be picklable to run on worker processes (a module-level "
+                        f"function, not a lambda or closure); pickling failed: {exc}") from None
+
+
+class Backend(ABC):
+    """Where tasks run. Operations use only this interface."""
+
+    num_workers: int
+
+    @abstractmethod
+    def run(self, fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]], *,
+            deadline: Deadline, stats: TaskStats,
+            on_done: Callable[[int], None] | None = None) -> list[Any]:
+        """Run ``fn(*args)`` for every ``args`` in ``tasks``; results in task order.
+
+        Tasks run in any order (``imap_unordered`` semantics); ``on_done(i)`` is
+        called as task ``i`` completes. Raises the first worker exception (with the
+        worker traceback as ``__cause__``), :class:`ProcessorTimeoutError` or
+        :class:`WorkerCrashedError`; in each case no task of the call is left running.
+        """
+
+    @abstractmethod
+    def close(self) -> None:
+        """Graceful shutdown: idle workers exit; stragglers are killed. Idempotent."""
+
+    @abstractmethod
+    def terminate(self) -> None:
+        """Kill every worker now."""
+
+    @abstractmethod
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the workers to be gone after :meth:`close` or :meth:`terminate`."""
+
+    @property
+    @abstractmethod
+    def closed(self) -> bool:
+        """True after :meth:`close`/:meth:`terminate`."""
+
+
+def _kill_executor(executor: ProcessPoolExecutor | None, graceful: bool) -> list[Any]:
+    """Shut an executor down; SIGKILL workers unless ``graceful``. Returns its processes."""
+    if executor is None:
+        return []
+    procs = list((getattr(executor, "_processes", None) or {}).values())
+    if not graceful:
+        for p in procs:
+            if p.is_alive():
+                p.kill()
+    executor.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + _JOIN_TIMEOUT_S
+    for p in procs:
+        p.join(timeout=max(0.0, deadline - time.monotonic()))
+        if p.is_alive():  # graceful exit did not happen in time
+            p.kill()
+            p.join(timeout=_JOIN_TIMEOUT_S)
+    thread = getattr(executor, "_executor_manager_thread", None)
+    if thread is not None:
+        thread.join(timeout=_JOIN_TIMEOUT_S)
+    return procs
+
+
+def _discard_channels(queues: Iterable[Any]) -> None:
+    for q in queues:
+        q.cancel_join_thread()  # never block exit flushing data no worker will read
+        q.close()
+
+
+def _finalize(holder: dict[str, Any]) -> None:
+    """Garbage collection / interpreter exit: leave no process behind."""
+    _discard_channels(holder.pop("channels", ()))
+    _kill_executor(holder.pop("executor", None), graceful=True)
+
+
+class LocalBackend(Backend):
+    """A ``ProcessPoolExecutor`` of ``num_workers`` processes on this machine.
+
+    Parameters
+    ----------
+    num_workers : int
+        Worker processes (all started here, before the constructor returns).
+    start_method : {"fork", "forkserver", "spawn"}, optional
+        Default: the platform's multiprocessing default.
+    channel_depth : int
+        ``maxsize`` of each pipeline channel queue (back-pressure depth).
+    blas_threads : int, optional
+        BLAS threads per worker; default ``max(1, cores // num_workers)``.
+    """
+
+    def __init__(self, num_workers: int, start_method: str | None = None, *,
+                 channel_depth: int = 4, blas_threads: int | None = None) -> None:
+        if start_method is not None and start_method not in START_METHODS:
+            raise ValueError(f"start_method must be one of {START_METHODS} or None, "
+                             f"got {start_method!r}")
+        self.num_workers = num_workers
+        self._ctx = mp.get_context(start_method)
+        self.start_method = self._ctx.get_start_method()
+        self.channel_depth = channel_depth
+        cores = os.cpu_count() or 1
+        self._config = worker.WorkerConfig(blas_threads or max(1, cores // num_workers))
+        self._holder: dict[str, Any] = {}
+        self._closed = False
+        self.restarts = 0
+        weakref.finalize(self, _finalize, self._holder)
+        self._start()
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def _start(self) -> None:
+        """Create the channels and the executor, and start every worker now (R1)."""
+        channels = tuple(self._ctx.Queue(maxsize=self.channel_depth)
+                         for _ in range(self.num_workers + 1))
+        saved = {k: os.environ.get(k) for k in worker.blas_env(1)}
+        os.environ.update(worker.blas_env(self._config.blas_threads))  # spawn/forkserver
+        try:
+            ex = ProcessPoolExecutor(self.num_workers, mp_context=self._ctx,
+                                     initializer=worker.init_worker,
+                                     initargs=(self._config, channels))
+            self._holder.update(executor=ex, channels=channels)
+            pings = [ex.submit(worker.ping) for _ in range(self.num_workers)]
+            done, not_done = wait(pings, timeout=_STARTUP_TIMEOUT_S)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        if not_done or len(getattr(ex, "_processes", {})) < self.num_workers:
+            self._reset(restart=False)
+            raise RuntimeError(f"could not start {self.num_workers} worker processes "
+                               f"within {_STARTUP_TIMEOUT_S:g} s")
+        for f in done:
+            f.result()
+
+    def _reset(self, restart: bool) -> None:
+        """Kill the workers, discard executor and channels; optionally start afresh."""
+        _discard_channels(self._holder.pop("channels", ()))
+        _kill_executor(self._holder.pop("executor", None), graceful=False)
+        if restart and not self._closed:
+            self.restarts += 1
+            self._start()
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._closed:
+            raise ProcessorClosedError("the processor is closed; create a new one")
+        if "executor" not in self._holder:  # after Ctrl-C the pool restarts lazily
+            self.restarts += 1
+            self._start()
+        return self._holder["executor"]
+
+    @property
+    def channels(self) -> tuple[Any, ...]:
+        """The pipeline channel queues the current workers inherited."""
+        self._executor()
+        return self._holder["channels"]
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the current workers."""
+        ex = self._holder.get("executor")
+        return sorted((getattr(ex, "_processes", None) or {}).keys()) if ex else []
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        _finalize(self._holder)
+
+    def terminate(self) -> None:
+        self._closed = True
+        _discard_channels(self._holder.pop("channels", ()))
+        self._procs_after_terminate = _kill_executor(self._holder.pop("executor", None),
+                                                     graceful=False)
+
+    def join(self, timeout: float | None = None) -> None:
+        for p in getattr(self, "_procs_after_terminate", ()):
+            p.join(timeout)
+
+    # -- running tasks -----------------------------------------------------------------
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """Start one task now (used by the pipeline's long-running stage loops)."""
+        return self._executor().submit(worker.run_task, fn, args)
+
+    def run(self, fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]], *,
+            deadline: Deadline, stats: TaskStats,
+            on_done: Callable[[int], None] | None = None) -> list[Any]:
+        ex = self._executor()
+        futures = [ex.submit(worker.run_task, fn, args) for args in tasks]
+        return self.collect(futures, deadline=deadline, stats=stats, on_done=on_done)
+
+    def collect(self, futures: Sequence[Future], *, deadline: Deadline, stats: TaskStats,
+                on_done: Callable[[int], None] | None = None,
+                poll: Callable[[], None] | None = None) -> list[Any]:
+        """Wait for ``futures`` (results in their order) under the failure contract.
+
+        ``poll`` is called between waits (at least every 50 ms when given): the
+        pipeline drains its output queue there.
+        """
+        index = {f: i for i, f in enumerate(futures)}
+        out: list[Any] = [None] * len(futures)
+        pending = set(futures)
+        pids: set[int] = set()
+        try:
+            while pending:
+                deadline.check()
+                done, pending = wait(pending, timeout=deadline.wait_time(0.05 if poll else None),
+                                     return_when=FIRST_COMPLETED)
+                for f in done:
+                    r = f.result()
+                    out[index[f]] = r.value
+                    stats.add(r.cpu_s, r.work_s)
+                    pids.add(r.pid)
+                    if on_done is not None:
+                        on_done(index[f])
+                if poll is not None:
+                    poll()
+        except BaseException as exc:
+            self._fail(futures, exc, deadline.operation)
+            raise
+        stats.workers_used = max(stats.workers_used, len(pids))
+        return out
+
+    def _fail(self, futures: Sequence[Future], exc: BaseException, operation: str) -> None:
+        """Apply the failure contract; the caller re-raises (translated below)."""
+        for f in futures:
+            f.cancel()
+        running = any(not f.done() for f in futures)
+        if isinstance(exc, KeyboardInterrupt):
+            self._reset(restart=False)  # the user wants out: no new processes now
+        elif isinstance(exc, BrokenProcessPool) or running:
+            self._reset(restart=True)
+        if isinstance(exc, BrokenProcessPool) and not isinstance(exc, WorkerCrashedError):
+            raise WorkerCrashedError(operation, str(exc)) from exc

@@ -1,0 +1,216 @@
+"""Map-family operations: per-item kernel, user ``map``, sum, statistics, batches.
+
+Numeric inputs that float64 represents exactly travel to the workers through shared
+memory (one segment in, one out; the tasks carry only ``(lo, hi)``); anything else
+(ints beyond 2**53, Fractions) takes the exact Python path, where each task carries a
+chunk and returns its whole result at once - one transfer per batch, never per item.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import Any, Callable
+
+import numpy as np
+
+from ..call import Call
+from ..chunking import Cost, chunk_bounds, chunk_size
+from ..engine import ensure_picklable
+from ..shm import ArraySpec, SharedArray, attached
+from ..validation import NumericInput, numeric_input
+
+__all__ = ["single_item_value", "single_item_vector", "map_single_item", "map_batches",
+           "user_map", "parallel_sum", "statistics"]
+
+# Per-item cost estimates for the cost model, measured on the 2-core reference machine.
+_VECTOR_ITEM_S = 3e-8        # NumPy kernel, per item
+_PYTHON_ITEM_S = 2.5e-7      # Python kernel (math.sin/cos), per item
+_SLEEP_OVERHEAD = 1.08       # a time.sleep(t) costs about 1.08 t
+_CANCELLATION = 2.0 ** -8    # recompute with libm where x*x + sin*cos cancels this much
+
+
+# -- the process_single_item kernel -----------------------------------------------------
+def single_item_value(item: Any, latency_s: float = 0.0) -> float:
+    """``item*item + sin(item)*cos(item)`` after sleeping ``latency_s`` (the original)."""
+    if latency_s:
+        time.sleep(latency_s)
+    return item * item + math.sin(item) * math.cos(item)
+
+
+def single_item_vector(x: np.ndarray) -> np.ndarray:
+    """The kernel over an array, equal to :func:`single_item_value` to 1e-12 relative.
+
+    ``x*x`` rounds once, as Python's exact ``int*int`` converted to float does for
+    |x| <= 2**53; where ``x*x + sin*cos`` cancels (near its root at x ~ -0.6) a
+    1-ulp difference between NumPy's and libm's sin could be magnified, so those
+    few elements are recomputed with :mod:`math`.
+    """
+    xf = np.asarray(x, dtype=np.float64)
+    sc = np.sin(xf) * np.cos(xf)
+    y = xf * xf + sc
+    for i in np.flatnonzero(np.abs(y) < np.abs(sc) * _CANCELLATION):
+        v = float(xf[i])
+        y[i] = v * v + math.sin(v) * math.cos(v)
+    return y
+
+
+def _item_cost(latency_s: float, vector: bool) -> Cost:
+    if latency_s:
+        return Cost(cpu_s=_PYTHON_ITEM_S, wait_s=latency_s * _SLEEP_OVERHEAD)
+    return Cost(cpu_s=_VECTOR_ITEM_S if vector else _PYTHON_ITEM_S)
+
+
+def _kernel_inline(values: Any, arr: np.ndarray | None, latency_s: float) -> list[float] | np.ndarray:
+    if arr is not None and not latency_s:
+        return single_item_vector(arr)
+    return [single_item_value(x, latency_s) for x in values]
+
+
+# -- worker tasks (module level: picklable under every start method) --------------------
+def _shm_chunk_task(in_spec: ArraySpec, out_spec: ArraySpec, lo: int, hi: int,
+                    latency_s: float) -> None:
+    with attached(in_spec) as src, attached(out_spec) as dst:
+        if latency_s:
+            dst[lo:hi] = [single_item_value(float(v) if src.dtype.kind == "f" else int(v), latency_s)
+                          for v in src[lo:hi]]
+        else:
+            dst[lo:hi] = single_item_vector(src[lo:hi])
+
+
+def _object_chunk_task(items: list[Any], latency_s: float) -> list[float]:
+    return [single_item_value(x, latency_s) for x in items]
+
+
+def _apply_chunk_task(func: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    return [func(x) for x in items]
+
+
+# -- operations -------------------------------------------------------------------------
+def map_single_item(call: Call, data: Any, latency_s: float) -> list[float] | np.ndarray:
+    """``[process_single_item(x) for x in data]`` in input order (list in, list out)."""
+    inp = numeric_input(data, "data", finite=True)
+    out = _map_numeric(call, inp, latency_s)
+    if inp.is_ndarray:
+        return np.asarray(out, dtype=np.float64)
+    return out.tolist() if isinstance(out, np.ndarray) else out
+
+
+def _map_numeric(call: Call, inp: NumericInput, latency_s: float) -> list[float] | np.ndarray:
+    if inp.n == 0:
+        call.choose(0, Cost())
+        return []
+    cost = _item_cost(latency_s, inp.array is not None)
+    if call.choose(inp.n, cost) == "inline":
+        return _kernel_inline(inp.values, inp.array, latency_s)
+    bounds = chunk_bounds(inp.n, chunk_size(inp.n, call.num_workers, cost.total_s))
+    sizes = [hi - lo for lo, hi in bounds]
+    if inp.array is None:  # exact Python path: one pickled chunk per task
+        vals = list(inp.values)
+        parts = call.run(_object_chunk_task, [(vals[lo:hi], latency_s) for lo, hi in bounds], sizes)
+        return [v for part in parts for v in part]
+    with SharedArray.copy_of(inp.array) as src, SharedArray((inp.n,), np.float64) as dst:
+        call.run(_shm_chunk_task, [(src.spec, dst.spec, lo, hi, latency_s) for lo, hi in bounds],
+                 sizes)
+        return dst.array.copy()
+
+
+def map_batches(call: Call, data_batches: Any, latency_s: float) -> list[float]:
+    """``process_single_item`` over every batch; the concatenation, in batch order."""
+    if isinstance(data_batches, (str, bytes)) or not isinstance(data_batches, Sequence):
+        raise TypeError(f"data_batches must be a sequence of sequences of numbers, got "
+                        f"{type(data_batches).__name__}")
+    flat: list[Any] = []
+    for b, batch in enumerate(data_batches):
+        try:
+            numeric_input(batch, f"data_batches[{b}]", finite=True)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(str(exc)) from None
+        flat.extend(batch.tolist() if isinstance(batch, np.ndarray) else batch)
+    out = _map_numeric(call, numeric_input(flat, "data_batches", finite=True), latency_s)
+    return out.tolist() if isinstance(out, np.ndarray) else list(out)
+
+
+def user_map(call: Call, func: Callable[[Any], Any], items: Any, chunksize: int | None,
+             ordered: bool, cost_per_item_s: float | None) -> list[Any]:
+    """Run a picklable ``func`` over ``items`` (see ``OptimizedParallelProcessor.map``)."""
+    if not callable(func):
+        raise TypeError(f"func must be callable, got {type(func).__name__}")
+    if isinstance(items, (str, bytes)) or not isinstance(items, Sequence) and not isinstance(
+            items, np.ndarray):
+        raise TypeError(f"items must be a sized sequence, got {type(items).__name__}")
+    n = len(items)
+    if n == 0:
+        call.choose(0, Cost())
+        return []
+    done: list[Any] = []
+    if cost_per_item_s is None:  # measure: time the first item in-process and keep its result
+        t0 = time.perf_counter()
+        done.append(func(items[0]))
+        cost_per_item_s = time.perf_counter() - t0
+    rest = items[len(done):]
+    if call.choose(n, Cost(cpu_s=cost_per_item_s, transfer_s=2e-6)) == "inline" or not len(rest):
+        return done + [func(x) for x in rest]
+    ensure_picklable(func, "func")
+    size = chunksize or chunk_size(len(rest), call.num_workers, cost_per_item_s)
+    bounds = chunk_bounds(len(rest), size)
+    tasks = [(func, list(rest[lo:hi])) for lo, hi in bounds]
+    parts = call.run(_apply_chunk_task, tasks, [hi - lo for lo, hi in bounds], ordered=ordered)
+    return done + [v for part in parts for v in part]
+
+
+def _sum_shm_task(spec: ArraySpec, lo: int, hi: int) -> int | float:
+    with attached(spec) as a:
+        part = a[lo:hi]
+        return int(part.sum()) if a.dtype.kind in "iu" else math.fsum(part)
+
+
+def _sum_objects_task(items: list[Any]) -> Any:
+    return sum(items)
+
+
+def parallel_sum(call: Call, data: Any) -> int | float:
+    """Sum of ``data``: exact for ints; floats correctly rounded per chunk (``math.fsum``)."""
+    inp = numeric_input(data, "data")
+    if inp.n == 0:
+        call.choose(0, Cost())
+        return 0
+    arr = inp.array
+    exact_int64 = arr is not None and arr.dtype.kind in "iu" and (
+        inp.n * max(abs(int(arr.max())), abs(int(arr.min()))) < 2 ** 63)
+    numeric = arr is not None and (arr.dtype.kind == "f" or exact_int64)
+    path = call.choose(inp.n, Cost(cpu_s=1e-9 if numeric else 3e-8))
+    if path == "inline":
+        if not numeric:
+            return sum(inp.values)
+        return int(arr.sum()) if arr.dtype.kind in "iu" else math.fsum(arr)
+    bounds = chunk_bounds(inp.n, chunk_size(inp.n, call.num_workers))
+    sizes = [hi - lo for lo, hi in bounds]
+    if not numeric:
+        vals = list(inp.values)
+        return sum(call.run(_sum_objects_task, [(vals[lo:hi],) for lo, hi in bounds], sizes))
+    with SharedArray.copy_of(arr) as src:
+        parts = call.run(_sum_shm_task, [(src.spec, lo, hi) for lo, hi in bounds], sizes)
+    return sum(parts) if arr.dtype.kind in "iu" else math.fsum(parts)
+
+
+def statistics(call: Call, data: Any) -> dict[str, float]:
+    """Mean, population variance and median, with the baseline's arithmetic.
+
+    Left-to-right ``sum`` (exactly the baseline's accumulation loop, so results match
+    to the last bit) and ``sorted`` for the median. Always in-process: it is one pass
+    plus a sort, which the pool cannot speed up without changing the rounding.
+    """
+    inp = numeric_input(data, "data")
+    if inp.n == 0:
+        raise ValueError("data must not be empty: mean, variance and median of no data "
+                         "are undefined")
+    call.recorder.items = inp.n  # always inline: see the docstring
+    values = inp.values.tolist() if inp.is_ndarray else list(inp.values)
+    n = len(values)
+    mean = sum(values) / n
+    variance = sum((x - mean) ** 2 for x in values) / n
+    ordered = sorted(values)
+    mid = n // 2
+    median = ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+    return {"mean": mean, "variance": variance, "median": median}

@@ -1,0 +1,154 @@
+"""Shared-memory NumPy arrays for handing numeric data to pool workers (R3, D5).
+
+The pool is created once (R1), so a ``multiprocessing.Array`` made for one call
+cannot reach workers that already exist (it travels only by inheritance). Per-call
+arrays therefore live in ``multiprocessing.shared_memory`` segments: the parent owns
+and always unlinks them (context manager, on every path: success, error, timeout,
+crash, Ctrl-C); a worker attaches by name for the duration of one task and only
+closes. What crosses the task queue is a small :class:`ArraySpec`, never the data.
+
+Parent                                        worker
+------                                        ------
+with SharedArray.copy_of(x) as sx:            with attached(spec) as view:
+    submit(task, sx.spec, lo, hi)  --spec-->      out[lo:hi] = f(view[lo:hi])
+    ...results...                             (segment closed, never unlinked here)
+(segment closed + unlinked)
+"""
+from __future__ import annotations
+
+import mmap
+import os
+import secrets
+import sys
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from multiprocessing import shared_memory
+from typing import Iterator
+
+import numpy as np
+
+__all__ = ["ArraySpec", "SharedArray", "attached", "live_segments", "SEGMENT_PREFIX"]
+
+#: Every segment this package creates is named ``/dev/shm/<prefix>...``: tests and
+#: the failure paths use it to prove nothing is left behind.
+SEGMENT_PREFIX = "ppd_"
+
+_live: set[str] = set()
+_live_lock = threading.Lock()
+
+
+def live_segments() -> set[str]:
+    """Names of the segments this process created and has not yet unlinked."""
+    with _live_lock:
+        return set(_live)
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    """Picklable handle of a shared array: what a worker needs to attach to it."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+
+
+class SharedArray:
+    """A NumPy array in a shared-memory segment owned by this (parent) process.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Array shape.
+    dtype : numpy dtype-like
+        Element type (fixed-size numeric types only).
+
+    Notes
+    -----
+    Use as a context manager; :meth:`release` is idempotent and unlinks the segment.
+    """
+
+    def __init__(self, shape: tuple[int, ...], dtype: np.dtype | str) -> None:
+        dt = np.dtype(dtype)
+        if dt.hasobject:
+            raise TypeError(f"shared arrays hold fixed-size numbers, not {dt}")
+        nbytes = max(1, int(np.prod(shape, dtype=np.int64)) * dt.itemsize)
+        name = SEGMENT_PREFIX + secrets.token_hex(8)
+        self._shm = shared_memory.SharedMemory(name=name, create=True, size=nbytes)
+        with _live_lock:
+            _live.add(self._shm.name)
+        self.spec = ArraySpec(self._shm.name, tuple(int(s) for s in shape), dt.str)
+        self.array: np.ndarray | None = np.ndarray(shape, dtype=dt, buffer=self._shm.buf)
+
+    @classmethod
+    def copy_of(cls, arr: np.ndarray) -> "SharedArray":
+        """A new shared array holding a copy of ``arr``."""
+        arr = np.asarray(arr)
+        out = cls(arr.shape, arr.dtype)
+        out.array[...] = arr
+        return out
+
+    def release(self) -> None:
+        """Drop the parent's view, close and unlink the segment (idempotent)."""
+        if self._shm is None:
+            return
+        self.array = None
+        shm, self._shm = self._shm, None
+        try:
+            shm.close()
+        finally:
+            try:
+                shm.unlink()
+            except FileNotFoundError:
+                pass
+            with _live_lock:
+                _live.discard(shm.name)
+
+    def __enter__(self) -> "SharedArray":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def __del__(self) -> None:  # last resort; the context manager is the contract
+        try:
+            self.release()
+        except Exception:
+            pass
+
+
+def _map_untracked(name: str) -> mmap.mmap:
+    """Map an existing segment without registering it with a resource tracker.
+
+    ``SharedMemory(name)`` registers every attach with the resource tracker (before
+    Python 3.13's ``track=False``). A worker forked before the parent's tracker
+    existed would then start a tracker of its own (a process start per attach) and
+    that tracker would "clean up" - unlink - the parent's live segment when the
+    worker exits. Only the owner (the parent) may track and unlink.
+    """
+    if sys.version_info >= (3, 13):  # pragma: no cover - depends on the interpreter
+        shm = shared_memory.SharedMemory(name=name, create=False, track=False)
+        return shm._mmap  # kept alive by the mmap itself
+    import _posixshmem  # CPython's own binding, what SharedMemory uses on POSIX
+
+    fd = _posixshmem.shm_open("/" + name, os.O_RDWR, mode=0o600)
+    try:
+        return mmap.mmap(fd, os.fstat(fd).st_size)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def attached(spec: ArraySpec) -> Iterator[np.ndarray]:
+    """Worker side: a view of the shared array for the duration of the block.
+
+    The caller must not keep references to the view (or slices of it) past the
+    block: the mapping is closed on exit. The segment is never unlinked here.
+    """
+    mm = _map_untracked(spec.name)
+    try:
+        view = np.ndarray(spec.shape, dtype=np.dtype(spec.dtype), buffer=mm)
+        yield view
+        del view
+    finally:
+        mm.close()

@@ -1,0 +1,146 @@
+"""Input checks shared by every operation (D2): fail before any work is dispatched.
+
+Messages name the argument, the offending index or shape, and what was expected.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["check_num_workers", "check_positive_int", "check_sequence", "NumericInput",
+           "numeric_input", "check_text", "check_int_limit"]
+
+#: Largest magnitude at which every integer is exactly a float64.
+_EXACT_FLOAT_INT = 2 ** 53
+
+
+def check_num_workers(num_workers: Any, name: str = "num_workers") -> int:
+    """A worker count: a positive int (bool rejected)."""
+    if isinstance(num_workers, bool) or not isinstance(num_workers, numbers.Integral):
+        raise TypeError(f"{name} must be an int >= 1, got {type(num_workers).__name__} "
+                        f"{num_workers!r}")
+    if num_workers < 1:
+        raise ValueError(f"{name} must be >= 1, got {num_workers!r}")
+    return int(num_workers)
+
+
+def check_positive_int(value: Any, name: str) -> int:
+    """A positive int parameter such as ``chunk_size``."""
+    return check_num_workers(value, name)
+
+
+def check_sequence(data: Any, name: str) -> None:
+    """A sized, indexable collection (list, tuple, range, 1-D ndarray)."""
+    if isinstance(data, np.ndarray):
+        if data.ndim != 1:
+            raise ValueError(f"{name} must be one-dimensional, got an array of shape {data.shape}")
+        return
+    if isinstance(data, (str, bytes)) or not isinstance(data, Sequence):
+        raise TypeError(f"{name} must be a sequence of numbers (list, tuple or 1-D ndarray), "
+                        f"got {type(data).__name__}")
+
+
+class NumericInput:
+    """Validated numbers, in the form the kernels want.
+
+    Attributes
+    ----------
+    n : int
+        Number of items.
+    array : numpy.ndarray or None
+        float64 (or int64) view/copy when the values are exactly representable;
+        None when only Python arithmetic is exact (ints beyond 2**53).
+    values : sequence
+        The original items (for the exact Python path).
+    is_ndarray : bool
+        NumPy in -> NumPy out (D7).
+    all_int : bool
+        Every item is an integer (so sums stay exact ints).
+    """
+
+    def __init__(self, values: Any, array: np.ndarray | None, all_int: bool) -> None:
+        self.values = values
+        self.array = array
+        self.n = len(values)
+        self.is_ndarray = isinstance(values, np.ndarray)
+        self.all_int = all_int
+
+
+def _bad_item(data: Sequence[Any], name: str) -> None:
+    for i, x in enumerate(data):
+        if not isinstance(x, (numbers.Real, np.bool_)):
+            raise TypeError(f"{name}[{i}] must be a real number (int or float), got "
+                            f"{type(x).__name__} {x!r}")
+
+
+def numeric_input(data: Any, name: str = "data", *, finite: bool = False) -> NumericInput:
+    """Validate a sequence of real numbers; never copies twice.
+
+    Parameters
+    ----------
+    data : sequence of int/float, or 1-D numeric ndarray
+    name : str
+        Argument name for messages.
+    finite : bool
+        Reject inf (the baseline's ``math.sin(inf)`` raises ValueError).
+
+    Raises
+    ------
+    TypeError
+        ``data`` is not a sequence, or an item is not a real number (bools count as
+        the ints 0 and 1, as in Python arithmetic and the baseline).
+    ValueError
+        ``finite`` and an item is infinite.
+    """
+    check_sequence(data, name)
+    if isinstance(data, np.ndarray):
+        if data.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must hold ints or floats, got an array of dtype {data.dtype}")
+        arr = data.astype(np.int64) if data.dtype.kind == "b" else data
+    else:
+        try:
+            arr = np.asarray(data)
+        except (OverflowError, ValueError, TypeError):
+            arr = np.asarray(data, dtype=object)
+        if arr.dtype.kind == "b" and arr.ndim == 1:
+            arr = arr.astype(np.int64)  # bools are ints, as in Python arithmetic
+        if arr.dtype.kind not in "iuf" or arr.ndim != 1:
+            _bad_item(data, name)  # raises for the first non-number
+            arr = None  # ints too large for int64: exact Python path
+    all_int = arr.dtype.kind in "iu" if arr is not None else all(
+        isinstance(x, numbers.Integral) for x in data)
+    if arr is not None and arr.dtype.kind in "iu" and arr.size and (
+            int(arr.max()) > _EXACT_FLOAT_INT or int(arr.min()) < -_EXACT_FLOAT_INT):
+        arr_f = None  # float64 would round these ints
+    else:
+        arr_f = arr
+    if finite:
+        check = arr_f if arr_f is not None else None
+        if check is not None and check.dtype.kind == "f" and not np.isfinite(check).all():
+            bad = int(np.flatnonzero(np.isinf(check))[0]) if np.isinf(check).any() else None
+            if bad is not None:
+                raise ValueError(f"{name}[{bad}] is {check[bad]!r}: math.sin/cos are undefined "
+                                 "there (the baseline raises ValueError too)")
+        if check is None:
+            for i, x in enumerate(data):
+                if isinstance(x, float) and math.isinf(x):
+                    raise ValueError(f"{name}[{i}] is {x!r}: math.sin/cos are undefined there")
+    return NumericInput(data, arr_f, all_int)
+
+
+def check_text(text: Any, name: str = "text") -> str:
+    """Word-count input: a ``str``."""
+    if not isinstance(text, str):
+        raise TypeError(f"{name} must be a str, got {type(text).__name__}")
+    return text
+
+
+def check_int_limit(limit: Any, name: str = "limit") -> int:
+    """An integer bound (bool rejected; negative allowed)."""
+    if isinstance(limit, bool) or not isinstance(limit, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(limit).__name__} {limit!r}")
+    return int(limit)

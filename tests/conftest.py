@@ -1,0 +1,158 @@
+"""Shared fixtures: implementation selection, processor lifecycle, leak checks.
+
+The implementation under test is chosen with ``--impl=baseline|optimized`` or the
+``PPD_IMPL`` environment variable (default ``optimized``), so the same tests run
+against the slow original. After every test, no child process and no shared-memory
+segment of ours may be left (checked, waited for briefly, then killed and failed).
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import psutil
+import pytest
+
+from evaluation.workloads import IMPLEMENTATIONS, Workloads, load_workloads
+
+ROOT = Path(__file__).resolve().parent.parent
+SHM_DIR = Path("/dev/shm")
+SHM_PREFIX = "ppd_"
+_LEAK_GRACE_S = 5.0
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--impl", choices=IMPLEMENTATIONS, default=None,
+                     help="implementation under test (default: $PPD_IMPL or 'optimized')")
+
+
+def _impl_name(config: pytest.Config) -> str:
+    name = config.getoption("--impl") or os.environ.get("PPD_IMPL", "optimized")
+    if name not in IMPLEMENTATIONS:
+        raise pytest.UsageError(f"PPD_IMPL must be one of {IMPLEMENTATIONS}, got {name!r}")
+    return name
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"implementation under test: {_impl_name(config)}"
+
+
+@pytest.fixture(scope="session")
+def impl(pytestconfig: pytest.Config) -> str:
+    """Name of the implementation under test."""
+    return _impl_name(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def impl_module(impl: str) -> Any:
+    """The package under test (``optimized`` or ``baseline``): class + generators."""
+    return importlib.import_module(impl)
+
+
+@pytest.fixture(scope="session")
+def processor_class(impl_module: Any, impl: str) -> type:
+    return getattr(impl_module, "OptimizedParallelProcessor" if impl == "optimized"
+                   else "UnoptimizedParallelProcessor")
+
+
+@pytest.fixture(scope="session")
+def workloads() -> Workloads:
+    """The validated workload instances (sizes, gates, known answers)."""
+    return load_workloads(ROOT / "instances")
+
+
+def close_processor(p: Any) -> None:
+    """Close any processor; never blocks for long (terminate + join on the pooled one)."""
+    if hasattr(p, "terminate"):
+        try:
+            p.close()
+        except Exception:
+            p.terminate()
+            p.join(5)
+    elif hasattr(p, "cleanup"):
+        p.cleanup()
+
+
+@pytest.fixture
+def make_processor(processor_class: type, impl: str) -> Iterator[Callable[..., Any]]:
+    """Factory: ``make_processor(num_workers=4, item_latency_s=0.0, **optimized_only_opts)``.
+
+    Options other than the two shared constructor arguments apply to the optimized
+    processor only (the baseline has none). Every processor made here is closed in
+    the finalizer, with timeouts.
+    """
+    made: list[Any] = []
+
+    def make(num_workers: int = 4, item_latency_s: float = 0.0, **opts: Any) -> Any:
+        if impl == "optimized":
+            p = processor_class(num_workers, item_latency_s, **opts)
+        else:
+            p = processor_class(num_workers, item_latency_s)
+        made.append(p)
+        return p
+
+    yield make
+    for p in made:
+        close_processor(p)
+
+
+@pytest.fixture
+def processor(make_processor: Callable[..., Any]) -> Any:
+    """A 4-worker processor of the implementation under test, compute workload."""
+    return make_processor(4, 0.0)
+
+
+def our_segments() -> set[str]:
+    return {p.name for p in SHM_DIR.glob(SHM_PREFIX + "*")} if SHM_DIR.exists() else set()
+
+
+def _live_children() -> list[psutil.Process]:
+    out = []
+    for c in psutil.Process().children(recursive=True):
+        try:
+            if c.status() != psutil.STATUS_ZOMBIE:
+                out.append(c)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def _is_resource_tracker(p: psutil.Process) -> bool:
+    try:
+        return any("resource_tracker" in part or "forkserver" in part for part in p.cmdline())
+    except psutil.Error:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test that leaves a child process or a shared-memory segment behind.
+
+    multiprocessing's own helpers (the resource tracker, the forkserver) are
+    long-lived by design and shared by all tests, so they are not counted.
+    """
+    before_shm = our_segments()
+    yield
+    deadline = time.monotonic() + _LEAK_GRACE_S
+    while True:
+        procs = [p for p in _live_children() if not _is_resource_tracker(p)]
+        shm = our_segments() - before_shm
+        if (not procs and not shm) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    for p in procs:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+    problems = []
+    if procs:
+        problems.append(f"{len(procs)} child process(es) left: "
+                        f"{[(p.pid, p.name()) for p in procs if p.is_running()]}")
+    if shm:
+        problems.append(f"shared-memory segments left in /dev/shm: {sorted(shm)}")
+    if problems:
+        pytest.fail("; ".join(problems), pytrace=False)
