@@ -142,7 +142,9 @@ def _kill_executor(executor: ProcessPoolExecutor | None, graceful: bool) -> list
         for p in procs:
             if p.is_alive():
                 p.kill()
-    executor.shutdown(wait=False, cancel_futures=True)
+    # After a kill the manager thread fails every pending future itself; cancelling
+    # them here as well races with it (InvalidStateError in CPython 3.11).
+    executor.shutdown(wait=False, cancel_futures=graceful)
     deadline = time.monotonic() + _JOIN_TIMEOUT_S
     for p in procs:
         p.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -318,9 +320,12 @@ class LocalBackend(Backend):
         return out
 
     def _fail(self, futures: Sequence[Future], exc: BaseException, operation: str) -> None:
-        """Apply the failure contract; the caller re-raises (translated below)."""
-        for f in futures:
-            f.cancel()
+        """Apply the failure contract; the caller re-raises (translated below).
+
+        Unfinished tasks are never cancelled one by one: if any remain, the whole pool
+        is killed (a running task cannot be cancelled, and a queued one would run
+        later on a busy pool), which fails them all.
+        """
         running = any(not f.done() for f in futures)
         if isinstance(exc, KeyboardInterrupt):
             self._reset(restart=False)  # the user wants out: no new processes now

@@ -105,6 +105,42 @@ def processor(make_processor: Callable[..., Any]) -> Any:
     return make_processor(4, 0.0)
 
 
+#: Processors deliberately shared by several tests (module-scoped fixtures); their
+#: workers are not leaks. Register with :func:`long_lived`.
+_LONG_LIVED: list[Any] = []
+
+
+def long_lived(p: Any) -> Any:
+    """Mark a processor as shared across tests (its workers are not counted as leaks)."""
+    _LONG_LIVED.append(p)
+    return p
+
+
+def _allowed_pids() -> set[int]:
+    pids: set[int] = set()
+    for p in _LONG_LIVED:
+        if hasattr(p, "worker_pids") and not getattr(p, "closed", True):
+            pids.update(p.worker_pids())
+    return pids
+
+
+@pytest.fixture(scope="module")
+def module_processor(processor_class: type, impl: str) -> Iterator[Callable[..., Any]]:
+    """Like ``make_processor`` but the processors live for the whole test module."""
+    made: list[Any] = []
+
+    def make(num_workers: int = 4, item_latency_s: float = 0.0, **opts: Any) -> Any:
+        p = (processor_class(num_workers, item_latency_s, **opts) if impl == "optimized"
+             else processor_class(num_workers, item_latency_s))
+        made.append(long_lived(p))
+        return p
+
+    yield make
+    for p in made:
+        close_processor(p)
+        _LONG_LIVED.remove(p)
+
+
 def our_segments() -> set[str]:
     return {p.name for p in SHM_DIR.glob(SHM_PREFIX + "*")} if SHM_DIR.exists() else set()
 
@@ -138,7 +174,9 @@ def no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     deadline = time.monotonic() + _LEAK_GRACE_S
     while True:
-        procs = [p for p in _live_children() if not _is_resource_tracker(p)]
+        allowed = _allowed_pids()
+        procs = [p for p in _live_children()
+                 if not _is_resource_tracker(p) and p.pid not in allowed]
         shm = our_segments() - before_shm
         if (not procs and not shm) or time.monotonic() > deadline:
             break

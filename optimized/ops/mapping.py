@@ -143,15 +143,19 @@ def user_map(call: Call, func: Callable[[Any], Any], items: Any, chunksize: int 
     if n == 0:
         call.choose(0, Cost())
         return []
+    if call.mode != "inline":
+        ensure_picklable(func, "func")
     done: list[Any] = []
-    if cost_per_item_s is None:  # measure: time the first item in-process and keep its result
-        t0 = time.perf_counter()
-        done.append(func(items[0]))
-        cost_per_item_s = time.perf_counter() - t0
+    if cost_per_item_s is None and call.mode == "auto":
+        # Measure: run the first item as a task on the pool (so a slow item still obeys
+        # the timeout and the caller's process stays free), keep its result.
+        before = call.recorder.stats.work_s
+        done = call.run(_apply_chunk_task, [(func, [items[0]])])[0]
+        cost_per_item_s = call.recorder.stats.work_s - before
     rest = items[len(done):]
-    if call.choose(n, Cost(cpu_s=cost_per_item_s, transfer_s=2e-6)) == "inline" or not len(rest):
+    if call.choose(n, Cost(cpu_s=cost_per_item_s or 0.0, transfer_s=2e-6)) == "inline" \
+            or not len(rest):
         return done + [func(x) for x in rest]
-    ensure_picklable(func, "func")
     size = chunksize or chunk_size(len(rest), call.num_workers, cost_per_item_s)
     bounds = chunk_bounds(len(rest), size)
     tasks = [(func, list(rest[lo:hi])) for lo, hi in bounds]

@@ -1,0 +1,36 @@
+"""Module-level (picklable) functions that tests send to worker processes."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+def boom_on_3(x: int) -> int:
+    if x == 3:
+        raise ValueError(f"kernel refused item {x}")
+    return x
+
+
+def die_on_5(x: int) -> int:
+    if x == 5:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x
+
+
+def sleep_then_return(x: float) -> float:
+    time.sleep(x)
+    return x
+
+
+def busy_us(x: int, micros: float = 200.0) -> int:
+    """Spin for about ``micros`` microseconds of CPU (a CPU-bound item)."""
+    end = time.perf_counter() + micros * 1e-6
+    n = 0
+    while time.perf_counter() < end:
+        n += 1
+    return x

@@ -1,0 +1,261 @@
+"""The engine: one pool per processor, its lifecycle and the failure contract (R1, R8, D11).
+
+Optimized-only: the baseline has no pool, timeouts or metrics. Every test checks
+(through the autouse ``no_leaks`` fixture) that no process or segment is left over.
+"""
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from optimized import (OptimizedParallelProcessor, ProcessorClosedError, ProcessorTimeoutError,
+                       WorkerCrashedError)
+from optimized.shm import live_segments
+from tests import kernels
+
+ROOT = Path(__file__).resolve().parent.parent
+START_METHODS = ["fork", "forkserver", "spawn"]
+
+
+@pytest.fixture(autouse=True)
+def _optimized_only(impl: str) -> None:
+    if impl != "optimized":
+        pytest.skip("engine tests concern the optimized processor's pool")
+
+
+def _gone(pids, timeout: float = 5.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if not [p for p in pids if psutil.pid_exists(p)
+                and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+# -- construction and lifecycle --------------------------------------------------------
+def test_pool_is_started_once_at_construction_and_reused(make_processor) -> None:
+    p = make_processor(3, execution="pool")
+    pids = p.worker_pids()
+    assert len(pids) == 3
+    for _ in range(3):
+        p.process_data_spawn_per_item(list(range(500)))
+        p.parallel_sum_spawn_many(list(range(500)))
+    assert p.worker_pids() == pids  # the same processes served every call
+
+
+def test_default_worker_count_is_cpu_count(make_processor) -> None:
+    p = make_processor(None)
+    assert p.num_workers == os.cpu_count() and len(p.worker_pids()) == os.cpu_count()
+
+
+@pytest.mark.parametrize("bad, exc", [(0, ValueError), (-3, ValueError), (2.5, TypeError),
+                                      ("4", TypeError), (True, TypeError)])
+def test_bad_worker_count_is_rejected_before_any_process_starts(bad, exc) -> None:
+    before = {c.pid for c in psutil.Process().children(recursive=True)}
+    with pytest.raises(exc, match="num_workers"):
+        OptimizedParallelProcessor(bad)
+    after = {c.pid for c in psutil.Process().children(recursive=True)}
+    assert after <= before
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"execution": "turbo"}, "execution"), ({"start_method": "thread"}, "start_method"),
+    ({"item_latency_s": -1}, "item_latency_s"), ({"pipeline_batch_size": 0}, "pipeline_batch_size"),
+])
+def test_bad_options_are_rejected(kwargs, match) -> None:
+    with pytest.raises((ValueError, TypeError), match=match):
+        OptimizedParallelProcessor(2, **kwargs)
+
+
+def test_context_manager_closes_and_close_is_idempotent() -> None:
+    with OptimizedParallelProcessor(2) as p:
+        pids = p.worker_pids()
+        assert p.process_data_spawn_per_item([1, 2]) == pytest.approx(
+            [1 + 0.8414709848078965 * 0.5403023058681398, 4 + 0.9092974268256817 * -0.4161468365471424])
+    assert p.closed and _gone(pids)
+    p.close()
+    p.cleanup()  # the original's name, an alias (D3)
+    with pytest.raises(ProcessorClosedError, match="closed"):
+        p.process_data_spawn_per_item([1])
+
+
+def test_exit_with_exception_terminates_workers() -> None:
+    with pytest.raises(RuntimeError, match="user error"):
+        with OptimizedParallelProcessor(2) as p:
+            pids = p.worker_pids()
+            raise RuntimeError("user error")
+    assert _gone(pids, 5.0)
+
+
+def test_garbage_collected_processor_leaves_no_process() -> None:
+    p = OptimizedParallelProcessor(2)
+    pids = p.worker_pids()
+    del p
+    gc.collect()
+    assert _gone(pids, 10.0)
+
+
+def test_processor_left_open_at_interpreter_exit_leaves_no_process(tmp_path) -> None:
+    script = textwrap.dedent("""
+        from optimized import OptimizedParallelProcessor
+        p = OptimizedParallelProcessor(2)
+        p.process_data_spawn_per_item(list(range(1000)))
+        print(*p.worker_pids(), flush=True)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=60, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    pids = [int(x) for x in out.stdout.split()]
+    assert len(pids) == 2 and _gone(pids, 5.0)
+
+
+# -- start methods (D10): one shared body, parametrised ---------------------------------
+@pytest.mark.parametrize("start_method", START_METHODS)
+def test_every_start_method_runs_pooled_work_and_reports_errors(make_processor, start_method) -> None:
+    p = make_processor(2, execution="pool", start_method=start_method)
+    assert p.start_method == start_method
+    data = list(range(-50, 250))
+    expected = [x * x + __import__("math").sin(x) * __import__("math").cos(x) for x in data]
+    assert p.process_data_spawn_per_item(data) == pytest.approx(expected, rel=1e-12)
+    assert p.map(kernels.square, list(range(300)), cost_per_item_s=1e-3) == [x * x for x in range(300)]
+    with pytest.raises(ValueError, match="refused item 3"):
+        p.map(kernels.boom_on_3, list(range(10)), cost_per_item_s=1.0)
+    assert p.parallel_sum_spawn_many(list(range(1000))) == 499500
+
+
+# -- the general entry point ---------------------------------------------------------------
+def test_map_keeps_input_order_and_supports_unordered(make_processor) -> None:
+    p = make_processor(4, execution="pool")
+    items = list(range(2000))
+    assert p.map(kernels.square, items, chunksize=7) == [x * x for x in items]
+    unordered = p.map(kernels.square, items, chunksize=7, ordered=False)
+    assert sorted(unordered) == sorted(x * x for x in items) and len(unordered) == len(items)
+    assert p.last_metrics.tasks == -(-(len(items) - 1) // 7) or p.last_metrics.tasks == -(-len(items) // 7)
+
+
+def test_map_rejects_unpicklable_functions_before_dispatch(make_processor) -> None:
+    p = make_processor(2, execution="pool")
+    with pytest.raises(TypeError, match="picklable"):
+        p.map(lambda x: x, [1, 2, 3], cost_per_item_s=1.0)
+    with pytest.raises(TypeError, match="func must be callable"):
+        p.map(42, [1, 2])
+    with pytest.raises(TypeError, match="items must be a sized sequence"):
+        p.map(kernels.square, (x for x in range(3)))
+    with pytest.raises(ValueError, match="chunksize"):
+        p.map(kernels.square, [1], chunksize=0)
+
+
+# -- the failure contract (D11) -----------------------------------------------------------
+def test_worker_exception_carries_the_worker_traceback_and_pool_stays_usable(make_processor) -> None:
+    p = make_processor(2, execution="pool")
+    with pytest.raises(ValueError, match="refused item 3") as info:
+        p.map(kernels.boom_on_3, list(range(10)), chunksize=1, cost_per_item_s=1.0)
+    cause = info.value.__cause__
+    assert cause is not None and "Traceback" in str(cause) and "boom_on_3" in str(cause)
+    assert p.map(kernels.square, [1, 2, 3], cost_per_item_s=1.0) == [1, 4, 9]
+
+
+def test_worker_killed_by_sigkill_raises_promptly_and_next_call_works(make_processor) -> None:
+    p = make_processor(2, execution="pool")
+    old = p.worker_pids()
+    t0 = time.perf_counter()
+    with pytest.raises(WorkerCrashedError, match="died"):
+        p.map(kernels.die_on_5, list(range(10)), chunksize=1, cost_per_item_s=1.0)
+    assert time.perf_counter() - t0 < 10
+    assert p.map(kernels.square, list(range(10)), chunksize=2, cost_per_item_s=1.0) == [x * x for x in range(10)]
+    assert set(p.worker_pids()).isdisjoint(old) and _gone(old)
+
+
+def test_worker_killed_from_outside_mid_call(make_processor) -> None:
+    p = make_processor(2, execution="pool")
+    victim = p.worker_pids()[0]
+    threading.Timer(0.3, os.kill, (victim, signal.SIGKILL)).start()
+    t0 = time.perf_counter()
+    with pytest.raises(WorkerCrashedError):
+        p.map(kernels.sleep_then_return, [0.2] * 20, chunksize=1, cost_per_item_s=1.0)
+    assert time.perf_counter() - t0 < 10
+    assert p.process_data_spawn_per_item([0.0]) == [0.0]
+
+
+@pytest.mark.parametrize("op", ["map", "process_data_spawn_per_item"])
+def test_timeout_raises_kills_busy_workers_and_frees_memory(make_processor, op) -> None:
+    p = make_processor(2, item_latency_s=0.05, execution="pool")
+    old = p.worker_pids()
+    t0 = time.perf_counter()
+    with pytest.raises(TimeoutError) as info:
+        if op == "map":
+            p.map(kernels.sleep_then_return, [5.0] * 4, chunksize=1, timeout=0.5)
+        else:
+            p.process_data_spawn_per_item(list(range(400)), timeout=0.5)
+    assert isinstance(info.value, ProcessorTimeoutError) and "timeout=0.5" in str(info.value)
+    assert time.perf_counter() - t0 < 5
+    assert _gone(old) and not live_segments()
+    assert p.process_data_spawn_per_item([1.0, 2.0], timeout=30) == pytest.approx(
+        [1 + 0.4546487134128409, 4 - 0.37840124765396416])
+
+
+@pytest.mark.parametrize("bad", [0, -1, "5", True])
+def test_bad_timeout_is_rejected(processor, bad) -> None:
+    with pytest.raises(ValueError, match="timeout"):
+        processor.process_data_spawn_per_item([1], timeout=bad)
+
+
+def test_ctrl_c_in_a_long_call_terminates_workers_and_leaves_no_orphans(tmp_path) -> None:
+    script = textwrap.dedent("""
+        import sys
+        from optimized import OptimizedParallelProcessor
+        from tests import kernels
+        p = OptimizedParallelProcessor(2, execution="pool")
+        print(*p.worker_pids(), flush=True)
+        try:
+            p.map(kernels.sleep_then_return, [30.0] * 4, chunksize=1)
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+            sys.exit(130)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True)
+    try:
+        pids = [int(x) for x in proc.stdout.readline().split()]
+        assert len(pids) == 2
+        time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole group
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    assert proc.returncode == 130 and "interrupted" in out, err
+    assert _gone(pids, 5.0)
+
+
+# -- metrics (R8) ---------------------------------------------------------------------------
+def test_metrics_describe_the_last_call(make_processor, caplog) -> None:
+    p = make_processor(2, item_latency_s=0.001, execution="pool", verbose=True)
+    with caplog.at_level("INFO", logger="optimized"):
+        p.process_data_spawn_per_item(list(range(400)))
+    m = p.last_metrics
+    assert m.operation == "process_data_spawn_per_item" and m.items == 400 and m.path == "pool"
+    assert m.wall_s > 0.4 * 400 * 0.001 / 2 and m.items_per_s == pytest.approx(400 / m.wall_s)
+    assert m.tasks >= 2 and m.work_s >= 400 * 0.001 and 0 <= m.overhead_share < 1
+    assert 0 <= m.cpu_utilisation and m.parent_cpu_s >= 0 and m.worker_cpu_s > 0
+    assert any("process_data_spawn_per_item: 400 items, pool" in r.message for r in caplog.records)
+    assert p.metrics_history[-1] is m
+
+
+def test_progress_bar_does_not_change_results(make_processor, capsys) -> None:
+    p = make_processor(2, execution="pool", progress=True)
+    assert p.map(kernels.square, list(range(1000)), chunksize=50, cost_per_item_s=1e-3) == \
+        [x * x for x in range(1000)]
+    assert "map" in capsys.readouterr().err  # tqdm writes to stderr
