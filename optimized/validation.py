@@ -123,7 +123,7 @@ def numeric_input(data: Any, name: str = "data", *, finite: bool = False) -> Num
         if check is not None and check.dtype.kind == "f" and not np.isfinite(check).all():
             bad = int(np.flatnonzero(np.isinf(check))[0]) if np.isinf(check).any() else None
             if bad is not None:
-                raise ValueError(f"{name}[{bad}] is {check[bad]!r}: math.sin/cos are undefined "
+                raise ValueError(f"{name}[{bad}] is {float(check[bad])!r}: math.sin/cos are undefined "
                                  "there (the baseline raises ValueError too)")
         if check is None:
             for i, x in enumerate(data):

@@ -1,0 +1,599 @@
+"""The batched, back-pressured stage pipeline (R6).
+
+Data flow (pool path)::
+
+    caller process                               pool workers (the processor's one pool, R1)
+    --------------                               --------------------------------------------
+    feeder thread: (seq, pickled batch) --> channel[0] --> stage task 0 (x r0 replicas)
+                                                             batch = [f(x) for x in batch]
+                                           channel[1] <--  put((seq, pickled batch))
+                                                |
+                                                v
+                                            stage task 1 ... --> channel[k]
+    main thread:  get(timeout) from channel[k], unpickle, results[seq] = batch
+                  (input order restored by sequence number, D6)
+    all batches in -> one None sentinel per replica into each stage's input channel
+                   -> collect the stage tasks' reports (counts checked, metrics)
+
+Design
+------
+- **One pool.** Stage loops are long-running tasks submitted to the processor's
+  pool (``backend.submit``); the bounded queues between them are the pool's
+  *channels*, created with the pool and inherited by every worker, because a
+  ``multiprocessing.Queue`` can only reach an existing process by inheritance.
+- **Batches.** Items travel ``batch_size`` at a time (default: the processor's
+  ``pipeline_batch_size``, 500; R6 recommends 100-1000) as ``(seq, bytes)``:
+  each batch is pickled by the sender itself, so an unpicklable item or result
+  raises where it happens instead of being dropped by a queue's feeder thread.
+- **Back-pressure.** Every channel holds at most ``pipeline_queue_depth``
+  batches; a fast producer blocks on ``put`` until its consumer catches up.
+- **Termination.** The parent knows how many batches it sent. Once all of them
+  came out of the last channel, it puts one ``None`` per replica into every
+  stage's input channel (the sentinel pattern, at batch level); since all data
+  was consumed first, each replica receives exactly one sentinel.
+- **Feeding while draining.** A feeder thread fills channel 0 while the main
+  thread drains the output channel, so bounded queues can never deadlock.
+- **Failure contract (D11).** A stage exception re-raises in the caller with its
+  type and the worker's traceback as ``__cause__``; a dead worker raises
+  :class:`~optimized.errors.WorkerCrashedError`; an expired ``timeout`` raises
+  :class:`TimeoutError`. In every case the workers are killed and the pool and its
+  channels replaced (queues may hold stale batches or a lock held by a killed
+  worker), before the exception reaches the caller; after Ctrl-C the pool
+  restarts lazily on the next call.
+
+Layout (which stage runs where)
+-------------------------------
+- ``replicas`` given: every stage is its own task, stage ``i`` on ``replicas[i]``
+  workers reading the same input channel. The stage tasks occupy their workers for
+  the whole call, so ``sum(replicas)`` must not exceed ``num_workers``.
+- ``replicas=None`` (default): the stages are *fused* into one chained task (each
+  batch goes through ``f``, then ``g``, ... in the same worker) and that task is
+  replicated on every worker of the pool. For per-item, stateless stages this is
+  the layout with the highest throughput: no batch crosses a process boundary
+  between stages (each crossing costs a pickle and an unpickle of every item), and
+  every worker - not just the one holding the slowest stage - works on whatever
+  batch comes next, which balances any mix of stage costs. It also never needs
+  more workers than the pool has, whatever the number of stages.
+
+Small inputs run in-process (D4): the stages are timed on the first few items (kept
+as results) and the cost model compares that with the pool's cost.
+"""
+from __future__ import annotations
+
+import itertools
+import multiprocessing as mp
+import pickle
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import FIRST_EXCEPTION, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import worker
+from ..call import Call
+from ..chunking import Cost, chunk_bounds
+from ..engine import ensure_picklable
+from ..errors import WorkerCrashedError
+from ..progress import make_progress
+from ..validation import check_positive_int, numeric_input
+
+__all__ = ["double", "add_ten", "square", "DEFAULT_STAGES", "run_pipeline", "StageReport",
+           "Plan", "plan_layout"]
+
+Stage = Callable[[Any], Any]
+
+#: How long one blocking queue operation waits before the loop re-checks
+#: the deadline, the stage tasks and the stop flag.
+_POLL_S = 0.05
+#: A worker's stage loop checks this often (when idle) whether its parent still lives.
+_WORKER_POLL_S = 1.0
+#: The probe that times the stages in-process stops after this much work ...
+_PROBE_BUDGET_S = 0.002
+#: ... or after this many items (1 + 2 + 4 + 8 + 16).
+_PROBE_MAX_ITEMS = 31
+#: Per batch and channel crossing: queue locks, pipe write/read, a wake-up
+#: (measured on the 2-core reference machine: about 60-100 us).
+_BATCH_OVERHEAD_S = 1e-4
+#: Fixed cost of a pooled pipeline call beyond one pool round trip: submitting the
+#: stage tasks, the sentinels and collecting the reports (measured: about 2-3 ms).
+_PIPELINE_STARTUP_S = 0.0025
+_PICKLE = pickle.HIGHEST_PROTOCOL
+
+
+# -- the default stages (the original's three) --------------------------------------------
+def double(x: Any) -> Any:
+    """Stage 1 of the original pipeline: ``x * 2``."""
+    return x * 2
+
+
+def add_ten(x: Any) -> Any:
+    """Stage 2 of the original pipeline: ``x + 10``."""
+    return x + 10
+
+
+def square(x: Any) -> Any:
+    """Stage 3 of the original pipeline: ``x * x``."""
+    return x * x
+
+
+DEFAULT_STAGES: tuple[Stage, ...] = (double, add_ten, square)
+
+
+# -- worker side ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StageReport:
+    """What one stage-task replica did (returned to the parent when it stops).
+
+    Attributes
+    ----------
+    position : int
+        Index of the stage task in the layout (it read ``channels[position]``).
+    batches, items : int
+        Batches and items it processed.
+    busy_s : float
+        Seconds spent inside the stage functions (excludes waiting on queues).
+    """
+
+    position: int
+    batches: int
+    items: int
+    busy_s: float
+
+
+def _name(fn: Any) -> str:
+    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+
+
+def _parent_alive(parent: Any) -> bool:
+    try:
+        return parent is None or parent.is_alive()
+    except Exception:  # no usable sentinel: assume alive (the pool kills us on shutdown)
+        return True
+
+
+def stage_loop(position: int, fns: tuple[Stage, ...]) -> StageReport:
+    """Worker task: apply ``fns`` to every batch of ``channels[position]`` until ``None``.
+
+    Each batch goes through every function of ``fns`` in turn (a fused stage runs
+    several), and the result batch, pickled here, goes to ``channels[position + 1]``.
+    A stage function's exception propagates (the pool sends it, with this worker's
+    traceback, to the caller) with a note naming the stage and the batch.
+    """
+    chans = worker.channels()
+    if len(chans) < position + 2:
+        raise RuntimeError(f"pipeline stage {position} needs channels {position} and "
+                           f"{position + 1}, but this worker has {len(chans)}")
+    src, dst = chans[position], chans[position + 1]
+    parent = mp.parent_process()
+    batches = items = 0
+    busy = 0.0
+    while True:
+        try:
+            msg = src.get(timeout=_WORKER_POLL_S)
+        except queue.Empty:
+            if not _parent_alive(parent):  # the caller is gone: do not linger
+                raise RuntimeError("pipeline stage: the parent process died") from None
+            continue
+        if msg is None:  # sentinel: the parent has every batch already
+            return StageReport(position, batches, items, busy)
+        seq, payload = msg
+        batch = pickle.loads(payload)
+        t0 = time.perf_counter()
+        for fn in fns:
+            try:
+                batch = [fn(x) for x in batch]
+            except BaseException as exc:
+                exc.add_note(f"raised in pipeline stage function {_name(fn)} "
+                             f"(stage task {position}, batch {seq})")
+                raise
+        busy += time.perf_counter() - t0
+        try:
+            out = pickle.dumps(batch, _PICKLE)
+        except Exception as exc:
+            raise TypeError(f"pipeline stage task {position} ({', '.join(map(_name, fns))}): "
+                            f"results of batch {seq} cannot be pickled to travel on: "
+                            f"{exc}") from exc
+        dst.put((seq, out))  # blocks while the next channel is full: back-pressure
+        batches += 1
+        items += len(batch)
+
+
+# -- validation ----------------------------------------------------------------------------
+def _check_stages(stages: Any) -> tuple[Stage, ...]:
+    if stages is None:
+        return DEFAULT_STAGES
+    if callable(stages):
+        raise TypeError(f"stages must be a sequence of functions, got the single callable "
+                        f"{_name(stages)}; pass [{_name(stages)}]")
+    if isinstance(stages, (str, bytes)) or not isinstance(stages, Sequence):
+        raise TypeError(f"stages must be a sequence (list or tuple) of functions of one item, "
+                        f"got {type(stages).__name__}")
+    if len(stages) == 0:
+        raise ValueError("stages must hold at least one function (or be None for the default "
+                         "x*2, x+10, x*x)")
+    for i, fn in enumerate(stages):
+        if not callable(fn):
+            raise TypeError(f"stages[{i}] must be a callable of one item, got "
+                            f"{type(fn).__name__} {fn!r}")
+    for i, fn in enumerate(stages):
+        ensure_picklable(fn, f"stages[{i}] ({_name(fn)})")
+    return tuple(stages)
+
+
+def _check_replicas(replicas: Any, n_stages: int, num_workers: int) -> tuple[int, ...] | None:
+    if replicas is None:
+        return None
+    if isinstance(replicas, (str, bytes)) or not isinstance(replicas, (Sequence, np.ndarray)):
+        raise TypeError(f"replicas must be a sequence of positive ints (one per stage) or None, "
+                        f"got {type(replicas).__name__}")
+    if len(replicas) != n_stages:
+        raise ValueError(f"replicas must give one count per stage: {n_stages} stage(s), got "
+                         f"{len(replicas)} count(s) {list(replicas)!r}")
+    counts = tuple(check_positive_int(r, f"replicas[{i}]") for i, r in enumerate(replicas))
+    if sum(counts) > num_workers:
+        raise ValueError(f"replicas {list(counts)} need {sum(counts)} workers at once (each "
+                         f"stage replica holds a worker for the whole call), but the pool has "
+                         f"{num_workers}; lower the counts or pass replicas=None (stages fused "
+                         f"and replicated on every worker)")
+    return counts
+
+
+def _check_data(data: Any, default_stages: bool) -> list[Any]:
+    """Validate ``data``; return it as a list (ndarray -> Python scalars via ``tolist``)."""
+    if default_stages:
+        numeric_input(data, "data")  # the default stages are arithmetic: numbers only
+    elif isinstance(data, np.ndarray):
+        if data.ndim != 1:
+            raise ValueError(f"data must be one-dimensional, got an array of shape {data.shape}")
+    elif isinstance(data, (str, bytes)) or not isinstance(data, Sequence):
+        raise TypeError(f"data must be a sequence of items (list, tuple, range or 1-D ndarray), "
+                        f"got {type(data).__name__}")
+    if isinstance(data, np.ndarray):
+        return data.tolist()
+    return data if isinstance(data, list) else list(data)
+
+
+# -- layout --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Plan:
+    """Which functions each stage task runs, and on how many workers.
+
+    Attributes
+    ----------
+    groups : tuple of tuple of callable
+        Stage task ``i`` applies ``groups[i]`` in order (several = fused).
+    replicas : tuple of int
+        Workers running stage task ``i``.
+    """
+
+    groups: tuple[tuple[Stage, ...], ...]
+    replicas: tuple[int, ...]
+
+    @property
+    def fused(self) -> bool:
+        """True when some task runs more than one stage function."""
+        return any(len(g) > 1 for g in self.groups)
+
+    def describe(self) -> list[list[str]]:
+        """Function names per stage task (for metrics)."""
+        return [[_name(f) for f in g] for g in self.groups]
+
+
+def plan_layout(fns: Sequence[Stage], replicas: Sequence[int] | None, num_workers: int) -> Plan:
+    """The stage-task layout (see the module docstring, "Layout").
+
+    Parameters
+    ----------
+    fns : sequence of callable
+        The stages.
+    replicas : sequence of int, optional
+        Validated per-stage replica counts; None for the default fused layout.
+    num_workers : int
+        Pool size.
+
+    Returns
+    -------
+    Plan
+    """
+    if replicas is None:
+        return Plan((tuple(fns),), (num_workers,))
+    return Plan(tuple((f,) for f in fns), tuple(replicas))
+
+
+# -- in-process path -----------------------------------------------------------------------
+def _apply(fns: Sequence[Stage], items: list[Any]) -> list[Any]:
+    for fn in fns:
+        items = [fn(x) for x in items]
+    return items
+
+
+def _probe(fns: Sequence[Stage], items: list[Any], batch_size: int) -> tuple[list[Any], Cost]:
+    """Run the stages on the first few items in-process; return their results and a Cost.
+
+    Batches of 1, 2, 4, ... items until :data:`_PROBE_BUDGET_S` of work or
+    :data:`_PROBE_MAX_ITEMS` items, so one slow stage costs one item of waiting.
+    The cost's ``transfer_s`` is the caller's share of moving an item through the
+    pool: pickling it out and its result back (measured on the probe) plus a share of
+    the per-batch queue overhead.
+    """
+    head: list[Any] = []
+    cpu = wall = 0.0
+    size = 1
+    while len(head) < min(len(items), _PROBE_MAX_ITEMS) and wall < _PROBE_BUDGET_S:
+        batch = items[len(head):len(head) + size]
+        w0, c0 = time.perf_counter(), time.process_time()
+        out = _apply(fns, batch)
+        wall += time.perf_counter() - w0
+        cpu += time.process_time() - c0
+        head.extend(out)
+        size *= 2
+    m = len(head)
+    t0 = time.perf_counter()
+    pickle.loads(pickle.dumps(items[:m], _PICKLE))
+    pickle.loads(pickle.dumps(head, _PICKLE))
+    pickling = (time.perf_counter() - t0) / m
+    cpu_item = min(cpu, wall) / m
+    return head, Cost(cpu_s=cpu_item, wait_s=max(0.0, wall - cpu) / m,
+                      transfer_s=pickling + 2 * _BATCH_OVERHEAD_S / batch_size)
+
+
+# -- pool path -----------------------------------------------------------------------------
+class _Feeder(threading.Thread):
+    """Puts ``(seq, pickled batch)`` for every batch into channel 0; stops on request."""
+
+    def __init__(self, channel: Any, items: list[Any], bounds: list[tuple[int, int]]) -> None:
+        super().__init__(name="pipeline-feeder", daemon=True)
+        self._channel = channel
+        self._items = items
+        self._bounds = bounds
+        self.stop_event = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            for seq, (lo, hi) in enumerate(self._bounds):
+                msg = (seq, self._pickle(lo, hi))
+                while True:
+                    if self.stop_event.is_set():
+                        return
+                    try:
+                        self._channel.put(msg, timeout=_POLL_S)
+                        break
+                    except queue.Full:  # back-pressure: the first stage is busy
+                        continue
+        except BaseException as exc:  # reported to the main thread, which aborts the call
+            self.error = exc
+
+    def _pickle(self, lo: int, hi: int) -> bytes:
+        batch = self._items[lo:hi]
+        try:
+            return pickle.dumps(batch, _PICKLE)
+        except Exception as exc:
+            raise TypeError(f"data items must be picklable to travel to the pipeline's worker "
+                            f"processes; the batch of items {lo}..{hi - 1} failed: {exc}") from exc
+
+    def check(self) -> None:
+        """Re-raise the feeder's error in the calling thread."""
+        if self.error is not None:
+            raise self.error
+
+    def halt(self) -> None:
+        """Stop feeding and wait for the thread (it never blocks longer than one poll)."""
+        self.stop_event.set()
+        if self.is_alive():
+            self.join(timeout=5.0)
+
+
+def _raise_if_stage_ended(futures: Sequence[Any], stopping: bool) -> None:
+    """Raise if a stage task failed; before the sentinels, any ended task has failed."""
+    for f in futures:
+        if f.done():
+            f.result()  # raises the stage's exception (worker traceback as __cause__)
+            if not stopping:
+                raise RuntimeError("a pipeline stage task returned before it received its "
+                                   "sentinel")
+
+
+class _Run:
+    """One pooled pipeline run: feed, drain, stop the stages, check the counts."""
+
+    def __init__(self, call: Call, items: list[Any], start: int, plan: Plan,
+                 batch_size: int) -> None:
+        self.call = call
+        self.plan = plan
+        self.bounds = chunk_bounds(len(items) - start, batch_size)
+        self.bounds = [(lo + start, hi + start) for lo, hi in self.bounds]
+        self.channels = call.backend.channels  # type: ignore[attr-defined]
+        if len(self.channels) < len(plan.groups) + 1:
+            raise ValueError(f"{len(plan.groups)} stage tasks need {len(plan.groups) + 1} "
+                             f"channels; the pool has {len(self.channels)}")
+        self.feeder = _Feeder(self.channels[0], items, self.bounds)
+        self.futures: list[Any] = []
+        self.results: list[list[Any] | None] = [None] * len(self.bounds)
+        self.next_check = 0.0
+        self.stopping = False  # True once the sentinels go out: tasks may then end
+
+    def execute(self) -> list[Any]:
+        """Run; on any failure apply the failure contract and re-raise."""
+        call = self.call
+        call.progress = make_progress(getattr(call, "_progress_enabled", False), call.name,
+                                      self.bounds[-1][1] - self.bounds[0][0], len(self.bounds))
+        try:
+            for pos, (fns, count) in enumerate(zip(self.plan.groups, self.plan.replicas)):
+                for _ in range(count):
+                    self.futures.append(call.backend.submit(stage_loop, pos, fns))  # type: ignore[attr-defined]
+            self.feeder.start()
+            self._drain()
+            self._send_sentinels()
+            reports = self._collect()
+        except BaseException as exc:
+            self._abort(exc)
+            if isinstance(exc, BrokenProcessPool) and not isinstance(exc, WorkerCrashedError):
+                raise WorkerCrashedError(call.name, str(exc)) from exc
+            raise
+        finally:
+            self.feeder.halt()
+            call.progress.close()
+        self._check_counts(reports)
+        return list(itertools.chain.from_iterable(self.results))  # type: ignore[arg-type]
+
+    def _watch(self, force: bool = False) -> None:
+        """Deadline, feeder and stage-task checks (at most every poll interval)."""
+        now = time.monotonic()
+        if not force and now < self.next_check:
+            return
+        self.next_check = now + _POLL_S
+        self.call.deadline.check()
+        self.feeder.check()
+        _raise_if_stage_ended(self.futures, self.stopping)
+
+    def _drain(self) -> None:
+        out = self.channels[len(self.plan.groups)]
+        received = 0
+        while received < len(self.bounds):
+            self._watch()
+            try:
+                seq, payload = out.get(timeout=self.call.deadline.wait_time(_POLL_S))
+            except queue.Empty:
+                self._watch(force=True)
+                continue
+            lo, hi = self.bounds[seq]
+            if self.results[seq] is not None:
+                raise RuntimeError(f"pipeline batch {seq} (items {lo}..{hi - 1}) arrived twice")
+            batch = pickle.loads(payload)
+            if len(batch) != hi - lo:
+                raise RuntimeError(f"pipeline batch {seq} came back with {len(batch)} items, "
+                                   f"expected {hi - lo}")
+            self.results[seq] = batch
+            received += 1
+            self.call.progress.advance(hi - lo)
+
+    def _put(self, channel: Any, obj: Any) -> None:
+        while True:
+            self._watch(force=True)
+            try:
+                channel.put(obj, timeout=self.call.deadline.wait_time(_POLL_S))
+                return
+            except queue.Full:
+                continue
+
+    def _send_sentinels(self) -> None:
+        # Every batch is back, so every channel is empty: replica j of stage i gets
+        # exactly one of these and stops.
+        self.stopping = True
+        for pos, count in enumerate(self.plan.replicas):
+            for _ in range(count):
+                self._put(self.channels[pos], None)
+
+    def _collect(self) -> list[StageReport]:
+        pending = set(self.futures)
+        while pending:
+            self.call.deadline.check()
+            done, pending = wait(pending, timeout=self.call.deadline.wait_time(_POLL_S),
+                                 return_when=FIRST_EXCEPTION)
+            for f in done:
+                f.result()
+        stats = self.call.recorder.stats
+        reports, pids = [], set()
+        for f in self.futures:
+            out = f.result()  # worker.TaskOutput
+            stats.add(out.cpu_s, out.value.busy_s)
+            pids.add(out.pid)
+            reports.append(out.value)
+        stats.workers_used = max(stats.workers_used, len(pids))
+        return reports
+
+    def _check_counts(self, reports: list[StageReport]) -> None:
+        """Every stage task saw every batch exactly once (D6: nothing lost or doubled)."""
+        n_items = self.bounds[-1][1] - self.bounds[0][0]
+        for pos in range(len(self.plan.groups)):
+            mine = [r for r in reports if r.position == pos]
+            batches, items = sum(r.batches for r in mine), sum(r.items for r in mine)
+            if batches != len(self.bounds) or items != n_items:
+                raise RuntimeError(f"pipeline stage task {pos} processed {batches} batches / "
+                                   f"{items} items, expected {len(self.bounds)} / {n_items}")
+        self.call.recorder.extra["stage_busy_s"] = [
+            round(sum(r.busy_s for r in reports if r.position == pos), 6)
+            for pos in range(len(self.plan.groups))]
+
+    def _abort(self, exc: BaseException) -> None:
+        """Failure contract: stop feeding, kill the workers, fresh pool and channels."""
+        self.feeder.halt()
+        for f in self.futures:
+            f.cancel()
+        self.call.backend._reset(restart=not isinstance(exc, KeyboardInterrupt))  # type: ignore[attr-defined]
+
+
+# -- entry point ---------------------------------------------------------------------------
+def run_pipeline(call: Call, data: Any, stages: Sequence[Stage] | None,
+                 batch_size: int | None, replicas: Sequence[int] | None) -> list[Any]:
+    """Push ``data`` through ``stages``; results in input order (R6, D6).
+
+    Parameters
+    ----------
+    call : Call
+        The operation's call state (deadline, metrics, backend, options).
+    data : sequence
+        list, tuple, range or 1-D ndarray. With the default stages every item must
+        be a real number; with custom stages any picklable items. An ndarray is
+        converted with ``tolist()`` (exact Python numbers, no int64 wrap-around), so
+        the result is a list, as the baseline's is.
+    stages : sequence of callable, optional
+        Per-item functions, applied in order: each stage replica applies its
+        function to a whole batch (``[f(x) for x in batch]``). They must be
+        picklable (module-level functions, not lambdas or closures), checked before
+        anything runs. Default: the original's ``x*2``, ``x+10``, ``x*x``.
+    batch_size : int, optional
+        Items per batch (positive int; R6 recommends 100-1000). Default: the
+        processor's ``pipeline_batch_size``.
+    replicas : sequence of int, optional
+        Workers per stage, one count per stage, ``sum(replicas) <= num_workers``.
+        Default None: stages fused into one task, replicated on every worker (see
+        the module docstring).
+
+    Returns
+    -------
+    list
+        ``stages[-1](...stages[0](x))`` for every item, in input order.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Bad ``stages``, ``replicas``, ``batch_size`` or ``data`` (before any work).
+    TimeoutError
+        The call's timeout expired (workers killed, pool restarted).
+    Exception
+        A stage function's own exception, same type, with the worker traceback as
+        ``__cause__``.
+    """
+    fns = _check_stages(stages)
+    size = call.options["batch_size"] if batch_size is None else \
+        check_positive_int(batch_size, "batch_size")
+    counts = _check_replicas(replicas, len(fns), call.num_workers)
+    items = _check_data(data, stages is None)
+    extra = call.recorder.extra
+    extra.update(stages=[_name(f) for f in fns], batch_size=size)
+    n = len(items)
+    head: list[Any] = []
+    if n == 0:
+        call.choose(0, Cost())
+        return []
+    if call.mode == "auto":
+        head, cost = _probe(fns, items, size)
+        call.deadline.check()
+        path = call.choose(n, cost)
+    else:
+        path = call.choose(n, Cost())
+    if path == "inline" or len(head) == n:
+        call.recorder.path = "inline"
+        extra.update(replicas=None, layout=None)
+        return head + _apply(fns, items[len(head):])
+    plan = plan_layout(fns, counts, call.num_workers)
+    extra.update(replicas=list(plan.replicas), layout=plan.describe(), fused=plan.fused)
+    call.recorder.path = "pool"
+    return head + _Run(call, items, len(head), plan, size).execute()

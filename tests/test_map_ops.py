@@ -1,0 +1,170 @@
+"""Map-family operations: equal to the baseline's semantics on both paths (R1-R3, R8, D2, D7).
+
+Oracles are written here, independently of both implementations: the original kernel
+``x*x + sin(x)*cos(x)`` per item, ``math.fsum``, ``statistics``.
+"""
+from __future__ import annotations
+
+import math
+import statistics as st_lib
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import optimized
+from baseline import data as baseline_data
+
+PATHS = ["inline", "pool"]
+MAP_METHODS = ["process_data_spawn_per_item", "process_with_file_based_ipc",
+               "process_with_excessive_queue_ops"]
+
+
+def kernel(x):
+    return x * x + math.sin(x) * math.cos(x)
+
+
+@pytest.fixture(autouse=True)
+def _optimized_only(impl: str) -> None:
+    if impl != "optimized":
+        pytest.skip("equivalence of the optimized paths; the baseline has its own tests")
+
+
+@pytest.fixture(scope="module", params=PATHS)
+def proc(request, module_processor):
+    return module_processor(2, 0.0, execution=request.param)
+
+
+finite = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e150, max_value=1e150)
+numbers = st.lists(st.one_of(st.integers(-10**6, 10**6), finite,
+                             st.integers(-2**60, 2**60)), max_size=300)
+int_lists = st.lists(st.one_of(st.integers(-10**6, 10**6), st.integers(-2**200, 2**200)), max_size=300)
+
+
+def assert_close_list(got, want):
+    assert type(got) is list and len(got) == len(want)
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert type(g) is float, (i, g)
+        assert g == pytest.approx(w, rel=1e-12, abs=1e-300), (i, g, w)
+
+
+# -- the per-item kernel ----------------------------------------------------------------
+@pytest.mark.parametrize("method", MAP_METHODS)
+def test_fixed_cases_in_input_order(proc, method) -> None:
+    data = optimized.generate_test_data(1000) + [-3, 0, 0.5, -0.6, 2.5e10, 7]
+    assert_close_list(getattr(proc, method)(data), [kernel(x) for x in data])
+
+
+@given(data=numbers)
+@settings(max_examples=60, deadline=None)
+def test_any_numbers_match_the_kernel(proc, data) -> None:
+    assert_close_list(proc.process_data_spawn_per_item(data), [kernel(x) for x in data])
+
+
+def test_huge_ints_stay_exact_through_python_arithmetic(proc) -> None:
+    data = [2**60 + 1, -(2**80), 3, 2**53 + 1]
+    assert_close_list(proc.process_data_spawn_per_item(data), [kernel(x) for x in data])
+
+
+def test_empty_and_single_inputs(proc) -> None:
+    assert proc.process_data_spawn_per_item([]) == []
+    assert proc.process_with_file_based_ipc([], chunk_size=3) == []
+    assert proc.process_with_excessive_queue_ops([]) == []
+    assert proc.batch_process_with_manager([]) == []
+    assert_close_list(proc.process_data_spawn_per_item([7]), [kernel(7)])
+
+
+def test_numpy_in_numpy_out(proc) -> None:
+    x = np.linspace(-5, 5, 1001)
+    out = proc.process_data_spawn_per_item(x)
+    assert isinstance(out, np.ndarray) and out.dtype == np.float64
+    np.testing.assert_allclose(out, [kernel(float(v)) for v in x], rtol=1e-12)
+
+
+def test_cancellation_near_the_kernels_root_is_still_accurate(proc) -> None:
+    # x*x + sin(x)cos(x) crosses zero near x = -0.6: relative error is the risk there
+    xs = list(np.nextafter(-0.61837 + np.linspace(-1e-6, 1e-6, 201), 0).tolist())
+    assert_close_list(proc.process_data_spawn_per_item(xs), [kernel(x) for x in xs])
+
+
+def test_batches_concatenate_in_batch_order(proc) -> None:
+    batches = [[1, 2, 3], [], [4.5], list(range(-100, 100))]
+    want = [kernel(x) for b in batches for x in b]
+    assert_close_list(proc.batch_process_with_manager(batches), want)
+
+
+@given(batches=st.lists(st.lists(st.integers(-10**9, 10**9), max_size=40), max_size=12))
+@settings(max_examples=40, deadline=None)
+def test_any_batches(proc, batches) -> None:
+    assert_close_list(proc.batch_process_with_manager(batches), [kernel(x) for b in batches for x in b])
+
+
+# -- sum ---------------------------------------------------------------------------------
+@given(data=int_lists)
+@settings(max_examples=60, deadline=None)
+def test_sum_of_ints_is_exact(proc, data) -> None:
+    got = proc.parallel_sum_spawn_many(data)
+    assert got == sum(data) and type(got) is int
+
+
+@given(data=st.lists(finite, max_size=300))
+@settings(max_examples=60, deadline=None)
+def test_sum_of_floats_within_summation_error(proc, data) -> None:
+    got = proc.parallel_sum_spawn_many(data, chunk_size=5)
+    bound = 1e-12 * math.fsum(abs(x) for x in data) + 1e-300
+    assert abs(got - math.fsum(data)) <= bound
+
+
+def test_sum_known_answer_and_empty(proc, workloads) -> None:
+    data = optimized.generate_test_data(100_000)
+    assert proc.parallel_sum_spawn_many(data) == workloads.known_answers["sum_1_to_100000"]
+    assert proc.parallel_sum_spawn_many([]) == 0
+
+
+# -- statistics -------------------------------------------------------------------------
+@given(data=st.lists(st.one_of(st.integers(-10**9, 10**9), finite), min_size=1, max_size=200))
+@settings(max_examples=60, deadline=None)
+def test_statistics_match_the_baseline_exactly(proc, data) -> None:
+    from baseline import UnoptimizedParallelProcessor
+    want = UnoptimizedParallelProcessor(2, 0.0).compute_statistics_sequential(list(data))
+    assert proc.compute_statistics_sequential(data) == want
+
+
+def test_statistics_against_the_standard_library(proc) -> None:
+    data = [3, 1, 4, 1, 5, 9, 2, 6]
+    got = proc.compute_statistics_sequential(data)
+    assert got["mean"] == pytest.approx(st_lib.fmean(data), rel=1e-12)
+    assert got["variance"] == pytest.approx(st_lib.pvariance(data), rel=1e-12)
+    assert got["median"] == st_lib.median(data)
+
+
+# -- generators ------------------------------------------------------------------------
+@pytest.mark.parametrize("n", [0, 1, 13, 14, 15, 1000])
+def test_generators_equal_the_baselines(n) -> None:
+    assert optimized.generate_test_data(n) == baseline_data.generate_test_data(n)
+    assert optimized.generate_test_text(n) == baseline_data.generate_test_text(n)
+    assert optimized.generate_test_matrix(n % 7, n % 5) == baseline_data.generate_test_matrix(n % 7, n % 5)
+
+
+# -- bad input (D2): clear errors, nothing dispatched -----------------------------------------
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda p: p.process_data_spawn_per_item([1, "2", 3]), TypeError, r"data\[1\] must be a real number"),
+    (lambda p: p.process_data_spawn_per_item("123"), TypeError, "data must be a sequence"),
+    (lambda p: p.process_data_spawn_per_item(None), TypeError, "data must be a sequence"),
+    (lambda p: p.process_data_spawn_per_item([1, None]), TypeError, r"data\[1\]"),
+    (lambda p: p.process_data_spawn_per_item([1.0, float("inf")]), ValueError, r"data\[1\] is inf"),
+    (lambda p: p.process_with_file_based_ipc([1], chunk_size=0), ValueError, "chunk_size must be >= 1"),
+    (lambda p: p.process_with_file_based_ipc([1], chunk_size=2.5), TypeError, "chunk_size"),
+    (lambda p: p.parallel_sum_spawn_many([1, [2]]), TypeError, r"data\[1\]"),
+    (lambda p: p.parallel_sum_spawn_many([1], chunk_size=-5), ValueError, "chunk_size"),
+    (lambda p: p.compute_statistics_sequential([]), ValueError, "data must not be empty"),
+    (lambda p: p.compute_statistics_sequential([1, "x"]), TypeError, r"data\[1\]"),
+    (lambda p: p.batch_process_with_manager([[1], [2, "z"]]), TypeError, r"data_batches\[1\]\[1\]"),
+    (lambda p: p.batch_process_with_manager(5), TypeError, "data_batches must be a sequence"),
+    (lambda p: p.process_data_spawn_per_item(np.array(["a"])), TypeError, "dtype"),
+])
+def test_bad_input_is_rejected_before_dispatch(proc, call, exc, match) -> None:
+    before = len(proc.metrics_history)
+    with pytest.raises(exc, match=match):
+        call(proc)
+    assert len(proc.metrics_history) == before  # no call completed, nothing dispatched
