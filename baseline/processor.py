@@ -40,10 +40,13 @@ Latent defects kept on purpose (the harness exists to expose them)
    ``multiprocessing.Queue`` cannot exit until its feeder thread has written it
    all into the pipe. The parent joins every child before reading anything, so
    once the unread payload exceeds the pipe buffer (64 KiB on Linux) the child
-   waits for the parent and the parent waits for the child, forever. This is hit
-   by ``parallel_find_primes`` for large limits (a range holding a few thousand
-   primes), by ``process_with_excessive_queue_ops`` beyond a few thousand items,
-   and in principle by every queue-draining method for large enough inputs.
+   waits for the parent and the parent waits for the child, forever. The
+   children share one pipe, so it is the total unread payload that counts.
+   Measured on Linux / CPython 3.11: ``process_with_excessive_queue_ops`` hangs
+   at 3,000 items (2,000 pass), ``process_data_spawn_per_item`` at 5,000 items,
+   ``parallel_find_primes(250_000)`` (about 22,000 primes, about 100 KB
+   pickled) hangs once the children finish (50,000 passes); in principle every
+   queue-draining method hangs for large enough inputs.
 4. **Fork only.** Bound methods and a nested closure are used as ``Process``
    targets and objects are shared by inheritance, so only the ``fork`` start
    method works. Every ``Process``/``Queue``/``Lock``/``Manager`` is therefore
@@ -184,6 +187,7 @@ class UnoptimizedParallelProcessor:
         list of float
             :meth:`process_single_item` of every item, in completion order
             (not input order); results not delivered are silently missing.
+            Deadlocks beyond a few thousand items (pipe buffer, defect 3).
         """
         results = []
         queue = FORK_CONTEXT.Queue()
@@ -339,7 +343,7 @@ class UnoptimizedParallelProcessor:
         list of float
             :meth:`process_single_item` of every item, in completion order;
             results not delivered are silently missing. Deadlocks once the
-            results exceed the pipe buffer (a few thousand items).
+            results exceed the pipe buffer (about 3,000 items; defect 3).
         """
         input_queue = FORK_CONTEXT.Queue()
         output_queue = FORK_CONTEXT.Queue()
@@ -658,7 +662,7 @@ class UnoptimizedParallelProcessor:
         -------
         list of int
             The primes below ``limit``, ascending. Deadlocks for large limits
-            (a range with a few thousand primes overflows the pipe buffer).
+            (roughly 15,000 primes or more overflow the 64 KiB pipe; defect 3).
         """
         range_size = max(1, limit // self.num_workers)
         queue = FORK_CONTEXT.Queue()
