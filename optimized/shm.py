@@ -28,11 +28,17 @@ from typing import Iterator
 
 import numpy as np
 
-__all__ = ["ArraySpec", "SharedArray", "attached", "live_segments", "SEGMENT_PREFIX"]
+__all__ = ["ArraySpec", "SharedArray", "attached", "live_segments", "SEGMENT_PREFIX",
+           "segment_prefix"]
 
-#: Every segment this package creates is named ``/dev/shm/<prefix>...``: tests and
-#: the failure paths use it to prove nothing is left behind.
+#: Every segment this package creates is named ``/dev/shm/ppd_<owner pid>_<random>``:
+#: tests use it to prove that nothing a given process created is left behind.
 SEGMENT_PREFIX = "ppd_"
+
+
+def segment_prefix(pid: int | None = None) -> str:
+    """Name prefix of the segments created by process ``pid`` (default: this one)."""
+    return f"{SEGMENT_PREFIX}{os.getpid() if pid is None else pid}_"
 
 _live: set[str] = set()
 _live_lock = threading.Lock()
@@ -73,7 +79,7 @@ class SharedArray:
         if dt.hasobject:
             raise TypeError(f"shared arrays hold fixed-size numbers, not {dt}")
         nbytes = max(1, int(np.prod(shape, dtype=np.int64)) * dt.itemsize)
-        name = SEGMENT_PREFIX + secrets.token_hex(8)
+        name = segment_prefix() + secrets.token_hex(8)
         self._shm = shared_memory.SharedMemory(name=name, create=True, size=nbytes)
         with _live_lock:
             _live.add(self._shm.name)

@@ -142,7 +142,11 @@ def module_processor(processor_class: type, impl: str) -> Iterator[Callable[...,
 
 
 def our_segments() -> set[str]:
-    return {p.name for p in SHM_DIR.glob(SHM_PREFIX + "*")} if SHM_DIR.exists() else set()
+    """Segments created by this test process (other sessions' runs are not ours)."""
+    from optimized.shm import segment_prefix
+    if not SHM_DIR.exists():
+        return set()
+    return {p.name for p in SHM_DIR.glob(segment_prefix() + "*")}
 
 
 def _live_children() -> list[psutil.Process]:
