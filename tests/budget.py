@@ -9,6 +9,8 @@ runs out, the child and every process it started are killed, and the caller gets
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import signal
 import time
 import traceback
 from typing import Any, Callable
@@ -46,6 +48,7 @@ class BudgetResult:
 
 
 def _child(conn: Any, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    os.setpgrp()  # own process group: everything it forks can be killed at once
     try:
         t0 = time.perf_counter()
         result = fn(*args)
@@ -57,6 +60,10 @@ def _child(conn: Any, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
 
 
 def _kill_tree(pid: int) -> None:
+    try:  # the group first: catches processes forked while we enumerate the tree
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
     try:
         root = psutil.Process(pid)
         procs = root.children(recursive=True) + [root]

@@ -26,25 +26,31 @@ Kernels: exactness first (D8)
     ===================  ==============================================================
 
 Paths (D4)
-    ``inline``: one NumPy call in this process. ``pool``: when the largest dimension
+    ``inline``: one NumPy call in this process - on one BLAS thread for products of up
+    to 300**3 multiply-adds (R4's "single-threaded"; threadpoolctl, when installed),
+    with NumPy's own BLAS threads above that. ``pool``: when the largest dimension
     exceeds ``matmul_parallel_threshold`` (R4: 1000), or when the processor is forced
     to ``execution="pool"``, the result is cut into one contiguous row block per
-    worker. ``A`` and ``B`` are copied once into shared memory, each worker computes
-    ``C[lo:hi] = A[lo:hi] @ B`` straight into a shared output array, and tasks carry
-    only segment specs and row bounds. Workers run BLAS with ``cores // workers``
-    threads each (set by the engine), so processes x threads never oversubscribe the
-    machine. The ``object`` kernel cannot live in shared memory; on the pool its row
+    worker (at most one per core). ``A`` and ``B`` are copied once into shared memory,
+    each worker computes ``C[lo:hi] = A[lo:hi] @ B`` straight into a shared output
+    array, and tasks carry only segment specs and row bounds. Workers run BLAS with
+    ``cores // workers`` threads each (set by the engine), so busy processes x threads
+    never oversubscribe the machine. The ``object`` kernel cannot live in shared memory; on the pool its row
     blocks (and ``B``) travel pickled, once per task.
 
 When to use which: on one machine with a multi-threaded BLAS, the pool cannot beat
-NumPy's own threads (both use every core; the pool adds three array copies through
-shared memory); it exists for R4, for single-threaded BLAS builds, and for a cluster
-backend (D12). The report measured by ``tests/test_matrix.py`` gives the figures.
+NumPy's own threads (both keep every core busy; the pool adds three passes over the
+data through shared memory: measured about 1.1-1.4 x NumPy's time at 2000x2000 on 2
+cores). It exists for R4, for single-threaded BLAS builds, and for a cluster backend
+(D12); to keep large products on NumPy's threads, raise ``matmul_parallel_threshold``
+(or use ``execution="inline"``). ``tests/test_matrix.py -m slow`` prints the figures.
 """
 from __future__ import annotations
 
 import numbers
+import os
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Callable, Literal
 
 import numpy as np
@@ -61,6 +67,12 @@ Kernel = Literal["float64", "int-via-float64", "int64", "object"]
 _EXACT_FLOAT_INT = 2 ** 53
 #: int64 holds magnitudes < 2**63.
 _INT64_BOUND = 2 ** 63
+#: In-process products of at most this many multiply-adds run on one BLAS thread (R4:
+#: "single-threaded"): below it a second thread saves little, and a busy machine can
+#: make the threads' hand-off cost many times the product (measured: 200x200 took
+#: 0.4 ms on one thread, 14 ms on two under load).
+_SINGLE_THREAD_MADDS = 300 ** 3
+_blas: Any = None  # threadpoolctl controller of the loaded BLAS, made on first use
 
 
 # -- validation: a matrix is a 2-D float64, int64 or object array ------------------------
@@ -155,6 +167,16 @@ def _from_ndarray(M: np.ndarray, name: str) -> np.ndarray:
     return _normalise(M, name)
 
 
+def _maybe_promoted_ints(arr: np.ndarray) -> bool:
+    """True if NumPy may have turned Python ints into floats (so the types must be read).
+
+    ``np.asarray`` gives float64 for ints that fit neither int64 nor uint64 together,
+    e.g. ``[[-1, 2**63]]``: at least one magnitude is then >= 2**63. Real float
+    matrices that large are rare; they merely take the slow, exact path.
+    """
+    return arr.dtype.kind == "f" and bool((np.abs(arr) >= _INT64_BOUND).any())
+
+
 def as_matrix(M: Any, name: str) -> np.ndarray:
     """Validate ``M`` and return it as a 2-D float64, int64 or object array.
 
@@ -187,7 +209,8 @@ def as_matrix(M: Any, name: str) -> np.ndarray:
         arr = np.asarray(M)
     except (ValueError, TypeError, OverflowError):  # ragged rows and the like
         arr = None
-    if arr is not None and arr.ndim == 2 and arr.shape[1] > 0 and arr.dtype.kind in "biuf":
+    if arr is not None and arr.ndim == 2 and arr.shape[1] > 0 and arr.dtype.kind in "biuf" \
+            and not _maybe_promoted_ints(arr):
         return _normalise(arr, name)
     return _from_rows(M, name)  # reports the offending row / entry, or builds objects
 
@@ -252,9 +275,26 @@ def _choose_path(call: Call, n: int, m: int, p: int) -> Path:
     return path
 
 
+def _one_blas_thread() -> AbstractContextManager[Any]:
+    """Limit this process's BLAS to one thread for the block (no-op without threadpoolctl)."""
+    global _blas
+    if _blas is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # optional dependency: keep NumPy's default threads
+            _blas = False
+        else:
+            _blas = ThreadpoolController().select(user_api="blas")
+    return _blas.limit(limits=1) if _blas else nullcontext()
+
+
 def _multiply_inline(a: np.ndarray, b: np.ndarray, kernel: Kernel) -> np.ndarray:
     dt = _compute_dtype(kernel)
-    return np.matmul(a.astype(dt, copy=False), b.astype(dt, copy=False))
+    a, b = a.astype(dt, copy=False), b.astype(dt, copy=False)
+    if dt == np.float64 and a.shape[0] * a.shape[1] * b.shape[1] <= _SINGLE_THREAD_MADDS:
+        with _one_blas_thread():
+            return np.matmul(a, b)
+    return np.matmul(a, b)  # larger: NumPy's own BLAS threads help
 
 
 def _shm_block_task(a_spec: ArraySpec, b_spec: ArraySpec, c_spec: ArraySpec,
@@ -283,7 +323,9 @@ def _shared_copy(arr: np.ndarray, dtype: np.dtype) -> SharedArray:
 def _multiply_pooled(call: Call, a: np.ndarray, b: np.ndarray, kernel: Kernel,
                      finish: Callable[[np.ndarray], Any]) -> Any:
     n, p = a.shape[0], b.shape[1]
-    bounds = split_bounds(n, call.num_workers)  # one contiguous row block per worker
+    # One contiguous row block per worker, but no more blocks than cores: each worker's
+    # BLAS has cores // workers threads, so busy processes x threads stay <= cores.
+    bounds = split_bounds(n, max(1, min(call.num_workers, os.cpu_count() or 1)))
     sizes = [(hi - lo) * p for lo, hi in bounds]
     call.recorder.extra["row_blocks"] = len(bounds)
     if kernel == "object":
