@@ -8,7 +8,6 @@ the constructor, and reused by every method (R1). The work itself lives in
 """
 from __future__ import annotations
 
-import logging
 import multiprocessing as mp
 import os
 from contextlib import contextmanager

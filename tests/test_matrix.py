@@ -10,8 +10,8 @@ and ``"pool"``, 2 workers) and skip under ``--impl=baseline``; the fixed small c
 and the R4 gate run on both implementations (the baseline's gate run inside a time
 budget, :mod:`tests.budget`).
 
-Figures (run ``pytest tests/test_matrix.py -m slow -k measure`` to see them, printed):
-``test_measure_*`` compare with plain NumPy side by side, interleaved, medians.
+Speed against plain NumPy is measured by the asv suite (``benchmarks/bench_matrix.py``),
+not here: the only timed test is the seed's gate.
 """
 from __future__ import annotations
 
@@ -20,8 +20,7 @@ import os
 import statistics
 import time
 from fractions import Fraction
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -370,80 +369,3 @@ def test_gate_R4_matrix_100x100_under_10ms(impl: str, impl_module: Any, make_pro
                             f"(limit {g.limit * 1e3:g} ms)")
 
 
-# -- measurements (figures for the report) ------------------------------------------------------
-@dataclass(frozen=True)
-class Comparison:
-    """Side-by-side figures of ``ours`` and ``reference`` (seconds, medians)."""
-
-    wall: tuple[float, float]
-    cpu: tuple[float, float]
-    wall_ratio: float  # median of the per-round ratios ours / reference
-    cpu_ratio: float
-
-    def text(self, scale: float = 1e3, unit: str = "ms") -> str:
-        (wo, wr), (co, cr) = self.wall, self.cpu
-        return (f"wall {wo * scale:.3f} vs {wr * scale:.3f} {unit} (ratio {self.wall_ratio:.2f}), "
-                f"cpu {co * scale:.3f} vs {cr * scale:.3f} {unit} (ratio {self.cpu_ratio:.2f})")
-
-
-def compare(ours: Callable[[], Any], reference: Callable[[], Any], repeats: int,
-            worker_cpu: Callable[[], float] = lambda: 0.0) -> Comparison:
-    """Run ``ours()`` and ``reference()`` alternately, flipping the order every round.
-
-    Each round gives one ratio, so a burst of load on the shared machine hits both
-    sides of it alike. CPU seconds are this process's (all threads) plus
-    ``worker_cpu()`` - the pool workers' CPU of ``ours``' last call - so they count
-    the work itself, without the waits for a free core that load adds to wall time.
-    """
-    wall: tuple[list[float], list[float]] = ([], [])
-    cpu: tuple[list[float], list[float]] = ([], [])
-    sides = ((0, ours, worker_cpu), (1, reference, lambda: 0.0))
-    for i in range(repeats):
-        for k, fn, extra in (sides if i % 2 == 0 else sides[::-1]):
-            c0, t0 = time.process_time(), time.perf_counter()
-            fn()
-            wall[k].append(time.perf_counter() - t0)
-            cpu[k].append(time.process_time() - c0 + extra())
-    med = statistics.median
-    return Comparison((med(wall[0]), med(wall[1])), (med(cpu[0]), med(cpu[1])),
-                      med(a / b for a, b in zip(*wall)), med(a / b for a, b in zip(*cpu)))
-
-
-def report(capsys: pytest.CaptureFixture, text: str) -> None:
-    with capsys.disabled():
-        print(f"\n[figure] {text}")
-
-
-def test_measure_100x100_lists_vs_plain_numpy(optimized_only: None, make_processor: Any,
-                                              capsys: pytest.CaptureFixture) -> None:
-    import optimized
-    A = optimized.generate_test_matrix(100, 100)
-    p = make_processor(4)
-    c = compare(lambda: p.parallel_matrix_multiply(A, A),
-                lambda: (np.array(A) @ np.array(A)).tolist(), 41,
-                lambda: p.last_metrics.worker_cpu_s)
-    assert p.last_metrics.path == "inline"
-    report(capsys, f"100x100 lists, processor vs np.array(A) @ np.array(B) + tolist: "
-                   f"{c.text()} (target <= 1.5)")
-    # CPU: the work, which is what the code decides; wall adds the shared machine's waits
-    assert c.cpu_ratio <= 1.5, f"100x100: {c.text()}"
-
-
-@pytest.mark.slow
-def test_measure_2000x2000_pool_vs_numpy_threads(optimized_only: None, make_processor: Any,
-                                                 capsys: pytest.CaptureFixture) -> None:
-    rng = np.random.default_rng(3)
-    a, b = rng.random((2000, 2000)), rng.random((2000, 2000))
-    workers = os.cpu_count() or 2
-    p = make_processor(workers)  # auto: 2000 > threshold -> pool
-    got = p.parallel_matrix_multiply(a, b)
-    assert p.last_metrics.path == "pool"
-    np.testing.assert_allclose(got, a @ b, rtol=1e-12)
-    c = compare(lambda: p.parallel_matrix_multiply(a, b), lambda: a @ b, 5,
-                lambda: p.last_metrics.worker_cpu_s)
-    report(capsys, f"2000x2000 float64, pool ({workers} workers x "
-                   f"{max(1, (os.cpu_count() or 1) // workers)} BLAS thread) vs a @ b on NumPy's "
-                   f"own threads: {c.text(1, 's')} (target: wall <= 1.2)")
-    assert not live_segments()  # every segment of these calls is gone
-    # wall: the point of the pool is elapsed time on every core
-    assert c.wall_ratio <= 1.2, f"2000x2000 pool path vs NumPy's threads: {c.text(1, 's')}"
