@@ -1,0 +1,181 @@
+"""``python -m evaluation``: gates on both implementations + asv suites -> comparison report.
+
+Steps
+-----
+1. pytest on the optimized processor, then on the baseline (see
+   :mod:`evaluation.run_tests` for what each run selects), outcomes read from JUnit XML;
+2. ``asv machine --yes`` and ``asv run --python=same --set-commit-hash=<HEAD>`` (quick
+   mode: ``PPD_BENCH_QUICK=1`` - two sizes per operation -, asv ``--quick`` - one
+   sample -, no peak-memory or start-up benchmarks, a private results directory),
+   results loaded from asv's result file;
+3. the report folder ``reports/<YYYYmmdd-HHMMSS>/`` (or ``--output``): ``report.json``,
+   ``results.csv``, ``report.md``, ``report.html``, PNG plots, and ``raw/`` (JUnit XML,
+   asv results, ``run.json``, logs) from which ``--from-results`` rebuilds it.
+
+Exit status: 0 all good; 1 the optimized implementation failed a gate or a test (or
+its test run did not complete); 2 bad command line; 3 the run is incomplete (e.g. asv
+produced no results) although the optimized implementation failed nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from .asv_results import asv_paths, collect_results, run_asv
+from .environment import describe_environment, git_commit
+from .report import RAW_DIR, build_report, write_report
+from .run_tests import marker_expression, run_pytest
+from .workloads import load_workloads
+
+ROOT = Path(__file__).resolve().parent.parent
+#: Wall-clock caps of the stages (the suites' own timeouts should never let them bite).
+PYTEST_CAP_S = {"quick": 600.0, "full": 1800.0}
+ASV_CAP_S = {"quick": 900.0, "full": 7200.0}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m evaluation", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run the gates on both implementations and the asv benchmarks, then "
+                    "write the comparison report.", epilog=__doc__)
+    p.add_argument("--quick", action="store_true",
+                   help="gate tests only; two small sizes per benchmark, one sample each, "
+                        "no peak-memory/start-up benchmarks (CI, a first look: ~3 min)")
+    p.add_argument("--skip-baseline", action="store_true",
+                   help="do not run the test suite on the baseline (asv still times it "
+                        "at its feasible sizes)")
+    p.add_argument("--output", type=Path, metavar="DIR",
+                   help="report folder (default: reports/<YYYYmmdd-HHMMSS>/)")
+    p.add_argument("--from-results", type=Path, metavar="DIR",
+                   help="rebuild the report from DIR/raw without running anything "
+                        "(written to DIR unless --output is given)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+class _Progress:
+    """Where a several-minute run is: a tqdm bar on a terminal, one line per stage otherwise.
+
+    Each stage is worth 100 units; ``update`` sets the current stage's share.
+    """
+
+    def __init__(self, stages: int, enabled: bool) -> None:
+        self.enabled, self.base = enabled, 0
+        tty = sys.stderr.isatty()
+        self.bar = tqdm(total=stages * 100, disable=not (enabled and tty), file=sys.stderr,
+                        bar_format="{desc} |{bar}| {percentage:3.0f}% [{elapsed}]")
+        self.lines = enabled and not tty
+        self.t0 = time.monotonic()
+
+    def stage(self, index: int, name: str) -> None:
+        self.base = index * 100
+        self.update(0.0, name)
+        if self.lines:
+            print(f"[evaluation {time.monotonic() - self.t0:5.0f} s] {name}", file=sys.stderr,
+                  flush=True)
+
+    def update(self, pct: float, text: str) -> None:
+        self.bar.n = min(self.bar.total, self.base + int(pct))
+        self.bar.set_description_str(text, refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _problem(stage: str, impl: str | None, message: str) -> dict[str, Any]:
+    return {"stage": stage, "impl": impl, "message": message}
+
+
+def _run_all(args: argparse.Namespace, out_dir: Path) -> None:
+    """Run the stages, filling ``out_dir/raw`` and ``raw/run.json``."""
+    raw = out_dir / RAW_DIR
+    raw.mkdir(parents=True, exist_ok=True)
+    mode = "quick" if args.quick else "full"
+    commit = git_commit(ROOT)
+    impls = ["optimized"] + ([] if args.skip_baseline else ["baseline"])
+    run: dict[str, Any] = {
+        "schema": 1, "mode": mode, "started_at": datetime.now().isoformat(timespec="seconds"),
+        "commit": commit, "impls_run": impls, "options": {k: str(v) for k, v in vars(args).items()},
+        "selection": {i: marker_expression(i, args.quick) for i in impls},
+        "environment": describe_environment(ROOT), "stages": {}, "problems": []}
+    bar = _Progress(len(impls) + 1, enabled=not args.no_progress)
+    try:
+        for k, impl in enumerate(impls):
+            bar.stage(k, f"pytest {impl}")
+
+            def on_tests(total: int | None, done: int, impl: str = impl) -> None:
+                if total:
+                    bar.update(100 * min(done, total) / total, f"pytest {impl} {done}/{total}")
+
+            res = run_pytest(impl, raw, repo_root=ROOT, quick=args.quick,
+                             wall_timeout_s=PYTEST_CAP_S[mode], on_progress=on_tests)
+            run["stages"][f"pytest_{impl}"] = {"seconds": round(res.seconds, 1),
+                                               "exit_code": res.exit_code,
+                                               "command": res.command}
+            if res.problem:
+                run["problems"].append(_problem("pytest", impl, res.problem))
+        bar.stage(len(impls), "asv run")
+        asv = run_asv(ROOT, commit, raw, quick=args.quick, wall_timeout_s=ASV_CAP_S[mode],
+                      on_progress=lambda pct: bar.update(pct, f"asv run {pct:.0f}%"))
+        run["stages"]["asv"] = {"seconds": round(asv.seconds, 1), "exit_code": asv.exit_code,
+                                "command": asv.command, "results_dir": str(asv.results_dir)}
+        if asv.problem:
+            run["problems"].append(_problem("asv", None, asv.problem))
+        try:
+            collect_results(asv.results_dir, commit, raw / "asv")
+        except FileNotFoundError as exc:
+            run["problems"].append(_problem("asv", None, f"{exc} (see {asv.log_path.name})"))
+        bar.stage(len(impls) + 1, "done")
+    finally:
+        bar.close()
+        run["finished_at"] = datetime.now().isoformat(timespec="seconds")
+        (raw / "run.json").write_text(json.dumps(run, indent=2, default=str), encoding="utf-8")
+
+
+def _asv_html() -> Path | None:
+    try:
+        return asv_paths(ROOT)["html_dir"] / "index.html"
+    except Exception:  # no or broken asv.conf.json: nothing to link
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m evaluation`` (and the ``ppd-evaluate`` script)."""
+    args = _parser().parse_args(argv)
+    t0 = time.monotonic()
+    if args.from_results:
+        src = args.from_results.resolve()
+        if not (src / RAW_DIR).is_dir():
+            print(f"error: --from-results: {src / RAW_DIR} not found (expected a report "
+                  f"folder written by python -m evaluation)", file=sys.stderr)
+            return 2
+        out_dir = (args.output or src).resolve()
+        if out_dir != src:
+            shutil.copytree(src / RAW_DIR, out_dir / RAW_DIR, dirs_exist_ok=True)
+    else:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        out_dir = (args.output or ROOT / "reports" / stamp).resolve()
+        _run_all(args, out_dir)
+    workloads = load_workloads()
+    data = build_report(out_dir / RAW_DIR, workloads)
+    write_report(data, workloads, out_dir, asv_html=_asv_html())
+    print(data.summary[["operation", "baseline", "optimized", "speed-up", "verdict"]]
+          .to_string(index=False))
+    for reason in data.exit_reasons:
+        print(f"! {reason}", file=sys.stderr)
+    print(f"report written to {out_dir} ({time.monotonic() - t0:.0f} s): "
+          f"{'PASS' if data.exit_code == 0 else 'exit code %d' % data.exit_code}")
+    return data.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

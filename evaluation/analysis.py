@@ -1,0 +1,473 @@
+"""Turn test outcomes and benchmark rows into the comparison: verdicts, speed-ups, fits.
+
+Everything here is a pure function of its inputs (lists of
+:class:`~evaluation.run_tests.TestCase`, the frame of
+:func:`~evaluation.asv_results.load_results` and the workload instances), so the
+report can be rebuilt from saved raw results and tested on fixture data.
+
+Conventions
+-----------
+- A gate test is mapped to gate ids by, in order: ids given to its marker
+  (``@pytest.mark.gate("R5")``); a gate id written in its function name
+  (``test_gate_R2_latency_...`` -> ``R2-latency``, the longest id wins); the only gate
+  of the operation named in its node id.
+- The figure compared per operation is the asv ``time_<operation>`` median at the
+  operation's reference size: the size of its first seed gate, else the largest size
+  of its optimized benchmark sizes, taken from one benchmark (:func:`timed_rows`):
+  rows of the gate's workload are preferred (a benchmark is of the ``latency``
+  workload when it has a ``workload`` parameter saying so or that word in its class
+  name), then a benchmark without a ``workers`` parameter (it runs at the gate's
+  worker count), else the gate's worker count.
+- Where an implementation was not measured at the reference size (the baseline
+  above ``baseline_max``; anything in quick mode), the figure is extrapolated with a
+  power law fitted to every size it did run, and marked ``extrapolated`` - provided
+  the fit has at least two sizes and a positive exponent (a time that falls with size
+  means fixed overheads dominate the sizes run: there is no trend to extrapolate).
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+import pandas as pd
+
+from .fit import FitError, fit_power_law
+from .run_tests import OUTCOMES, TestCase
+from .workloads import Gate, Operation, Workloads
+
+__all__ = ["TEST_COLUMNS", "tests_frame", "tests_summary", "map_gate_ids", "gate_verdicts",
+           "reference_figures", "speedups", "baseline_defects", "optimized_failures",
+           "summary_table", "measured_speedup", "Figure", "FAILING_OUTCOMES", "timed_rows",
+           "reference_size", "format_figure", "format_seconds", "format_ratio", "exit_status"]
+
+TEST_COLUMNS = ["impl", "nodeid", "file", "test", "outcome", "seconds", "is_gate", "gate_ids",
+                "markers", "message"]
+#: Outcomes that make a run fail.
+FAILING_OUTCOMES = ("failed", "error")
+_DEFAULT_WORKLOAD = "compute"
+_HANG = re.compile(r"did not finish|budget|timed? ?out|timeout|deadlock|\bhang", re.I)
+_LOST = re.compile(r"\blost\b|missing|dropped|out of order|unordered|not in (?:input )?order|"
+                   r"fewer|duplicat|incomplete", re.I)
+
+
+# --------------------------------------------------------------------------- tests
+def _first_line(text: str) -> str:
+    return next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+
+
+def _func_name(nodeid: str) -> str:
+    return nodeid.split("::")[-1].split("[")[0]
+
+
+def map_gate_ids(case: TestCase, workloads: Workloads) -> tuple[str, ...]:
+    """Gate ids a gate test checks (see module docstring); ``()`` for other tests."""
+    if not case.is_gate:
+        return ()
+    known = {g.id for g in workloads.gates}
+    if case.gate_ids:
+        return tuple(g for g in case.gate_ids if g in known) or case.gate_ids
+    name = _func_name(case.nodeid).lower()
+    for gid in sorted(known, key=len, reverse=True):  # "R2-latency" before "R2"
+        token = re.escape(gid.lower().replace("-", "_"))
+        if re.search(rf"(?:^|_){token}(?:_|$)", name):
+            return (gid,)
+    for op in workloads.operations.values():
+        if op.name in case.nodeid and len(op.gates) == 1:
+            return (op.gates[0].id,)
+    return ()
+
+
+def tests_frame(runs: Mapping[str, Sequence[TestCase]], workloads: Workloads) -> pd.DataFrame:
+    """One row per test per implementation (columns :data:`TEST_COLUMNS`)."""
+    rows = []
+    for impl, cases in runs.items():
+        for c in cases:
+            rows.append({"impl": impl, "nodeid": c.nodeid, "file": c.nodeid.split("::")[0],
+                         "test": c.nodeid.split("::", 1)[-1], "outcome": c.outcome,
+                         "seconds": c.seconds, "is_gate": c.is_gate,
+                         "gate_ids": ",".join(map_gate_ids(c, workloads)),
+                         "markers": ",".join(c.markers),
+                         "message": _first_line(c.message) or _first_line(c.details)})
+    return pd.DataFrame(rows, columns=TEST_COLUMNS)
+
+
+def tests_summary(tests: pd.DataFrame, impls: Iterable[str]) -> pd.DataFrame:
+    """Outcome counts and total seconds per implementation (every impl listed, 0 if none)."""
+    rows = []
+    for impl in impls:
+        t = tests[tests["impl"] == impl]
+        row: dict[str, Any] = {"impl": impl}
+        row.update({o: int((t["outcome"] == o).sum()) for o in OUTCOMES})
+        row["total"] = len(t)
+        row["gates passed"] = f"{int((t['is_gate'] & (t['outcome'] == 'passed')).sum())}" \
+                              f"/{int(t['is_gate'].sum())}"
+        row["seconds"] = round(float(t["seconds"].sum()), 1)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _verdict(outcomes: Sequence[str]) -> str:
+    if not outcomes:
+        return "no test"
+    if any(o in FAILING_OUTCOMES for o in outcomes):
+        return "fail"
+    if all(o in ("skipped", "xfailed") for o in outcomes):
+        return "skipped"
+    return "pass"
+
+
+# --------------------------------------------------------------------------- benchmarks
+def _workload_of(row: pd.Series, workloads: Workloads) -> str:
+    params = json.loads(row["params"]) if isinstance(row["params"], str) else {}
+    if isinstance(params.get("workload"), str):
+        return params["workload"]
+    name = f"{row['suite'] or ''}.{row['metric']}".lower()
+    for w in workloads.workloads:
+        if w != _DEFAULT_WORKLOAD and w.lower() in name:
+            return w
+    return _DEFAULT_WORKLOAD
+
+
+def timed_rows(bench: pd.DataFrame, op: str, workload: str, workers: int,
+               workloads: Workloads) -> pd.DataFrame:
+    """``time_<op>`` rows of one benchmark: the operation's main curve.
+
+    Preference order: the requested workload (else the default one); a benchmark
+    without a ``workers`` parameter (it runs at the gate's worker count), else the rows
+    at ``workers`` (else the largest count run); among what is left, the benchmark with
+    the most points (ties: the first name), so that two suites never mix in one curve.
+    """
+    rows = bench[(bench["kind"] == "time") & (bench["operation"] == op)]
+    if rows.empty:
+        return rows
+    wl = rows.apply(_workload_of, axis=1, workloads=workloads)
+    if (wl == workload).any():
+        rows = rows[wl == workload]
+    elif (wl == _DEFAULT_WORKLOAD).any():
+        rows = rows[wl == _DEFAULT_WORKLOAD]
+    if rows["workers"].isna().any():
+        rows = rows[rows["workers"].isna()]
+    else:
+        have = set(rows["workers"].astype(int))
+        rows = rows[rows["workers"] == (workers if workers in have else max(have))]
+    counts = rows.groupby("benchmark").size()
+    best = sorted(counts.index, key=lambda name: (-counts[name], name))[0]
+    return rows[rows["benchmark"] == best]
+
+
+def reference_size(op: Operation) -> tuple[int, str]:
+    """(size, where it comes from) the operation is compared at."""
+    if op.gates:
+        return op.gates[0].size, f"gate {op.gates[0].id}"
+    return max(op.sizes["optimized"]), "largest benchmark size"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One implementation's time at the reference size, measured or extrapolated."""
+
+    seconds: float
+    extrapolated: bool
+    exponent: float = math.nan
+    r2: float = math.nan
+    n_points: int = 0
+    spread: float = math.nan
+    status: str = "ok"
+    note: str = ""
+
+
+def _figure(rows: pd.DataFrame, impl: str, size: int) -> Figure:
+    """Measured median at ``size``, else a power-law extrapolation over the sizes run."""
+    mine = rows[rows["impl"] == impl]
+    at = mine[mine["size"] == size]
+    ok_at = at[at["status"] == "ok"]
+    if not ok_at.empty:
+        r = ok_at.iloc[0]
+        return Figure(float(r["median"]), False, spread=float(r["spread"]))
+    status_at = at["status"].iloc[0] if not at.empty else "not in suite"
+    ok = mine[(mine["status"] == "ok") & mine["size"].notna()]
+    if ok.empty:
+        note = "no successful measurement" if not mine.empty else "not benchmarked"
+        return Figure(math.nan, False, status=status_at, note=note)
+    try:
+        law = fit_power_law(ok["size"].astype(float), ok["median"].astype(float))
+    except FitError as exc:
+        return Figure(math.nan, False, status=status_at, note=f"cannot extrapolate: {exc}")
+    if law.b <= 0:  # time falling with size: fixed overheads dominate, no trend to follow
+        return Figure(math.nan, False, law.b, law.r2, law.n_points, status=status_at,
+                      note=f"cannot extrapolate: fitted exponent b={law.b:.2f} <= 0")
+    return Figure(law.predict(size), True, law.b, law.r2, law.n_points, status=status_at,
+                  note=f"fit over sizes {law.size_range[0]:g}-{law.size_range[1]:g}")
+
+
+def reference_figures(bench: pd.DataFrame, workloads: Workloads,
+                      impls: Sequence[str] = ("baseline", "optimized")) -> pd.DataFrame:
+    """Per operation and implementation: the time at the reference size.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``operation, size, size_source, workload, impl, seconds, extrapolated,
+        exponent, r2, n_points, spread, status_at_size, note``.
+    """
+    rows = []
+    for op in workloads.operations.values():
+        size, source = reference_size(op)
+        gate = op.gates[0] if op.gates else None
+        workload = gate.workload if gate else _DEFAULT_WORKLOAD
+        workers = gate.workers if gate else workloads.gate_workers
+        timed = timed_rows(bench, op.name, workload, workers, workloads)
+        if not timed.empty:  # the workload actually measured (a fallback may differ)
+            workload = _workload_of(timed.iloc[0], workloads)
+        for impl in impls:
+            f = _figure(timed, impl, size)
+            rows.append({"operation": op.name, "size": size, "size_source": source,
+                         "workload": workload, "impl": impl, "seconds": f.seconds,
+                         "extrapolated": f.extrapolated, "exponent": f.exponent, "r2": f.r2,
+                         "n_points": f.n_points, "spread": f.spread,
+                         "status_at_size": f.status, "note": f.note})
+    return pd.DataFrame(rows)
+
+
+def speedups(bench: pd.DataFrame) -> pd.DataFrame:
+    """Measured ratios side by side, at every size both sides ran (no extrapolation).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``benchmark, operation, variant`` (every parameter but impl), ``size, workers,
+        baseline, optimized, single, speedup_vs_baseline`` (baseline / optimized) and
+        ``ratio_to_single`` (optimized / single: 1.0 means as fast as the best
+        one-process code). Rows where the optimized point was not measured are left out.
+    """
+    t = bench[(bench["kind"] == "time") & (bench["status"] == "ok")]
+    if t.empty:
+        return pd.DataFrame(columns=["benchmark", "operation", "variant", "size", "workers",
+                                     "baseline", "optimized", "single", "speedup_vs_baseline",
+                                     "ratio_to_single"])
+    keys = ["benchmark", "operation", "variant", "size", "workers"]
+    wide = (t.sort_values(["benchmark", "size", "workers", "variant"])
+            .assign(operation=t["operation"].fillna("-"),
+                    size=t["size"].astype("Float64").fillna(-1),
+                    workers=t["workers"].astype("Float64").fillna(-1))
+            .pivot_table(index=keys, columns="impl", values="median", aggfunc="first",
+                         sort=False)
+            .reset_index())
+    # -1 stood for "no such parameter" (pivot_table drops NaN keys); put NaN back.
+    for col in ("size", "workers"):
+        wide[col] = wide[col].where(wide[col] >= 0).astype("Int64")
+    for impl in ("baseline", "optimized", "single"):
+        if impl not in wide:
+            wide[impl] = math.nan
+    wide = wide.dropna(subset=["optimized"])
+    wide["speedup_vs_baseline"] = wide["baseline"] / wide["optimized"]
+    wide["ratio_to_single"] = wide["optimized"] / wide["single"]
+    wide.columns.name = None
+    return wide[keys + ["baseline", "optimized", "single", "speedup_vs_baseline",
+                        "ratio_to_single"]].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- gates
+def _bench_check(gate: Gate, fig: pd.DataFrame) -> tuple[float, str]:
+    """For a ``max_seconds`` gate: the optimized asv figure at the gate size vs the limit."""
+    if gate.kind != "max_seconds":
+        return math.nan, "checked by its test only"
+    r = fig[(fig["operation"] == gate.operation) & (fig["impl"] == "optimized")]
+    if r.empty or not r.iloc[0]["seconds"] == r.iloc[0]["seconds"]:
+        return math.nan, "no benchmark figure"
+    if r.iloc[0]["size"] != gate.size or r.iloc[0]["workload"] != gate.workload:
+        return math.nan, "benchmark not at the gate's size/workload"
+    if r.iloc[0]["extrapolated"]:  # a cross-check needs a measurement
+        return math.nan, "not measured at the gate's size"
+    secs = float(r.iloc[0]["seconds"])
+    return secs, "within limit" if secs < gate.limit else "over limit"
+
+
+def gate_verdicts(tests: pd.DataFrame, figures: pd.DataFrame, workloads: Workloads,
+                  impls_run: Iterable[str]) -> pd.DataFrame:
+    """Per seed gate: the verdict of its test(s) on each implementation.
+
+    A verdict is ``pass`` (every mapped test passed), ``fail`` (one failed or errored),
+    ``skipped``, ``no test`` (no gate test maps to it) or ``not run`` (that
+    implementation's tests were not run). For ``max_seconds`` gates the optimized asv
+    median at the gate size is shown beside it as a cross-check.
+    """
+    ran = set(impls_run)
+    rows = []
+    for g in workloads.gates:
+        row: dict[str, Any] = {"gate": g.id, "operation": g.operation, "target": g.text,
+                               "kind": g.kind, "limit": g.limit, "size": g.size,
+                               "workers": g.workers, "workload": g.workload}
+        for impl in ("baseline", "optimized"):
+            t = tests[(tests["impl"] == impl) &
+                      tests["gate_ids"].str.split(",").apply(lambda ids, gid=g.id: gid in ids)]
+            row[impl] = _verdict(list(t["outcome"])) if impl in ran else "not run"
+            row[f"{impl}_tests"] = list(t["nodeid"])
+            failing = t[t["outcome"].isin(FAILING_OUTCOMES)]
+            row[f"{impl}_message"] = failing["message"].iloc[0] if not failing.empty else ""
+        row["bench_seconds"], row["bench_check"] = _bench_check(g, figures)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- notes
+def baseline_defects(tests: pd.DataFrame) -> pd.DataFrame:
+    """The baseline's failures, classified for the report's notes.
+
+    Categories: ``hang (time budget expired)``, ``lost or unordered results``,
+    ``time gate missed``, ``anti-pattern present``, ``other failure``.
+    """
+    base = tests[(tests["impl"] == "baseline") & tests["outcome"].isin(FAILING_OUTCOMES)]
+    rows = []
+    for _, t in base.iterrows():
+        text = t["message"]
+        if _HANG.search(text):
+            cat = "hang (time budget expired)"
+        elif _LOST.search(text):
+            cat = "lost or unordered results"
+        elif t["is_gate"]:
+            cat = "time gate missed"
+        elif "antipattern" in t["file"].replace("_", "").replace("-", ""):
+            cat = "anti-pattern present"
+        else:
+            cat = "other failure"
+        rows.append({"category": cat, "test": t["nodeid"], "gate": t["gate_ids"],
+                     "message": text})
+    return pd.DataFrame(rows, columns=["category", "test", "gate", "message"])
+
+
+def optimized_failures(tests: pd.DataFrame) -> pd.DataFrame:
+    """Failed or errored tests of the optimized run (what makes the command exit 1)."""
+    t = tests[(tests["impl"] == "optimized") & tests["outcome"].isin(FAILING_OUTCOMES)]
+    return t[["nodeid", "outcome", "gate_ids", "message"]].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- summary
+def format_seconds(s: float) -> str:
+    """Seconds in a readable unit (``n/a`` for NaN)."""
+    if not s == s:
+        return "n/a"
+    if s >= 3600:
+        return f"{s / 3600:.3g} h"
+    if s >= 1:
+        return f"{s:.3g} s"
+    if s >= 1e-3:
+        return f"{s * 1e3:.3g} ms"
+    return f"{s * 1e6:.3g} us"
+
+
+def format_figure(row: pd.Series) -> str:
+    """``12.3 ms``, or ``4.2 h (extrapolated, b=1.98)``, or ``n/a (reason)``."""
+    text = format_seconds(row["seconds"])
+    if row["extrapolated"]:
+        return f"{text} (extrapolated, b={row['exponent']:.2f})"
+    if text == "n/a" and row["note"]:
+        return f"n/a ({row['note']})"
+    return text
+
+
+def _op_verdict(op: str, gates: pd.DataFrame) -> str:
+    g = gates[gates["operation"] == op]
+    if g.empty:
+        return "no seed gate"
+    return "; ".join(f"{r['gate']} {r['optimized']} (baseline {r['baseline']})"
+                     for _, r in g.iterrows())
+
+
+def format_ratio(ratio: float) -> str:
+    """``1,234x``, ``5.3x``, ``0.27x``; ``-`` for NaN."""
+    if not ratio == ratio:
+        return "-"
+    return f"{ratio:,.0f}x" if ratio >= 10 else f"{ratio:.2g}x"
+
+
+def measured_speedup(bench: pd.DataFrame, op: Operation, workloads: Workloads) -> tuple[float, int]:
+    """(baseline / optimized, size) at the largest size where both were measured.
+
+    Uses the same rows as the reference figures; ``(nan, 0)`` when no size has both.
+    """
+    gate = op.gates[0] if op.gates else None
+    rows = timed_rows(bench, op.name, gate.workload if gate else _DEFAULT_WORKLOAD,
+                      gate.workers if gate else workloads.gate_workers, workloads)
+    ok = rows[rows["status"] == "ok"]
+    both = ok.pivot_table(index="size", columns="impl", values="median", aggfunc="first")
+    if not {"baseline", "optimized"} <= set(both.columns):
+        return math.nan, 0
+    both = both.dropna(subset=["baseline", "optimized"])
+    if both.empty:
+        return math.nan, 0
+    size = int(both.index.max())
+    return float(both.loc[size, "baseline"] / both.loc[size, "optimized"]), size
+
+
+def summary_table(figures: pd.DataFrame, gates: pd.DataFrame, workloads: Workloads,
+                  bench: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The one-screen table, one row per operation.
+
+    Columns: operation, seed target, size (the reference size), baseline, optimized,
+    speed-up (at that size, extrapolated where marked), measured speed-up (at the
+    largest size both ran, never extrapolated; needs ``bench``), verdict.
+    """
+    rows = []
+    for op in workloads.operations.values():
+        f = figures[figures["operation"] == op.name].set_index("impl")
+        base, opt = f.loc["baseline"], f.loc["optimized"]
+        ratio = base["seconds"] / opt["seconds"]
+        extrap = bool(base["extrapolated"] or opt["extrapolated"])
+        rows.append({
+            "operation": op.name,
+            "seed target": "; ".join(g.text for g in op.gates) or "-",
+            "size": f"{int(base['size']):,}",
+            "baseline": format_figure(base),
+            "optimized": format_figure(opt),
+            "speed-up": format_ratio(ratio) + (" (extrapolated)" if extrap else "")
+                        if ratio == ratio else "n/a",
+        })
+        if bench is not None:
+            m, at = measured_speedup(bench, op, workloads)
+            rows[-1]["measured speed-up"] = f"{format_ratio(m)} at n={at:,}" if m == m else "n/a"
+        rows[-1]["verdict"] = _op_verdict(op.name, gates)
+    return pd.DataFrame(rows)
+
+
+def exit_status(tests: pd.DataFrame, gates: pd.DataFrame, problems: Sequence[Mapping[str, Any]],
+                impls_run: Iterable[str]) -> tuple[int, list[str]]:
+    """The command's exit code and its reasons.
+
+    Parameters
+    ----------
+    tests, gates : pandas.DataFrame
+        From :func:`tests_frame` and :func:`gate_verdicts`.
+    problems : sequence of mapping
+        Stages that did not complete: ``{"stage": "pytest"|"asv"|..., "impl": str or None,
+        "message": str}``.
+    impls_run : iterable of str
+        Implementations whose test suite was run.
+
+    Returns
+    -------
+    (int, list of str)
+        ``1`` when the optimized implementation failed (or errored) a test or a gate,
+        or its test run was not run or did not complete; ``3`` when the run is
+        otherwise incomplete (a stage produced no results); else ``0``.
+    """
+    reasons = []
+    opt = tests[(tests["impl"] == "optimized") & tests["outcome"].isin(FAILING_OUTCOMES)]
+    if not opt.empty:
+        reasons.append(f"optimized: {len(opt)} test(s) failed or errored")
+    failed_gates = gates[gates["optimized"] == "fail"]["gate"].tolist()
+    if failed_gates:
+        reasons.append(f"optimized: gate(s) failed: {', '.join(failed_gates)}")
+    if "optimized" not in set(impls_run):
+        reasons.append("optimized: the test suite was not run")
+    opt_run = [p for p in problems if p.get("stage") == "pytest" and p.get("impl") == "optimized"]
+    reasons.extend(str(p["message"]) for p in opt_run)
+    others = [str(p["message"]) for p in problems if p not in opt_run]
+    if reasons:
+        return 1, reasons + others
+    if others:
+        return 3, others
+    return 0, []

@@ -1,0 +1,364 @@
+"""Run the asv suites in the current environment and load their results into pandas.
+
+asv's results API is internal (``asv.results.Results``), hence the ``asv<0.7`` pin in
+pyproject. Benchmark naming conventions (see ``benchmarks/``): ``time_<public method>``,
+``peakmem_<public method>``, ``track_<metric>``; ``param_names`` start with ``impl`` and
+``size`` and may add ``workers``.
+
+In asv's results a benchmark that was *skipped* (``NotImplementedError`` in setup, e.g.
+the baseline at a size it cannot run) is stored as NaN and one that *failed* (raised)
+as ``null``. The frame keeps them apart in its ``status`` column: ``ok``, ``skipped``,
+``failed``.
+
+A full run writes to the project's asv results directory (``asv.conf.json``), so the
+history that ``asv publish`` draws keeps growing; a quick run (smallest sizes,
+``PPD_BENCH_QUICK=1``, one sample each) writes to a private results directory inside
+the report, so quick figures never enter that history. Either way the report folder
+keeps a copy of the result file, ``benchmarks.json`` and ``machine.json`` under
+``raw/asv/`` - the input of :func:`load_results`.
+"""
+from __future__ import annotations
+
+import ast
+import itertools
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import pandas as pd
+
+__all__ = ["AsvRun", "QUICK_ENV", "QUICK_SELECTION", "asv_paths", "run_asv", "collect_results",
+           "load_results",
+           "RESULT_COLUMNS", "parse_benchmark_name"]
+
+#: Environment variable the benchmark suites honour: smallest sizes only.
+QUICK_ENV = "PPD_BENCH_QUICK"
+#: Columns of the frame returned by :func:`load_results`.
+RESULT_COLUMNS = ["benchmark", "module", "suite", "kind", "operation", "metric", "impl", "size",
+                  "workers", "variant", "params", "status", "median", "unit", "q25", "q75", "spread",
+                  "ci_low", "ci_high", "repeat", "number", "commit", "machine", "env_name"]
+_KINDS = ("time", "peakmem", "mem", "track", "timeraw")
+_PROGRESS_RE = re.compile(r"^\[\s*(\d+(?:\.\d+)?)%\]")
+#: Quick mode times the operations only: no peak-memory and no start-up/shutdown
+#: benchmarks (asv matches the regex against ``name(params)`` with ``re.search``).
+QUICK_SELECTION = r"^(?!bench_startup\.)(?![^(]*\.peakmem_)"
+
+
+@dataclass
+class AsvRun:
+    """One ``asv run``: command, outcome and where the results went."""
+
+    command: list[str]
+    exit_code: int | None
+    seconds: float
+    results_dir: Path
+    log_path: Path
+    problem: str = ""
+
+
+def asv_paths(repo_root: Path, config: Path | None = None) -> dict[str, Path]:
+    """Absolute ``results_dir``, ``html_dir`` and config path of the project's asv setup.
+
+    Parameters
+    ----------
+    repo_root : Path
+        Repository root (asv's relative paths are relative to it).
+    config : Path, optional
+        ``asv.conf.json``; default ``repo_root / "asv.conf.json"``.
+    """
+    from asv.config import Config  # internal API, pinned <0.7
+
+    path = config or repo_root / "asv.conf.json"
+    conf = Config.load(str(path))
+    return {"config": path,
+            "results_dir": (repo_root / conf.results_dir).resolve(),
+            "html_dir": (repo_root / conf.html_dir).resolve()}
+
+
+def _private_config(repo_root: Path, results_dir: Path, dest: Path) -> Path:
+    """A copy of the project's asv config with absolute paths and a private results dir."""
+    from asv.util import load_json  # asv's own reader (the config may hold // comments)
+
+    raw = load_json(str(repo_root / "asv.conf.json"), js_comments=True)
+    for key in ("repo", "benchmark_dir", "env_dir", "html_dir"):
+        if key in raw:
+            raw[key] = str((repo_root / raw[key]).resolve())
+    raw["results_dir"] = str(results_dir.resolve())
+    dest.write_text(json.dumps(raw, indent=2))
+    return dest
+
+
+def _asv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "asv", *args]
+
+
+def _stream(cmd: list[str], cwd: Path, env: dict[str, str], log: Any, deadline: float,
+            on_progress: Callable[[float], None] | None) -> tuple[int | None, str]:
+    """Run ``cmd``, copy its output to ``log``; report asv's ``[ xx%]`` for a progress bar.
+
+    A reader thread drains the output, so the wall-clock cap holds even when the
+    child prints nothing; on expiry the child's whole process group is killed.
+    """
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = raw.decode("utf-8", "replace")
+            log.write(line)
+            m = _PROGRESS_RE.match(line)
+            if m and on_progress:  # progress display only; results come from the JSON
+                on_progress(float(m.group(1)))
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    problem = ""
+    try:
+        while proc.poll() is None:
+            if time.monotonic() > deadline:
+                problem = f"{' '.join(cmd[2:4])} exceeded its wall-clock budget and was killed"
+                break
+            time.sleep(0.2)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        reader.join(10)
+    return proc.returncode, problem
+
+
+def run_asv(repo_root: Path, commit: str, out_dir: Path, *, quick: bool, wall_timeout_s: float,
+            on_progress: Callable[[float], None] | None = None) -> AsvRun:
+    """``asv machine --yes`` then ``asv run --python=same --set-commit-hash=<commit>``.
+
+    Parameters
+    ----------
+    repo_root : Path
+        Repository root holding ``asv.conf.json``.
+    commit : str
+        Full commit hash the results are recorded under (HEAD).
+    out_dir : Path
+        The report's ``raw/`` folder: the log goes here, and in quick mode also the
+        private results directory.
+    quick : bool
+        Smallest sizes (``PPD_BENCH_QUICK=1``), asv's ``--quick`` (one sample) and
+        :data:`QUICK_SELECTION` (no peak-memory or start-up benchmarks).
+    wall_timeout_s : float
+        Cap on the whole asv run.
+    on_progress : callable, optional
+        Called with asv's percentage as it advances (asv counts two rounds per
+        benchmark; with ``--quick`` it runs one, so the percentage is doubled there).
+
+    Returns
+    -------
+    AsvRun
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log_path = out_dir / "asv-run.log"
+    env = dict(os.environ)
+    env.pop(QUICK_ENV, None)
+    if quick:
+        env[QUICK_ENV] = "1"
+        results_dir = out_dir / "asv-results"
+        config = _private_config(repo_root, results_dir, out_dir / "asv-quick.conf.json")
+    else:
+        paths = asv_paths(repo_root)
+        config, results_dir = paths["config"], paths["results_dir"]
+    conf_args = ["--config", str(config)]
+    run_args = ["run", *conf_args, "--python=same", f"--set-commit-hash={commit}",
+                "--show-stderr", *(["--quick", "--bench", QUICK_SELECTION] if quick else [])]
+    scale = 2.0 if quick else 1.0
+
+    def progress(pct: float) -> None:
+        if on_progress:
+            on_progress(min(100.0, pct * scale))
+
+    t0 = time.monotonic()
+    with open(log_path, "w", encoding="utf-8") as log:
+        code, problem = _stream(_asv("machine", "--yes", *conf_args), repo_root, env, log,
+                                t0 + 60, None)
+        if code == 0:
+            code, problem = _stream(_asv(*run_args), repo_root, env, log,
+                                    t0 + wall_timeout_s, progress)
+        elif not problem:
+            problem = f"asv machine --yes failed with exit code {code}"
+    # asv exits 2 when some benchmark failed: that is a result (null), not a harness error.
+    return AsvRun(_asv(*run_args), code, time.monotonic() - t0, results_dir, log_path, problem)
+
+
+def collect_results(results_dir: Path, commit: str, dest: Path) -> Path:
+    """Copy this commit's newest result file, ``benchmarks.json`` and ``machine.json``.
+
+    Parameters
+    ----------
+    results_dir : Path
+        asv's results directory.
+    commit : str
+        Full commit hash.
+    dest : Path
+        Destination (``raw/asv``), laid out like a results directory.
+
+    Returns
+    -------
+    Path
+        The copied result file.
+
+    Raises
+    ------
+    FileNotFoundError
+        No result file for ``commit`` (asv did not run or saved nothing).
+    """
+    candidates = [p for p in results_dir.glob(f"*/{commit[:8]}-*.json")]
+    if not candidates:
+        raise FileNotFoundError(f"no asv result file for commit {commit[:8]} in {results_dir}")
+    newest = max(candidates, key=lambda p: p.stat().st_mtime)
+    machine = newest.parent.name
+    if dest.exists():
+        shutil.rmtree(dest)
+    (dest / machine).mkdir(parents=True)
+    shutil.copy2(newest, dest / machine / newest.name)
+    for src, dst in ((newest.parent / "machine.json", dest / machine / "machine.json"),
+                     (results_dir / "benchmarks.json", dest / "benchmarks.json")):
+        if src.exists():
+            shutil.copy2(src, dst)
+    return dest / machine / newest.name
+
+
+def parse_benchmark_name(name: str) -> dict[str, str | None]:
+    """Split ``bench_primes.FindPrimes.time_parallel_find_primes`` into its parts.
+
+    Returns
+    -------
+    dict
+        ``module``, ``suite`` (class, or None for a module-level function), ``kind``
+        (``time``, ``peakmem``, ``mem``, ``track``, ``timeraw`` or ``other``) and ``metric``
+        (the function name without its kind prefix).
+    """
+    parts = name.split(".")
+    func = parts[-1]
+    module = parts[0]
+    suite = ".".join(parts[1:-1]) or None
+    for kind in _KINDS:
+        if func.startswith(kind + "_"):
+            return {"module": module, "suite": suite, "kind": kind, "metric": func[len(kind) + 1:]}
+    return {"module": module, "suite": suite, "kind": "other", "metric": func}
+
+
+def _param_value(text: Any) -> Any:
+    """asv stores parameter values as their ``repr``; turn them back into values."""
+    if not isinstance(text, str):
+        return text
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _status(value: Any) -> str:
+    if value is None:
+        return "failed"
+    if isinstance(value, float) and math.isnan(value):
+        return "skipped"
+    return "ok"
+
+
+def _stat(stats: dict[str, Any] | None, key: str) -> float:
+    v = (stats or {}).get(key)
+    return float(v) if v is not None else math.nan
+
+
+def _rows_for(key: str, res: Any, meta: dict[str, Any], operations: Iterable[str],
+              machine: str) -> list[dict[str, Any]]:
+    params = res.get_result_params(key) or []
+    values = res.get_result_value(key, params)
+    stats = res.get_result_stats(key, params)
+    # asv returns one entry per parameter combination (a single one, for the empty
+    # product, when the benchmark is not parameterised).
+    names = list(meta.get("param_names") or [])
+    parts = parse_benchmark_name(key)
+    ops = set(operations)
+    rows = []
+    stats = stats or itertools.repeat(None)
+    for combo, value, st in zip(itertools.product(*params), values, stats):
+        p = {(names[i] if i < len(names) else f"param{i}"): _param_value(v)
+             for i, v in enumerate(combo)}
+        status = _status(value)
+        q25, q75 = _stat(st, "q_25"), _stat(st, "q_75")
+        metric = parts["metric"]
+        rows.append({
+            "benchmark": key, **parts,
+            "operation": metric if metric in ops and parts["kind"] != "track" else None,
+            "impl": p.get("impl"), "size": p.get("size"), "workers": p.get("workers"),
+            # Every parameter but impl: what identifies a point across implementations.
+            "variant": ", ".join(f"{k}={v}" for k, v in p.items() if k != "impl"),
+            "params": json.dumps(p, sort_keys=True, default=str), "status": status,
+            "median": float(value) if status == "ok" else math.nan,
+            "unit": meta.get("unit"), "q25": q25, "q75": q75, "spread": q75 - q25,
+            "ci_low": _stat(st, "ci_99_a"), "ci_high": _stat(st, "ci_99_b"),
+            "repeat": _stat(st, "repeat"), "number": _stat(st, "number"),
+            "commit": res.commit_hash, "machine": machine, "env_name": res.env_name})
+    return rows
+
+
+def _assign_track_operations(df: pd.DataFrame) -> pd.DataFrame:
+    """A ``track_*`` benchmark belongs to the one operation its suite times, if unique."""
+    timed = df[df["kind"] == "time"].dropna(subset=["operation"])
+    per_suite = timed.groupby("suite")["operation"].unique()
+    for suite, ops in per_suite.items():
+        if len(ops) == 1:
+            mask = (df["suite"] == suite) & df["operation"].isna()
+            df.loc[mask, "operation"] = ops[0]
+    return df
+
+
+def load_results(asv_dir: Path, operations: Iterable[str]) -> pd.DataFrame:
+    """Every measurement of the copied asv results as a tidy frame (one row per point).
+
+    Parameters
+    ----------
+    asv_dir : Path
+        A results-directory layout: ``benchmarks.json`` and ``<machine>/<commit>-<env>.json``.
+    operations : iterable of str
+        Public operation names; ``time_<name>``/``peakmem_<name>`` benchmarks are tagged
+        with their operation.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`RESULT_COLUMNS`. ``status`` is ``ok``, ``skipped`` (asv NaN) or
+        ``failed`` (asv null); ``median`` (asv's value: the median of the samples, for
+        timings) and the statistics are NaN unless ``ok``.
+        Benchmarks missing from ``benchmarks.json`` (stale results of a removed
+        benchmark) are dropped.
+    """
+    from asv.results import Results  # internal API, pinned <0.7
+
+    bench_file = asv_dir / "benchmarks.json"
+    if not bench_file.exists():
+        raise FileNotFoundError(f"{bench_file}: asv benchmark list missing")
+    meta = json.loads(bench_file.read_text())
+    ops = list(operations)
+    rows: list[dict[str, Any]] = []
+    files = sorted(p for p in asv_dir.glob("*/*.json") if p.name != "machine.json")
+    if not files:
+        raise FileNotFoundError(f"{asv_dir}: no asv result file")
+    for path in files:
+        res = Results.load(str(path))
+        for key in sorted(res.get_all_result_keys()):
+            if key in meta and isinstance(meta[key], dict):
+                rows.extend(_rows_for(key, res, meta[key], ops, path.parent.name))
+    df = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    for col in ("size", "workers"):
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
+    return _assign_track_operations(df)

@@ -1,0 +1,141 @@
+"""PNG plots of the report (matplotlib, Agg backend: no display needed).
+
+- ``time_vs_size_<operation>.png``: median time against size on log-log axes, one line
+  per implementation (error bars: the interquartile range); the baseline's
+  extrapolated figure at the reference size is drawn hollow, joined to its last
+  measured point by the fitted power law (dashed); failed points (asv null) are
+  crosses along the bottom axis.
+- ``speedup_at_seed_sizes.png``: baseline / optimized at each operation's reference
+  size; hatched bars involve an extrapolated figure.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # before pyplot: headless, deterministic
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .analysis import timed_rows  # noqa: E402
+from .workloads import Workloads  # noqa: E402
+
+__all__ = ["plot_scaling", "plot_speedups", "IMPL_STYLE"]
+
+#: Colour and marker per implementation (stable across plots).
+IMPL_STYLE = {"baseline": ("tab:red", "o"), "optimized": ("tab:blue", "s"),
+              "inline": ("tab:green", "^"), "pool": ("tab:purple", "v"),
+              "single": ("tab:gray", "D")}
+
+
+def _extrapolation(ax: plt.Axes, fig_rows: pd.DataFrame, impl: str, measured: pd.DataFrame) -> None:
+    row = fig_rows[fig_rows["impl"] == impl]
+    if row.empty or not bool(row.iloc[0]["extrapolated"]) or measured.empty:
+        return
+    r = row.iloc[0]
+    color = IMPL_STYLE.get(impl, ("black", "o"))[0]
+    # The power law the table reports (a = t / n**b recovers the fitted coefficient),
+    # drawn from the largest measured size to the reference size.
+    ns = np.geomspace(float(measured["size"].max()), float(r["size"]), 30)
+    b = float(r["exponent"])
+    a = float(r["seconds"]) / float(r["size"]) ** b
+    ax.plot(ns, a * ns ** b, "--", color=color, alpha=0.6)
+    ax.plot([r["size"]], [r["seconds"]], marker="o", mfc="none", mec=color, ms=9, ls="none",
+            label=f"{impl} extrapolated (b={b:.2f})")
+
+
+def _failed_points(ax: plt.Axes, rows: pd.DataFrame) -> None:
+    """Failed benchmark points (asv null) as crosses along the bottom axis."""
+    failed = rows[(rows["status"] == "failed") & rows["size"].notna()]
+    for impl, g in failed.groupby("impl", sort=False):
+        color = IMPL_STYLE.get(str(impl), ("black", "o"))[0]
+        ax.scatter(g["size"].astype(float), [0.03] * len(g), marker="x", color=color, s=50,
+                   transform=ax.get_xaxis_transform(), label=f"{impl} failed (asv null)")
+
+
+def plot_scaling(bench: pd.DataFrame, figures: pd.DataFrame, workloads: Workloads,
+                 out_dir: Path) -> list[Path]:
+    """One log-log time-vs-size PNG per operation that has timed benchmarks.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    written = []
+    for op in workloads.operations.values():
+        f_op = figures[figures["operation"] == op.name]
+        if f_op.empty:
+            continue
+        first = f_op.iloc[0]
+        gate = op.gates[0] if op.gates else None
+        rows = timed_rows(bench, op.name, str(first["workload"]),
+                          gate.workers if gate else workloads.gate_workers, workloads)
+        ok = rows[(rows["status"] == "ok") & rows["size"].notna()]
+        if ok.empty:
+            continue
+        fig, ax = plt.subplots(figsize=(9, 4.5))
+        for impl, g in ok.groupby("impl", sort=False):
+            g = g.sort_values("size")
+            color, marker = IMPL_STYLE.get(str(impl), ("black", "o"))
+            yerr = np.vstack([(g["median"] - g["q25"]).clip(lower=0).fillna(0),
+                              (g["q75"] - g["median"]).clip(lower=0).fillna(0)])
+            ax.errorbar(g["size"].astype(float), g["median"], yerr=yerr, color=color,
+                        marker=marker, label=str(impl), capsize=2)
+            _extrapolation(ax, f_op, str(impl), g)
+        _failed_points(ax, rows)
+        ax.axvline(float(first["size"]), color="black", lw=0.8, ls=":",
+                   label=f"reference size ({first['size_source']})")
+        ax.set(xscale="log", yscale="log", xlabel="size", ylabel="median time (s)",
+               title=f"{op.name} ({first['workload']} workload)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        path = out_dir / f"time_vs_size_{op.name}.png"
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def plot_speedups(figures: pd.DataFrame, out_dir: Path) -> Path | None:
+    """Bar chart of baseline / optimized at each operation's reference size.
+
+    Returns
+    -------
+    Path or None
+        The file written, or None when no operation has both figures.
+    """
+    wide = figures.pivot_table(index="operation", columns="impl",
+                               values=["seconds", "extrapolated", "size"], aggfunc="first",
+                               sort=False)
+    rows = []
+    for op in wide.index:
+        b, o = wide.loc[op, ("seconds", "baseline")], wide.loc[op, ("seconds", "optimized")]
+        if math.isfinite(b) and math.isfinite(o) and b > 0 and o > 0:
+            rows.append((op, b / o, bool(wide.loc[op, ("extrapolated", "baseline")]) or
+                         bool(wide.loc[op, ("extrapolated", "optimized")]),
+                         int(wide.loc[op, ("size", "baseline")])))
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 0.55 * len(rows) + 1.5))
+    y = np.arange(len(rows))
+    for i, (op, ratio, extrap, size) in enumerate(rows):
+        ax.barh(i, ratio, color="tab:blue", hatch="//" if extrap else None,
+                edgecolor="white" if extrap else "tab:blue", alpha=0.85)
+        ax.text(ratio, i, f" {ratio:,.0f}x" if ratio >= 10 else f" {ratio:.2g}x", va="center",
+                fontsize=8)
+    ax.set_yticks(y, [f"{op}\n(n={size:,})" for op, _, _, size in rows], fontsize=8)
+    ax.set_xscale("log")
+    ax.axvline(1.0, color="black", lw=0.8)
+    ax.set(xlabel="speed-up (baseline time / optimized time), log scale",
+           title="Speed-up at the seed's sizes (hatched: extrapolated)")
+    ax.invert_yaxis()
+    fig.tight_layout()
+    path = out_dir / "speedup_at_seed_sizes.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,469 @@
+"""Build the comparison report from a folder of raw inputs and write it out.
+
+The raw inputs (``<report>/raw/``) are everything the report is computed from, so
+``python -m evaluation --from-results <report>`` can rebuild it without re-running:
+
+- ``run.json`` - how the run went: mode, commit, environment, stage timings, problems;
+- ``junit-<impl>.xml`` - pytest's per-test outcomes for each implementation run;
+- ``asv/`` - a copy of asv's result file, ``benchmarks.json`` and ``machine.json``.
+
+Written beside ``raw/``: ``report.json`` (everything, machine-readable),
+``results.csv`` (tidy: one row per benchmark measurement), ``report.md`` and
+``report.html`` (the same tables, opening with the one-screen summary) and the PNG
+plots of :mod:`evaluation.plots`.
+"""
+from __future__ import annotations
+
+import html
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Sequence
+
+import pandas as pd
+
+from . import analysis as A
+from .asv_results import RESULT_COLUMNS, load_results
+from .plots import plot_scaling, plot_speedups
+from .run_tests import parse_junit
+from .workloads import IMPLEMENTATIONS, Workloads
+
+__all__ = ["ReportData", "build_report", "write_report", "load_run", "RAW_DIR", "REPORT_FILES"]
+
+RAW_DIR = "raw"
+#: Files every report folder has (plots come in addition).
+REPORT_FILES = ("report.json", "results.csv", "report.md", "report.html")
+_SCHEMA = 1
+_IMPL_ORDER = ("baseline", "optimized", "inline", "pool", "single")
+
+
+@dataclass
+class ReportData:
+    """Every table of the report, computed from the raw inputs."""
+
+    run: dict[str, Any]
+    impls_run: list[str]
+    tests: pd.DataFrame
+    bench: pd.DataFrame
+    figures: pd.DataFrame
+    gates: pd.DataFrame
+    summary: pd.DataFrame
+    speedups: pd.DataFrame
+    defects: pd.DataFrame
+    opt_failures: pd.DataFrame
+    tests_summary: pd.DataFrame
+    exit_code: int
+    exit_reasons: list[str]
+    notes: list[str] = field(default_factory=list)
+    plots: list[Path] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- building
+def load_run(raw: Path) -> dict[str, Any]:
+    """``raw/run.json``, or a minimal description when it is missing."""
+    path = raw / "run.json"
+    if path.exists():
+        return json.loads(path.read_text(encoding="utf-8"))
+    impls = [i for i in IMPLEMENTATIONS if (raw / f"junit-{i}.xml").exists()]
+    return {"schema": _SCHEMA, "mode": "unknown", "impls_run": impls, "environment": {},
+            "stages": {}, "problems": [{"stage": "report", "impl": None,
+                                        "message": f"{path} missing: run details unknown"}]}
+
+
+def _bench(raw: Path, workloads: Workloads, problems: list[dict[str, Any]]) -> pd.DataFrame:
+    asv_dir = raw / "asv"
+    try:
+        return load_results(asv_dir, workloads.operations)
+    except FileNotFoundError as exc:
+        if not any(p.get("stage") == "asv" for p in problems):
+            problems.append({"stage": "asv", "impl": None,
+                             "message": f"no benchmark results: {exc}"})
+        return pd.DataFrame(columns=RESULT_COLUMNS)
+
+
+def _tests(raw: Path, impls: Sequence[str], workloads: Workloads,
+           problems: list[dict[str, Any]]) -> pd.DataFrame:
+    runs = {}
+    for impl in impls:
+        path = raw / f"junit-{impl}.xml"
+        if path.exists():
+            runs[impl] = parse_junit(path)
+        elif not any(p.get("stage") == "pytest" and p.get("impl") == impl for p in problems):
+            problems.append({"stage": "pytest", "impl": impl,
+                             "message": f"pytest on {impl}: {path.name} missing"})
+    return A.tests_frame(runs, workloads)
+
+
+def _notes(data_run: dict[str, Any], gates: pd.DataFrame, bench: pd.DataFrame,
+           figures: pd.DataFrame) -> list[str]:
+    notes = []
+    if data_run.get("mode") == "quick":
+        notes.append("Quick mode: gate tests only; two benchmark sizes per operation, one asv "
+                     "sample each, no peak-memory or start-up benchmarks. A first look: figures "
+                     "at the seed's sizes are mostly extrapolated from small sizes, where fixed "
+                     "overheads dominate - the full run (`make report`) measures them.")
+    if figures["extrapolated"].any():
+        notes.append("*Extrapolated* figures come from a power law t = a * n^b fitted by least "
+                     "squares on log-log axes to every size that implementation ran (b is the "
+                     "fitted exponent); they are estimates, not measurements.")
+    no_test = gates[gates["optimized"] == "no test"]["gate"].tolist()
+    if no_test:
+        notes.append(f"No gate test maps to: {', '.join(no_test)} (verdict 'no test').")
+    skipped = gates[gates["optimized"] == "skipped"]["gate"].tolist()
+    if skipped:
+        notes.append(f"Gate test(s) skipped on the optimized implementation: "
+                     f"{', '.join(skipped)} - not verified by this run.")
+    failed = bench[bench["status"] == "failed"]
+    if not failed.empty:
+        notes.append(f"{len(failed)} benchmark point(s) failed (asv null) - listed under "
+                     "Benchmarks; skipped points (asv NaN, e.g. the baseline above its "
+                     "feasible size) are a different thing and are shown as 'skipped'.")
+    git = data_run.get("environment", {}).get("git", {})
+    if git.get("dirty"):
+        notes.append("The working tree had uncommitted changes: the benchmark results are "
+                     f"recorded under commit {str(git.get('commit'))[:10]} but measure the tree.")
+    return notes
+
+
+def build_report(raw: Path, workloads: Workloads) -> ReportData:
+    """Compute every table of the report from a ``raw/`` folder.
+
+    Parameters
+    ----------
+    raw : Path
+        The raw inputs (see module docstring).
+    workloads : Workloads
+        Operations, sizes and gates.
+
+    Returns
+    -------
+    ReportData
+    """
+    run = load_run(raw)
+    problems: list[dict[str, Any]] = list(run.get("problems", []))
+    impls_run = [i for i in run.get("impls_run", []) if i in IMPLEMENTATIONS]
+    tests = _tests(raw, impls_run, workloads, problems)
+    bench = _bench(raw, workloads, problems)
+    figures = A.reference_figures(bench, workloads)
+    gates = A.gate_verdicts(tests, figures, workloads, impls_run)
+    code, reasons = A.exit_status(tests, gates, problems, impls_run)
+    run = dict(run, problems=problems)
+    return ReportData(
+        run=run, impls_run=impls_run, tests=tests, bench=bench, figures=figures, gates=gates,
+        summary=A.summary_table(figures, gates, workloads, bench), speedups=A.speedups(bench),
+        defects=A.baseline_defects(tests), opt_failures=A.optimized_failures(tests),
+        tests_summary=A.tests_summary(tests, IMPLEMENTATIONS), exit_code=code,
+        exit_reasons=reasons, notes=_notes(run, gates, bench, figures))
+
+
+# --------------------------------------------------------------------------- JSON / CSV
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN/NA -> None (the row's ``status`` says skipped vs failed)."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if value is pd.NA or value is None:
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item"):  # numpy scalar
+        return _clean(value.item())
+    return value
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return [_clean(r) for r in df.astype(object).to_dict(orient="records")]
+
+
+def _seed_speedups(figures: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for op, f in figures.groupby("operation", sort=False):
+        f = f.set_index("impl")
+        b, o = f.loc["baseline"], f.loc["optimized"]
+        ratio = b["seconds"] / o["seconds"] if o["seconds"] > 0 else math.nan
+        out.append(_clean({"operation": op, "size": int(b["size"]), "size_source": b["size_source"],
+                           "baseline_seconds": b["seconds"], "optimized_seconds": o["seconds"],
+                           "speedup": ratio, "extrapolated": bool(b["extrapolated"] or
+                                                                  o["extrapolated"]),
+                           "baseline_exponent": b["exponent"],
+                           "optimized_exponent": o["exponent"]}))
+    return out
+
+
+def report_json(data: ReportData, workloads: Workloads, links: dict[str, str]) -> dict[str, Any]:
+    """The machine-readable report (``report.json``)."""
+    tests = {}
+    for impl in IMPLEMENTATIONS:
+        t = data.tests[data.tests["impl"] == impl]
+        summ = data.tests_summary[data.tests_summary["impl"] == impl]
+        tests[impl] = {"run": impl in data.impls_run,
+                       "summary": _records(summ)[0] if not summ.empty else None,
+                       "cases": _records(t.drop(columns=["impl"]))}
+    return _clean({
+        "schema": _SCHEMA,
+        "generated_at": datetime.now().isoformat(timespec="seconds"),
+        "run": {k: v for k, v in data.run.items() if k != "environment"},
+        "environment": data.run.get("environment", {}),
+        "instances": str(workloads.path),
+        "summary": _records(data.summary),
+        "gates": _records(data.gates),
+        "speedups_at_seed_sizes": _seed_speedups(data.figures),
+        "reference_figures": _records(data.figures),
+        "speedups_measured": _records(data.speedups),
+        "tests": tests,
+        "baseline_defects": _records(data.defects),
+        "benchmarks": _records(data.bench),
+        "notes": data.notes,
+        "links": links,
+        "exit": {"code": data.exit_code, "reasons": data.exit_reasons},
+    })
+
+
+# --------------------------------------------------------------------------- tables
+def _bench_cell(r: pd.Series) -> str:
+    if r["status"] != "ok":
+        return str(r["status"])
+    if r["unit"] == "seconds":
+        text = A.format_seconds(r["median"])
+        return text + (f" ± {A.format_seconds(r['spread'] / 2)}" if r["spread"] > 0 else "")
+    if r["unit"] == "bytes":
+        return f"{r['median'] / 2 ** 20:.1f} MiB"
+    return f"{r['median']:.4g}" + (f" {r['unit']}" if r["unit"] not in (None, "unit") else "")
+
+
+def bench_table(bench: pd.DataFrame) -> pd.DataFrame:
+    """Benchmarks wide: one row per (benchmark, parameters but impl), one column per impl.
+
+    Cells are ``median ± IQR/2``, ``skipped`` (asv NaN) or ``failed`` (asv null).
+    """
+    if bench.empty:
+        return pd.DataFrame()
+    b = (bench.sort_values(["benchmark", "size", "workers", "variant"])
+         .assign(cell=bench.apply(_bench_cell, axis=1)))
+    keys = ["benchmark", "variant"]
+    wide = b.pivot_table(index=keys, columns="impl", values="cell", aggfunc="first", sort=False)
+    wide.columns.name = None
+    order = [c for c in _IMPL_ORDER if c in wide.columns] + \
+            [c for c in wide.columns if c not in _IMPL_ORDER]
+    return wide[order].fillna("-").reset_index()
+
+
+
+def _figures_table(figures: pd.DataFrame) -> pd.DataFrame:
+    f = figures.copy()
+    f["time"] = f.apply(A.format_figure, axis=1)
+    f["fit r2"] = f["r2"].map(lambda v: f"{v:.3f}" if v == v else "")
+    return f[["operation", "impl", "size", "size_source", "workload", "time", "fit r2",
+              "status_at_size"]].rename(columns={"status_at_size": "asv status at size"})
+
+
+def _speedups_table(s: pd.DataFrame) -> pd.DataFrame:
+    if s.empty:
+        return s
+    out = s.copy()
+    for c in ("baseline", "optimized", "single"):
+        out[c] = out[c].map(A.format_seconds)
+    out["speed-up vs baseline"] = s["speedup_vs_baseline"].map(A.format_ratio)
+    out["optimized / single"] = s["ratio_to_single"].map(lambda v: f"{v:.2f}" if v == v else "-")
+    return out.drop(columns=["speedup_vs_baseline", "ratio_to_single", "operation", "size",
+                             "workers"])
+
+
+def _gates_table(g: pd.DataFrame) -> pd.DataFrame:
+    out = g[["gate", "operation", "target", "optimized", "baseline", "bench_seconds",
+             "bench_check", "optimized_message", "baseline_message"]].copy()
+    out["bench_seconds"] = out["bench_seconds"].map(A.format_seconds)
+    if not out["optimized_message"].astype(bool).any():  # the usual case: nothing to say
+        out = out.drop(columns=["optimized_message"])
+    return out.rename(columns={"bench_seconds": "asv median at gate size",
+                               "bench_check": "asv check",
+                               "optimized_message": "optimized failure",
+                               "baseline_message": "baseline failure"})
+
+
+def _feasibility(workloads: Workloads) -> pd.DataFrame:
+    return pd.DataFrame([{"operation": op.name, "baseline sizes run": ", ".join(
+        f"{s:,}" for s in op.sizes["baseline"]), "baseline_max": f"{op.baseline_max:,}",
+        "why not larger": op.baseline_max_reason} for op in workloads.operations.values()])
+
+
+def _environment_table(env: dict[str, Any]) -> pd.DataFrame:
+    blas = env.get("numpy", {}).get("blas", {}) or {}
+    runtime = blas.get("runtime") or []
+    rows = [
+        ("Python", f"{env.get('python', {}).get('version')} "
+                   f"({env.get('python', {}).get('implementation')})"),
+        ("NumPy", env.get("numpy", {}).get("version")),
+        ("BLAS (runtime)", "; ".join(f"{r.get('internal_api')} {r.get('version')} "
+                                     f"({r.get('num_threads')} threads)" for r in runtime)),
+        ("CPUs (usable / logical / physical)",
+         f"{env.get('cpu', {}).get('usable_cpus')} / {env.get('cpu', {}).get('cpu_count')} / "
+         f"{env.get('cpu', {}).get('physical_cores')}"),
+        ("Load average at start", env.get("cpu", {}).get("load_average_1_5_15")),
+        ("Start method (default)", env.get("start_method", {}).get("default")),
+        ("Platform", " ".join(str(v) for v in env.get("platform", {}).values())),
+        ("Git commit", f"{env.get('git', {}).get('commit')}"
+                       f"{' (dirty working tree)' if env.get('git', {}).get('dirty') else ''}"),
+    ]
+    return pd.DataFrame(rows, columns=["item", "value"])
+
+
+# --------------------------------------------------------------------------- sections
+@dataclass
+class Section:
+    """A titled block of the report: paragraphs, then a table, then images."""
+
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    table: pd.DataFrame | None = None
+    images: list[str] = field(default_factory=list)
+
+
+def _headline(data: ReportData) -> str:
+    t = data.tests_summary.set_index("impl")
+    parts = []
+    for impl in IMPLEMENTATIONS:
+        if impl not in data.impls_run:
+            parts.append(f"{impl}: not run")
+            continue
+        r = t.loc[impl]
+        parts.append(f"{impl}: {r['passed']} passed, {r['failed'] + r['error']} failed, "
+                     f"{r['skipped']} skipped; gates {r['gates passed']}")
+    verdict = "PASS" if data.exit_code == 0 else ("FAIL" if data.exit_code == 1 else "INCOMPLETE")
+    reasons = f" ({'; '.join(data.exit_reasons)})" if data.exit_reasons else ""
+    return f"**Verdict: {verdict}**{reasons}. Tests - " + " | ".join(parts) + "."
+
+
+def sections(data: ReportData, workloads: Workloads, links: dict[str, str]) -> list[Section]:
+    """The report's content, rendered identically to Markdown and HTML."""
+    run = data.run
+    out = [Section("Summary", [_headline(data)] + data.notes, data.summary,
+                   ["speedup_at_seed_sizes.png"] if any(p.name == "speedup_at_seed_sizes.png"
+                                                        for p in data.plots) else [])]
+    out.append(Section("Seed gates", [
+        "Verdicts come from the gate tests (pytest, 4 workers, warm processor) run on each "
+        "implementation; 'asv check' compares the optimized asv median at the gate's size "
+        "with the limit, as a cross-check."], _gates_table(data.gates)))
+    sel = run.get("selection", {})
+    out.append(Section("Tests", [f"Inner pytest run on {i}: `-m \"{sel[i]}\"`" for i in sel],
+                       data.tests_summary))
+    if not data.opt_failures.empty:
+        out.append(Section("Optimized failures", ["These make the command exit non-zero."],
+                           data.opt_failures))
+    if "baseline" in data.impls_run:
+        counts = data.defects["category"].value_counts()
+        out.append(Section("Baseline defects that showed up", [
+            "From the failure messages of the baseline's test run: " +
+            (", ".join(f"{n} x {c}" for c, n in counts.items()) or "none") + "."],
+            data.defects))
+    out.append(Section("Figures at the seed's sizes", [
+        "Median time at each operation's reference size; where an implementation did not run "
+        "that size, the power-law extrapolation (marked, with its exponent b)."],
+        _figures_table(data.figures)))
+    out.append(Section("Where the baseline cannot go", [
+        "Sizes above baseline_max are skipped by the benchmarks (asv NaN, 'skipped')."],
+        _feasibility(workloads)))
+    out.append(Section("Measured speed-ups (side by side, same run)", [
+        "Every size where both ran; 'optimized / single' compares with the best "
+        "single-process implementation of the same work (1.0 = as fast)."],
+        _speedups_table(data.speedups)))
+    out.append(Section("All benchmarks", [
+        "Median ± half the interquartile range; 'skipped' = asv NaN, 'failed' = asv null."],
+        bench_table(data.bench),
+        [p.name for p in data.plots if p.name.startswith("time_vs_size_")]))
+    env_par = [f"[{k}]({v})" for k, v in links.items()]
+    out.append(Section("Environment", env_par, _environment_table(run.get("environment", {}))))
+    out.append(Section("Raw inputs", [
+        "`raw/` holds the JUnit XML of each pytest run, the asv result files and run.json; "
+        "rebuild this report with `python -m evaluation --from-results <this folder>`."]))
+    return out
+
+
+def _md(secs: list[Section], title: str) -> str:
+    lines = [f"# {title}", ""]
+    for s in secs:
+        lines += [f"## {s.title}", ""]
+        for p in s.paragraphs:
+            lines += [p, ""]
+        if s.table is not None and not s.table.empty:
+            lines += [s.table.to_markdown(index=False, disable_numparse=True), ""]
+        for img in s.images:
+            lines += [f"![{img}]({img})", ""]
+    return "\n".join(lines)
+
+
+_CSS = ("body{font-family:sans-serif;margin:2em;max-width:1400px}table{border-collapse:collapse;"
+        "font-size:13px;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 6px;"
+        "text-align:left}th{background:#eee}img{max-width:100%;margin:.5em 0}")
+
+
+def _inline_md(text: str) -> str:
+    """The little Markdown used in paragraphs (``**bold**``, `code`, links) as HTML."""
+    import re
+
+    t = html.escape(text)
+    t = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", t)
+    t = re.sub(r"`(.+?)`", r"<code>\1</code>", t)
+    t = re.sub(r"\[(.+?)\]\((.+?)\)", r'<a href="\2">\1</a>', t)
+    return re.sub(r"\*(.+?)\*", r"<i>\1</i>", t)
+
+
+def _html(secs: list[Section], title: str) -> str:
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+             f"</title><style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"]
+    for s in secs:
+        parts.append(f"<h2>{html.escape(s.title)}</h2>")
+        parts += [f"<p>{_inline_md(p)}</p>" for p in s.paragraphs]
+        if s.table is not None and not s.table.empty:
+            parts.append(s.table.to_html(index=False, border=0, na_rep=""))
+        parts += [f"<img src='{html.escape(i)}' alt='{html.escape(i)}'>" for i in s.images]
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_report(data: ReportData, workloads: Workloads, out_dir: Path,
+                 asv_html: Path | None = None) -> list[Path]:
+    """Write plots, ``report.json``, ``results.csv``, ``report.md`` and ``report.html``.
+
+    Parameters
+    ----------
+    data : ReportData
+    workloads : Workloads
+    out_dir : Path
+        The report folder (holding ``raw/``).
+    asv_html : Path, optional
+        ``asv publish`` output (``index.html``); linked when it exists.
+
+    Returns
+    -------
+    list of Path
+        Every file written.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data.plots = plot_scaling(data.bench, data.figures, workloads, out_dir)
+    speed = plot_speedups(data.figures, out_dir)
+    if speed:
+        data.plots.append(speed)
+    links = {}
+    if asv_html is not None and asv_html.exists():
+        links["asv publish (HTML history of every benchmark)"] = asv_html.resolve().as_uri()
+    commit = str(data.run.get("commit") or "unknown")[:10]
+    title = f"Evaluation report - {commit} ({data.run.get('mode', 'unknown')} mode)"
+    secs = sections(data, workloads, links)
+    files = {
+        "report.json": json.dumps(report_json(data, workloads, links), indent=2, allow_nan=False),
+        "report.md": _md(secs, title),
+        "report.html": _html(secs, title),
+    }
+    written = []
+    for name, text in files.items():
+        (out_dir / name).write_text(text, encoding="utf-8")
+        written.append(out_dir / name)
+    data.bench.to_csv(out_dir / "results.csv", index=False)
+    written.append(out_dir / "results.csv")
+    return written + data.plots

@@ -1,0 +1,296 @@
+"""Run the pytest suite on one implementation and read its JUnit XML.
+
+Outcomes come from pytest's own machine-readable output (``--junitxml``) plus the
+properties :mod:`evaluation.pytest_plugin` adds (node id, markers, gate ids); the
+console output is saved for humans only and never parsed.
+
+Selection of the inner runs (documented in the report too):
+
+- no recursion: tests marked ``evaluation_e2e`` are deselected, and the harness's own
+  test files (:data:`HARNESS_TEST_FILES`: the evaluation's tests with its end-to-end
+  run, the asv suites' tests with their asv smoke run) are not collected at all - they
+  test the harness, their outcome does not depend on the implementation selected, and
+  they run in ``make test`` anyway;
+- the optimized run excludes ``baseline_only`` tests (they exercise the baseline
+  whatever the selected implementation);
+- the baseline run keeps everything else: tests that only make sense for the
+  optimized processor skip themselves at once, so what runs is the gates, the
+  anti-pattern tests and the correctness tests - each time-boxed by the tests
+  themselves, so the baseline fails them by measurement instead of hanging;
+- ``--quick`` runs only the seed's gate tests, on both implementations.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .pytest_plugin import PROGRESS_ENV
+
+__all__ = ["TestCase", "PytestRun", "E2E_MARKER", "INNER_ENV", "HARNESS_TEST_FILES",
+           "marker_expression", "pytest_command", "run_pytest", "parse_junit", "OUTCOMES"]
+
+#: Marker of tests that must not run inside the evaluation's inner pytest runs.
+E2E_MARKER = "evaluation_e2e"
+#: Test files of the harness itself, left out of the inner runs (see module docstring).
+HARNESS_TEST_FILES = ("tests/test_evaluation.py", "tests/test_benchmarks.py")
+#: Set in the environment of the inner runs (a second guard against recursion).
+INNER_ENV = "PPD_EVALUATION_INNER"
+#: Test outcomes, in the order summaries list them.
+OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed")
+_TAIL_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class TestCase:
+    """One test's outcome, read from JUnit XML.
+
+    Attributes
+    ----------
+    nodeid : str
+        pytest node id (from the plugin's property; rebuilt from classname otherwise).
+    outcome : str
+        One of :data:`OUTCOMES`.
+    seconds : float
+        Duration pytest reported (setup + call + teardown).
+    message : str
+        The failure/error/skip message (empty when passed).
+    details : str
+        The failure/error text (traceback), truncated.
+    markers : tuple of str
+        Marker names of the test.
+    gate_ids : tuple of str
+        Gate ids given explicitly to ``@pytest.mark.gate(...)``.
+    """
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    nodeid: str
+    outcome: str
+    seconds: float
+    message: str = ""
+    details: str = ""
+    markers: tuple[str, ...] = ()
+    gate_ids: tuple[str, ...] = ()
+
+    @property
+    def is_gate(self) -> bool:
+        """True for a seed time-gate test."""
+        return "gate" in self.markers
+
+
+@dataclass
+class PytestRun:
+    """One inner pytest run: how it was called and what it produced."""
+
+    impl: str
+    command: list[str]
+    exit_code: int | None
+    seconds: float
+    junit_path: Path
+    log_path: Path
+    cases: list[TestCase] = field(default_factory=list)
+    problem: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """pytest ran to the end and wrote its XML (whatever the test outcomes)."""
+        return not self.problem
+
+
+def marker_expression(impl: str, quick: bool) -> str:
+    """The ``-m`` expression of the inner run for ``impl`` (see module docstring)."""
+    parts = [f"not {E2E_MARKER}"]
+    if impl == "optimized":
+        parts.append("not baseline_only")
+    if quick:
+        parts.append("gate")
+    return " and ".join(parts)
+
+
+def pytest_command(impl: str, junit_path: Path, *, quick: bool,
+                   python: str = sys.executable) -> list[str]:
+    """Command line of the inner pytest run for ``impl``."""
+    return [python, "-m", "pytest", f"--impl={impl}", "-m", marker_expression(impl, quick),
+            *(f"--ignore={f}" for f in HARNESS_TEST_FILES), "-p", "evaluation.pytest_plugin",
+            f"--junitxml={junit_path}", "-o", "junit_family=xunit1",
+            "-p", "no:cacheprovider", "-q", "-rN", "--no-header"]
+
+
+def _count_progress(path: Path) -> tuple[int | None, int]:
+    """(collected total or None, finished tests) from the plugin's progress file."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return None, 0
+    total = next((int(ln.split()[1]) for ln in lines if ln.startswith("collected ")), None)
+    return total, sum(1 for ln in lines if ln.startswith("done "))
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def run_pytest(impl: str, out_dir: Path, *, repo_root: Path, quick: bool,
+               wall_timeout_s: float,
+               on_progress: Callable[[int | None, int], None] | None = None) -> PytestRun:
+    """Run the suite on ``impl``; write ``junit-<impl>.xml`` and ``pytest-<impl>.log``.
+
+    Parameters
+    ----------
+    impl : {"baseline", "optimized"}
+        Implementation under test.
+    out_dir : Path
+        Folder for the XML, the console log and the progress file.
+    repo_root : Path
+        Working directory of the run (the repository).
+    quick : bool
+        Gate tests only.
+    wall_timeout_s : float
+        Whole-run cap; on expiry the run's process group is killed and
+        :attr:`PytestRun.problem` says so (pytest's own per-test timeout should
+        make this unreachable).
+    on_progress : callable, optional
+        Called about every 0.5 s with ``(total or None, finished)``.
+
+    Returns
+    -------
+    PytestRun
+        With :attr:`~PytestRun.cases` parsed from the XML when it was written.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    junit, log = out_dir / f"junit-{impl}.xml", out_dir / f"pytest-{impl}.log"
+    progress = out_dir / f".progress-{impl}"
+    for p in (junit, progress):
+        p.unlink(missing_ok=True)
+    cmd = pytest_command(impl, junit, quick=quick)
+    env = dict(os.environ, PPD_IMPL=impl, **{INNER_ENV: "1", PROGRESS_ENV: str(progress)})
+    t0 = time.monotonic()
+    problem = ""
+    with open(log, "wb") as fh:
+        # Own process group: on a wall-clock overrun the whole tree is killed.
+        proc = subprocess.Popen(cmd, cwd=repo_root, env=env, stdout=fh, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            while proc.poll() is None:
+                if time.monotonic() - t0 > wall_timeout_s:
+                    _kill_group(proc)
+                    problem = f"pytest run on {impl} exceeded {wall_timeout_s:.0f} s and was killed"
+                    break
+                if on_progress:
+                    on_progress(*_count_progress(progress))
+                time.sleep(0.5)
+        except BaseException:
+            _kill_group(proc)
+            raise
+    seconds = time.monotonic() - t0
+    if on_progress:
+        on_progress(*_count_progress(progress))
+    progress.unlink(missing_ok=True)
+    run = PytestRun(impl, cmd, proc.returncode, seconds, junit, log, problem=problem)
+    if not junit.exists():
+        run.problem = problem or (f"pytest on {impl} exited with code {proc.returncode} without "
+                                  f"writing {junit.name}; see {log}")
+        return run
+    run.cases = parse_junit(junit)
+    # Exit codes 0 (all passed) and 1 (some failed) are test outcomes; others are not.
+    if proc.returncode not in (0, 1) and not problem:
+        run.problem = f"pytest on {impl} exited with code {proc.returncode} (see {log.name})"
+    return run
+
+
+def _props(case: ET.Element) -> dict[str, str]:
+    return {p.get("name", ""): p.get("value", "") for p in case.iter("property")}
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(v for v in value.split(",") if v)
+
+
+def _outcome(case: ET.Element) -> tuple[str, ET.Element | None]:
+    for tag, outcome in (("failure", "failed"), ("error", "error")):
+        el = case.find(tag)
+        if el is not None:
+            return outcome, el
+    el = case.find("skipped")
+    if el is not None:
+        return ("xfailed" if el.get("type") == "pytest.xfail" else "skipped"), el
+    return "passed", None
+
+
+def _nodeid(case: ET.Element, props: dict[str, str]) -> str:
+    if props.get("nodeid"):
+        return props["nodeid"]
+    # Without the plugin: best effort from xunit1's file attribute or the classname.
+    cls, name = case.get("classname", ""), case.get("name", "")
+    if case.get("file"):
+        return f"{case.get('file')}::{name}"
+    return f"{cls.replace('.', '/')}.py::{name}" if cls else name
+
+
+def parse_junit(path: Path) -> list[TestCase]:
+    """Per-test outcomes from a pytest JUnit XML file.
+
+    Parameters
+    ----------
+    path : Path
+        The ``--junitxml`` output.
+
+    Returns
+    -------
+    list of TestCase
+        In file order, one per node id. pytest writes a second ``<testcase>`` for a
+        test whose teardown errored after its call failed; the two are merged: the
+        outcome is the worse one (failed > error > skipped/xfailed > passed), the
+        message the first failing one's, the teardown text appended to the details.
+
+    Raises
+    ------
+    ValueError
+        The file is not JUnit XML.
+    """
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as exc:
+        raise ValueError(f"{path}: not valid JUnit XML ({exc})") from None
+    if root.tag not in ("testsuites", "testsuite"):
+        raise ValueError(f"{path}: expected <testsuites> or <testsuite> root, got <{root.tag}>")
+    cases: dict[str, TestCase] = {}
+    for case in root.iter("testcase"):
+        props = _props(case)
+        outcome, el = _outcome(case)
+        message = (el.get("message", "") if el is not None else "").strip()
+        details = ((el.text or "") if el is not None else "").strip()
+        tc = TestCase(
+            nodeid=_nodeid(case, props), outcome=outcome,
+            seconds=float(case.get("time", "0") or 0), message=message,
+            details=details[-_TAIL_CHARS:], markers=_split(props.get("markers", "")),
+            gate_ids=_split(props.get("gate_ids", "")))
+        cases[tc.nodeid] = _merge(cases[tc.nodeid], tc) if tc.nodeid in cases else tc
+    return list(cases.values())
+
+
+_SEVERITY = {"failed": 4, "error": 3, "skipped": 1, "xfailed": 1, "passed": 0}
+
+
+def _merge(first: TestCase, second: TestCase) -> TestCase:
+    """One test reported twice (call, then teardown): keep the worse outcome."""
+    worse, other = (second, first) if _SEVERITY[second.outcome] > _SEVERITY[first.outcome] \
+        else (first, second)
+    extra = f"\n--- also: {other.outcome}: {other.message}" if other.message else ""
+    return TestCase(nodeid=first.nodeid, outcome=worse.outcome,
+                    seconds=max(first.seconds, second.seconds),
+                    message=worse.message or other.message,
+                    details=(worse.details + extra)[-_TAIL_CHARS:],
+                    markers=first.markers or second.markers,
+                    gate_ids=first.gate_ids or second.gate_ids)
