@@ -37,7 +37,7 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/asv machine --yes
-	$(BIN)/asv run --python=same --quick --dry-run --show-stderr
+	PPD_BENCH_QUICK=1 $(BIN)/asv run --python=same --quick --dry-run --show-stderr
 
 ## Regenerate patches/baseline-to-optimized.patch.
 patch: $(STAMP)

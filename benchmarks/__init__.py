@@ -1,0 +1,51 @@
+"""asv benchmark suites: every public operation x implementation x size.
+
+asv is the project's one timing engine; the evaluation report reads its results
+(``evaluation/asv_results.py``), so the names below are an interface. Keep them exactly.
+
+Naming convention
+-----------------
+Modules
+    One ``bench_<area>.py`` per operation family: ``bench_map``, ``bench_matrix``,
+    ``bench_primes``, ``bench_wordcount``, ``bench_pipeline``, plus ``bench_startup``
+    (processor start-up and shutdown). Shared, seeded and cached builders live in
+    :mod:`benchmarks.common`.
+``time_<public method name>``
+    Every timed benchmark of a public processor operation is a method named after the
+    method it times, e.g. ``time_parallel_find_primes``, in a class of its own.
+    ``param_names = ["impl", "size"]``, optionally a third, ``"workers"`` (only where
+    the benchmark is about the worker count; otherwise 4 workers,
+    ``workloads.gate_workers``).
+``impl`` values
+    ``"baseline"``  the original ``UnoptimizedParallelProcessor``;
+    ``"optimized"`` ``OptimizedParallelProcessor`` with ``execution="auto"``;
+    ``"inline"``    the optimized processor forced in-process (``execution="inline"``);
+    ``"pool"``      the optimized processor forced onto its pool (``execution="pool"``);
+    ``"single"``    the best single-process implementation of the same work (NumPy,
+    ``Counter``...), where one exists (:mod:`benchmarks.common`).
+``size``
+    The operation's ``sizes["optimized"]`` union ``sizes["baseline"]`` from
+    ``instances/workloads.json`` (items, words, matrix dimension, prime limit, number
+    of batches - whatever the instance's builder takes). The baseline is *skipped*
+    (``NotImplementedError`` in ``setup``, stored by asv as NaN) above the operation's
+    ``baseline_max``, never timed out by luck.
+``peakmem_<public method name>``
+    Peak resident memory of the benchmark process (interpreter, imports and the input
+    built in ``setup`` included; pool workers are separate processes and are not
+    counted) for the big cases, always next to the smallest size of the same
+    operation, the trivial-case floor that gives the big number its meaning.
+``track_<figure>``
+    Figures that matter and are not times, with ``unit`` set:
+    ``track_parallel_efficiency`` (CPU-bound items through ``map`` on 2 workers),
+    ``track_ipc_share`` (R3: ``last_metrics.overhead_share``, latency workload),
+    ``track_throughput_ratio`` (R6: pipeline throughput over its slowest stage's).
+``time_startup`` / ``time_close``
+    Processor start-up (construction: pool and all workers started) and shutdown, on
+    their own, ``param_names = ["impl", "start_method"]``.
+
+Processors are created in ``setup`` and closed in ``teardown`` (warm-pool timings: the
+start-up cost is measured on its own, never inside an operation's time); timed bodies
+are one line. Environment variable ``PPD_BENCH_QUICK=1`` restricts every suite to two
+sizes - the smallest baseline size and the largest of the instances' ``sizes["quick"]``
+- and so skips the huge cases (smoke tests, quick reports).
+"""

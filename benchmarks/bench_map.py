@@ -1,0 +1,169 @@
+"""Map family: per-item kernel, file/queue IPC variants, statistics, sum, batches, user map.
+
+Compute workload (``item_latency_s = 0``, D1) for both implementations; the latency
+workload (1 ms items) is measured by :class:`IpcShare` (R3).
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from .common import (GATE_WORKERS, IMPLS, WORKLOADS, EFFICIENCY_ITEMS, OperationBenchmark,
+                     close_processor, gate_size, local_kernel_start_method, make_processor,
+                     map_sizes, median_overhead_share, operation_args, parallel_efficiency,
+                     sequential_map, sizes, spin)
+
+
+class ProcessDataSpawnPerItem(OperationBenchmark):
+    operation = "process_data_spawn_per_item"
+    params = [list(IMPLS), sizes(operation)]
+    param_names = ["impl", "size"]
+
+    def time_process_data_spawn_per_item(self, impl: str, size: int) -> None:
+        self.fn(*self.args)
+
+
+class ProcessWithFileBasedIpc(OperationBenchmark):
+    operation = "process_with_file_based_ipc"
+    params = [list(IMPLS), sizes(operation)]
+    param_names = ["impl", "size"]
+
+    def time_process_with_file_based_ipc(self, impl: str, size: int) -> None:
+        self.fn(*self.args)
+
+
+class ProcessWithExcessiveQueueOps(OperationBenchmark):
+    operation = "process_with_excessive_queue_ops"
+    params = [list(IMPLS), sizes(operation)]
+    param_names = ["impl", "size"]
+
+    def time_process_with_excessive_queue_ops(self, impl: str, size: int) -> None:
+        self.fn(*self.args)
+
+
+class ComputeStatisticsSequential(OperationBenchmark):
+    # Always in-process in the optimized processor (exact left-to-right sums): forcing
+    # inline or pool would time the same code twice more.
+    operation = "compute_statistics_sequential"
+    params = [["baseline", "optimized", "single"], sizes(operation)]
+    param_names = ["impl", "size"]
+
+    def time_compute_statistics_sequential(self, impl: str, size: int) -> None:
+        self.fn(*self.args)
+
+
+class ParallelSumSpawnMany(OperationBenchmark):
+    operation = "parallel_sum_spawn_many"
+    params = [list(IMPLS), sizes(operation)]
+    param_names = ["impl", "size"]
+
+    def time_parallel_sum_spawn_many(self, impl: str, size: int) -> None:
+        self.fn(*self.args)
+
+
+class BatchProcessWithManager(OperationBenchmark):
+    # size = number of batches (of the instance's batch_len items each)
+    operation = "batch_process_with_manager"
+    params = [list(IMPLS), sizes(operation)]
+    param_names = ["impl", "size"]
+
+    def time_batch_process_with_manager(self, impl: str, size: int) -> None:
+        self.fn(*self.args)
+
+
+class ProcessSingleItem:
+    """One call of the scalar per-item kernel (no parallelism; size is 1 item)."""
+
+    params = [["baseline", "optimized"], [1]]
+    param_names = ["impl", "size"]
+    timeout = 60.0
+
+    def setup(self, impl: str, size: int) -> None:
+        self.processor = make_processor(impl, GATE_WORKERS, 0.0)
+        self.item = 12345
+        self.processor.process_single_item(self.item)  # first-call costs out of the timing
+
+    def teardown(self, impl: str, size: int) -> None:
+        close_processor(getattr(self, "processor", None))
+
+    def time_process_single_item(self, impl: str, size: int) -> None:
+        self.processor.process_single_item(self.item)
+
+
+class Map:
+    """The general entry point ``map(func, items)`` with a ~200 us CPU-bound kernel.
+
+    ``map`` has no instance entry: sizes are the parallel-efficiency workload's item
+    count and a small one. The baseline has no ``map``.
+    """
+
+    params = [["optimized", "inline", "pool", "single"], map_sizes()]
+    param_names = ["impl", "size"]
+    timeout = 120.0
+    repeat = (2, 5, 3.0)
+
+    def setup(self, impl: str, size: int) -> None:
+        self.processor: Any = None
+        self.items = list(range(size))
+        if impl == "single":
+            self.run = functools.partial(sequential_map, spin, self.items)
+            return
+        self.processor = make_processor(impl, GATE_WORKERS,
+                                        start_method=local_kernel_start_method())
+        self.run = functools.partial(self.processor.map, spin, self.items)
+        self.processor.map(spin, self.items[:10])  # warm pool: first-call costs untimed
+
+    def teardown(self, impl: str, size: int) -> None:
+        close_processor(getattr(self, "processor", None))
+
+    def time_map(self, impl: str, size: int) -> None:
+        self.run()
+
+
+class ParallelEfficiency:
+    """CPU-bound items (2,000 x ~200 us) through ``map`` on 2 workers.
+
+    sequential time / (2 x wall time): 1.0 = both workers busy with useful work
+    throughout; what is missing is dispatch, pickling and idle time.
+    """
+
+    unit = "efficiency (1 = perfect)"
+    timeout = 180.0
+    workers = 2
+
+    def setup(self) -> None:
+        self.items = list(range(EFFICIENCY_ITEMS))
+        self.processor = make_processor("optimized", self.workers,
+                                        start_method=local_kernel_start_method())
+
+    def teardown(self) -> None:
+        close_processor(getattr(self, "processor", None))
+
+    def track_parallel_efficiency(self) -> float:
+        return parallel_efficiency(self.processor, spin, self.items)
+
+
+class IpcShare:
+    """R3: share of wall time not spent in the kernels (IPC, pickling, idle workers).
+
+    ``last_metrics.overhead_share`` of ``process_with_file_based_ipc`` on the latency
+    workload (the original's 1 ms items), 2,000 items, 4 workers - the R3 gate's setting
+    (median of 3 calls).
+    """
+
+    unit = "share of wall time"
+    timeout = 180.0
+
+    def setup(self) -> None:
+        gate = WORKLOADS.gate("R3")
+        self.args = operation_args(gate.operation, gate_size("R3"))
+        self.processor = make_processor("optimized", gate.workers,
+                                        WORKLOADS.workloads[gate.workload])
+        self.call = functools.partial(getattr(self.processor, gate.operation), *self.args)
+        self.call()  # warm-up: the first call's one-time costs are not IPC
+
+    def teardown(self) -> None:
+        close_processor(getattr(self, "processor", None))
+
+    def track_ipc_share(self) -> float:
+        return median_overhead_share(self.call, self.processor)
