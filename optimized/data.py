@@ -21,5 +21,12 @@ def generate_test_matrix(rows: int, cols: int) -> list[list[int]]:
 
 
 def generate_test_text(word_count: int) -> str:
-    """``word_count`` words cycling through :data:`WORD_CYCLE`, each followed by one space."""
-    return "".join(w + " " for w in islice(cycle(WORD_CYCLE), max(0, word_count)))
+    """``word_count`` words cycling through :data:`WORD_CYCLE`, each followed by one space.
+
+    Built from whole repetitions of the 14-word cycle (one string multiplication), so
+    10**7 words cost one 70 MB string, not 10**7 temporary word strings.
+    """
+    n = max(0, word_count)
+    full, rest = divmod(n, len(WORD_CYCLE))
+    one_cycle = "".join(w + " " for w in WORD_CYCLE)
+    return one_cycle * full + "".join(w + " " for w in islice(cycle(WORD_CYCLE), rest))

@@ -173,8 +173,33 @@ def _sum_objects_task(items: list[Any]) -> Any:
     return sum(items)
 
 
+def _sum_python_list(data: Any) -> int | float | None:
+    """The in-process sum of a list of ints/floats, or None if it holds anything else.
+
+    For a Python list, building an array costs several times the sum itself (35 ms
+    vs 4 ms for 10**6 ints), so no pool or NumPy path can win: ``sum`` in C is the
+    best single-process algorithm. Any non-number makes ``sum`` raise TypeError or
+    return a non-int/float total; the caller then validates item by item and
+    raises a clear error naming the index.
+    """
+    try:
+        total = sum(data)
+    except TypeError:
+        return None
+    if type(total) is int:
+        return total  # every item an int (or bool): exact
+    if type(total) is float:  # ints and floats (a complex or Decimal would not give float)
+        return math.fsum(data)  # correctly rounded, whatever the order
+    return None
+
+
 def parallel_sum(call: Call, data: Any) -> int | float:
     """Sum of ``data``: exact for ints; floats correctly rounded per chunk (``math.fsum``)."""
+    if isinstance(data, list) and call.mode != "pool":
+        total = _sum_python_list(data)
+        if total is not None:
+            call.recorder.items = len(data)
+            return total
     inp = numeric_input(data, "data")
     if inp.n == 0:
         call.choose(0, Cost())
