@@ -141,6 +141,24 @@ def module_processor(processor_class: type, impl: str) -> Iterator[Callable[...,
         _LONG_LIVED.remove(p)
 
 
+def record_segments(monkeypatch: pytest.MonkeyPatch, module: Any) -> list[str]:
+    """Record the names of the shared-memory segments ``module`` creates from now on.
+
+    (Comparing /dev/shm before and after would also see segments of other processes
+    on a shared machine; these names are exactly ours.)
+    """
+    from optimized.shm import SharedArray
+    names: list[str] = []
+
+    class Recording(SharedArray):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            names.append(self.spec.name)
+
+    monkeypatch.setattr(module, "SharedArray", Recording)
+    return names
+
+
 def our_segments() -> set[str]:
     """Segments created by this test process (other sessions' runs are not ours)."""
     from optimized.shm import segment_prefix

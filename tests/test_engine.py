@@ -259,3 +259,18 @@ def test_progress_bar_does_not_change_results(make_processor, capsys) -> None:
     assert p.map(kernels.square, list(range(1000)), chunksize=50, cost_per_item_s=1e-3) == \
         [x * x for x in range(1000)]
     assert "map" in capsys.readouterr().err  # tqdm writes to stderr
+
+
+@pytest.mark.parametrize("start_method", START_METHODS)
+def test_every_operation_family_runs_pooled_under_each_start_method(make_processor,
+                                                                     start_method) -> None:
+    """D10: shared memory, the sieve, the matrix blocks and word ranges under every method."""
+    import optimized
+    p = make_processor(2, execution="pool", start_method=start_method)
+    assert len(p.parallel_find_primes(100_000)) == 9592
+    m = optimized.generate_test_matrix(30, 30)
+    assert p.parallel_matrix_multiply(m, m)[29][29] == 30 * 30 * sum(k * k for k in range(1, 31))
+    counts = p.map_reduce_word_count(optimized.generate_test_text(14_000))
+    assert counts == {w: 1000 for w in optimized.data.WORD_CYCLE}
+    assert p.run_pipeline(list(range(1000))) == [(2 * x + 10) ** 2 for x in range(1000)]
+    assert p.compute_statistics_sequential([1, 2, 3, 4])["median"] == 2.5

@@ -29,9 +29,9 @@ from hypothesis import strategies as st
 
 from evaluation.workloads import build_args
 from optimized.ops import matrix as matrix_ops
-from optimized.shm import SharedArray, live_segments
+from optimized.shm import live_segments
 from tests.budget import run_within
-from tests.conftest import SHM_DIR
+from tests.conftest import SHM_DIR, record_segments
 
 OP = "parallel_matrix_multiply"
 
@@ -309,20 +309,8 @@ def test_bad_input_is_rejected_before_any_work(optimized_only: None, make_proces
 # -- failure contract on the pooled path (D11) -------------------------------------------------
 @pytest.fixture
 def recorded_segments(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Names of the shared-memory segments the matrix module creates during the test.
-
-    (Comparing /dev/shm before and after would also see segments of other processes
-    on a shared machine; these names are exactly ours.)
-    """
-    names: list[str] = []
-
-    class Recording(SharedArray):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            names.append(self.spec.name)
-
-    monkeypatch.setattr(matrix_ops, "SharedArray", Recording)
-    return names
+    """Names of the shared-memory segments the matrix module creates during the test."""
+    return record_segments(monkeypatch, matrix_ops)
 
 
 def test_timeout_on_the_pool_raises_promptly_and_leaves_nothing(

@@ -28,9 +28,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from optimized.ops import primes as primes_ops
-from optimized.shm import SharedArray, live_segments
+from optimized.shm import live_segments
 from tests.budget import run_within
-from tests.conftest import SHM_DIR
+from tests.conftest import SHM_DIR, record_segments
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -192,20 +192,8 @@ def test_a_result_too_large_for_memory_is_refused_up_front(optimized_only: None,
 # -- failure contract (D11) ----------------------------------------------------------------------
 @pytest.fixture
 def recorded_segments(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Names of the shared-memory segments the primes module creates during the test.
-
-    (Comparing /dev/shm before and after would also see segments of other processes
-    on a shared machine; these names are exactly ours.)
-    """
-    names: list[str] = []
-
-    class Recording(SharedArray):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            names.append(self.spec.name)
-
-    monkeypatch.setattr(primes_ops, "SharedArray", Recording)
-    return names
+    """Names of the shared-memory segments the primes module creates during the test."""
+    return record_segments(monkeypatch, primes_ops)
 
 
 def test_timeout_on_the_pool_raises_promptly_and_leaves_nothing(
