@@ -293,6 +293,10 @@ def single_reference(name: str) -> Callable[..., Any] | None:
 
 
 # -- the generic operation benchmark --------------------------------------------------------
+#: Seconds after creating a processor before its timings represent a warm pool.
+_SETTLE_S = 0.3
+
+
 class OperationBenchmark:
     """Base of the ``time_<operation>`` / ``peakmem_<operation>`` suites.
 
@@ -327,12 +331,22 @@ class OperationBenchmark:
             return
         if impl != "baseline":
             preimport_operation(self.operation)
+        created = time.perf_counter()
         self.processor = make_processor(impl, workers)
         self.fn = functools.partial(getattr(self.processor, self.operation), **op.call)
         if impl != "baseline":
-            # Warm pool: a processor's first call pays one-time costs (about 0.5 ms)
-            # that a long-lived processor pays once; the smallest input triggers them.
-            self.fn(*operation_args(self.operation, min(sizes(self.operation))))
+            # Warm pool: asv runs setup before every sample, so every sample gets a new
+            # processor whose first calls pay one-time costs a long-lived processor pays
+            # once: lazy imports, and copy-on-write page faults in the parent right after
+            # forking the workers (measured: 100x100 matmul 3-7 ms on a new processor's
+            # first call, 0.8 ms after). One untimed call at the timed size pays them;
+            # the largest sizes (seconds per call) warm on the smallest input instead.
+            warm = min(sizes(self.operation)) if _is_largest(self.operation, size) else size
+            self.fn(*operation_args(self.operation, warm))
+            # For about 0.25 s after the workers start, calls in the parent run slower
+            # (measured: 100x100 matmul mean 1.2 ms, spikes to 30 ms, vs 0.75 ms after;
+            # the new workers still use CPU). A long-lived processor is past that.
+            time.sleep(max(0.0, _SETTLE_S - (time.perf_counter() - created)))
 
     def teardown(self, *params: Any) -> None:
         close_processor(getattr(self, "processor", None))

@@ -225,8 +225,12 @@ class LocalBackend(Backend):
             self._reset(restart=False)
             raise RuntimeError(f"could not start {self.num_workers} worker processes "
                                f"within {_STARTUP_TIMEOUT_S:g} s")
-        for f in done:
-            f.result()
+        try:
+            for f in done:
+                f.result()  # a worker that died at start (e.g. its initializer failed)
+        except BaseException:
+            self._reset(restart=False)
+            raise
 
     def _reset(self, restart: bool) -> None:
         """Kill the workers, discard executor and channels; optionally start afresh."""
