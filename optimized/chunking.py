@@ -57,10 +57,11 @@ class Cost:
 
 
 def _check_counts(total: int, num_workers: int) -> None:
-    if isinstance(total, bool) or not isinstance(total, int) or total < 0:
-        raise ValueError(f"total must be a non-negative int, got {total!r}")
-    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
-        raise ValueError(f"num_workers must be a positive int, got {num_workers!r}")
+    for name, value, low in (("total", total, 0), ("num_workers", num_workers, 1)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+        if value < low:
+            raise ValueError(f"{name} must be >= {low}, got {value!r}")
 
 
 def chunk_size(total: int, num_workers: int, per_item_cost_s: float | None = None) -> int:

@@ -38,6 +38,7 @@ backend (Dask distributed, D12) can be added without touching them.
 """
 from __future__ import annotations
 
+import math
 import multiprocessing as mp
 import os
 import pickle
@@ -64,9 +65,10 @@ class Deadline:
 
     def __init__(self, operation: str, timeout: float | None) -> None:
         if timeout is not None:
-            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-                raise ValueError(f"timeout must be a positive number of seconds or None, "
-                                 f"got {timeout!r}")
+            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) \
+                    or not 0 < timeout < math.inf:
+                raise ValueError(f"timeout must be a positive, finite number of seconds or "
+                                 f"None, got {timeout!r}")
         self.operation = operation
         self.timeout = timeout
         self._end = None if timeout is None else time.monotonic() + float(timeout)
@@ -292,13 +294,8 @@ class LocalBackend(Backend):
         return self.collect(futures, deadline=deadline, stats=stats, on_done=on_done)
 
     def collect(self, futures: Sequence[Future], *, deadline: Deadline, stats: TaskStats,
-                on_done: Callable[[int], None] | None = None,
-                poll: Callable[[], None] | None = None) -> list[Any]:
-        """Wait for ``futures`` (results in their order) under the failure contract.
-
-        ``poll`` is called between waits (at least every 50 ms when given): the
-        pipeline drains its output queue there.
-        """
+                on_done: Callable[[int], None] | None = None) -> list[Any]:
+        """Wait for ``futures`` (results in their order) under the failure contract."""
         index = {f: i for i, f in enumerate(futures)}
         out: list[Any] = [None] * len(futures)
         pending = set(futures)
@@ -306,7 +303,7 @@ class LocalBackend(Backend):
         try:
             while pending:
                 deadline.check()
-                done, pending = wait(pending, timeout=deadline.wait_time(0.05 if poll else None),
+                done, pending = wait(pending, timeout=deadline.wait_time(),
                                      return_when=FIRST_COMPLETED)
                 for f in done:
                     r = f.result()
@@ -315,8 +312,6 @@ class LocalBackend(Backend):
                     pids.add(r.pid)
                     if on_done is not None:
                         on_done(index[f])
-                if poll is not None:
-                    poll()
         except BaseException as exc:
             self._fail(futures, exc, deadline.operation)
             raise

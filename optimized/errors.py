@@ -17,8 +17,8 @@ class ProcessorTimeoutError(TimeoutError):
     """An operation ran past its ``timeout``; its busy workers were terminated."""
 
     def __init__(self, operation: str, timeout: float) -> None:
-        super().__init__(f"{operation}() did not finish within timeout={timeout:g} s; "
-                         "its workers were terminated and the pool restarted")
+        super().__init__(f"{operation}() did not finish within timeout={timeout:g} s "
+                         "(any busy workers were terminated; the processor stays usable)")
         self.operation = operation
         self.timeout = timeout
 

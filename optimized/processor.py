@@ -8,6 +8,7 @@ the constructor, and reused by every method (R1). The work itself lives in
 """
 from __future__ import annotations
 
+import math
 import multiprocessing as mp
 import os
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ from .engine import Backend, Deadline, LocalBackend
 from .errors import ProcessorClosedError
 from .metrics import CallMetrics, logger
 from .ops import mapping
-from .validation import check_num_workers, check_positive_int
+from .validation import check_int_limit, check_num_workers, check_positive_int, check_text
 
 __all__ = ["OptimizedParallelProcessor"]
 
@@ -67,9 +68,11 @@ class OptimizedParallelProcessor:
                  matmul_parallel_threshold: int = 1000) -> None:
         self.num_workers = check_num_workers(os.cpu_count() or 1 if num_workers is None
                                              else num_workers)
-        if isinstance(item_latency_s, bool) or not isinstance(item_latency_s, (int, float)) \
-                or not item_latency_s >= 0:
-            raise ValueError(f"item_latency_s must be a number >= 0, got {item_latency_s!r}")
+        if isinstance(item_latency_s, bool) or not isinstance(item_latency_s, (int, float)):
+            raise TypeError(f"item_latency_s must be a number of seconds, got "
+                            f"{type(item_latency_s).__name__} {item_latency_s!r}")
+        if not 0 <= item_latency_s < math.inf:
+            raise ValueError(f"item_latency_s must be finite and >= 0, got {item_latency_s!r}")
         if execution not in _MODES:
             raise ValueError(f"execution must be one of {_MODES}, got {execution!r}")
         self.item_latency_s = float(item_latency_s)
@@ -166,8 +169,9 @@ class OptimizedParallelProcessor:
         timeout : float, optional
             Seconds; on expiry :class:`TimeoutError` and the busy workers are killed.
         cost_per_item_s : float, optional
-            Estimated seconds per item. When omitted, ``func(items[0])`` is timed in
-            this process (and its result kept) to decide inline vs pool.
+            Estimated seconds per item. When omitted (``execution="auto"``),
+            ``func(items[0])`` runs as one task on the pool - so a slow item still obeys
+            ``timeout`` - and its measured time decides inline vs pool; its result is kept.
 
         Returns
         -------
@@ -175,6 +179,12 @@ class OptimizedParallelProcessor:
         """
         if chunksize is not None:
             check_positive_int(chunksize, "chunksize")
+        if cost_per_item_s is not None and (
+                isinstance(cost_per_item_s, bool) or not isinstance(cost_per_item_s, (int, float))):
+            raise TypeError(f"cost_per_item_s must be a number of seconds or None, got "
+                            f"{type(cost_per_item_s).__name__} {cost_per_item_s!r}")
+        if cost_per_item_s is not None and not 0 <= cost_per_item_s < math.inf:
+            raise ValueError(f"cost_per_item_s must be finite and >= 0, got {cost_per_item_s!r}")
         with self._call("map", timeout) as call:
             return mapping.user_map(call, func, items, chunksize, ordered, cost_per_item_s)
 
@@ -231,6 +241,32 @@ class OptimizedParallelProcessor:
         from .ops import matrix
         with self._call("parallel_matrix_multiply", timeout) as call:
             return matrix.multiply(call, A, B)
+
+    def find_primes_worker(self, start: int, end: int, queue: Any = None) -> list[int]:
+        """The original's per-range helper: the primes in ``[start, end)``, ascending.
+
+        Kept for code that calls it directly (R8). Runs in this process with the sieve;
+        the list is also ``put`` on ``queue`` when one is given, as the original did.
+        """
+        from .ops import primes
+        lo = check_int_limit(start, "start")
+        hi = check_int_limit(end, "end")
+        found = primes.primes_in_range(lo, hi)
+        if queue is not None:
+            queue.put(found)
+        return found
+
+    def map_reduce_word_count_mapper(self, chunk: str, queue: Any = None) -> dict[str, int]:
+        """The original's map step: ``{word: count}`` of one chunk, same word semantics.
+
+        Kept for code that calls it directly (R8). Runs in this process; the dict is
+        also ``put`` on ``queue`` when one is given, as the original did.
+        """
+        from .ops import wordcount
+        counts = wordcount.count_words_single_process(check_text(chunk, "chunk"))
+        if queue is not None:
+            queue.put(counts)
+        return counts
 
     def parallel_find_primes(self, limit: int, *, timeout: float | None = None) -> list[int]:
         """Sorted primes below ``limit`` by a segmented sieve (R5)."""

@@ -87,11 +87,15 @@ class SharedArray:
         self.array: np.ndarray | None = np.ndarray(shape, dtype=dt, buffer=self._shm.buf)
 
     @classmethod
-    def copy_of(cls, arr: np.ndarray) -> "SharedArray":
-        """A new shared array holding a copy of ``arr``."""
+    def copy_of(cls, arr: np.ndarray, dtype: np.dtype | str | None = None) -> "SharedArray":
+        """A new shared array holding a copy of ``arr`` (converted to ``dtype`` if given)."""
         arr = np.asarray(arr)
-        out = cls(arr.shape, arr.dtype)
-        out.array[...] = arr
+        out = cls(arr.shape, arr.dtype if dtype is None else dtype)
+        try:
+            out.array[...] = arr
+        except BaseException:  # e.g. Ctrl-C during a large copy: never leave the segment
+            out.release()
+            raise
         return out
 
     def release(self) -> None:

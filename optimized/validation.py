@@ -52,10 +52,8 @@ class NumericInput:
     n : int
         Number of items.
     array : numpy.ndarray or None
-        float64 (or int64) view/copy when the values are exactly representable;
-        None when only Python arithmetic is exact (ints beyond 2**53).
-    values : sequence
-        The original items (for the exact Python path).
+        The values as an array that float64 arithmetic represents exactly; None
+        when only Python arithmetic is exact (ints beyond 2**53, Fractions).
     is_ndarray : bool
         NumPy in -> NumPy out (D7).
     all_int : bool
@@ -63,11 +61,15 @@ class NumericInput:
     """
 
     def __init__(self, values: Any, array: np.ndarray | None, all_int: bool) -> None:
-        self.values = values
+        self._values = values
         self.array = array
         self.n = len(values)
         self.is_ndarray = isinstance(values, np.ndarray)
         self.all_int = all_int
+
+    def python_values(self) -> list[Any]:
+        """The items as Python numbers (exact: NumPy ints would wrap at 2**63)."""
+        return self._values.tolist() if self.is_ndarray else list(self._values)
 
 
 def _bad_item(data: Sequence[Any], name: str) -> None:
@@ -77,8 +79,33 @@ def _bad_item(data: Sequence[Any], name: str) -> None:
                             f"{type(x).__name__} {x!r}")
 
 
+def _as_array(data: Sequence[Any]) -> np.ndarray | None:
+    """``data`` as a 1-D numeric array holding exactly its values, else None."""
+    try:
+        arr = np.asarray(data)
+    except (OverflowError, ValueError, TypeError):
+        return None
+    if arr.ndim != 1 or arr.dtype.kind not in "biuf":
+        return None
+    if arr.dtype.kind == "b":
+        return arr.astype(np.int64)  # bools are ints, as in Python arithmetic
+    if arr.dtype.kind == "f" and arr.size and float(np.abs(arr).max()) >= _EXACT_FLOAT_INT \
+            and any(isinstance(x, int) and abs(x) > _EXACT_FLOAT_INT for x in data):
+        return None  # NumPy made float64 of big ints (e.g. [-1, 2**63]): not exact
+    return arr
+
+
+def _first_inf(arr: np.ndarray | None, data: Sequence[Any]) -> int | None:
+    if arr is not None:
+        if arr.dtype.kind != "f":
+            return None
+        bad = np.flatnonzero(np.isinf(arr))
+        return int(bad[0]) if bad.size else None
+    return next((i for i, x in enumerate(data) if isinstance(x, float) and math.isinf(x)), None)
+
+
 def numeric_input(data: Any, name: str = "data", *, finite: bool = False) -> NumericInput:
-    """Validate a sequence of real numbers; never copies twice.
+    """Validate a sequence of real numbers.
 
     Parameters
     ----------
@@ -102,34 +129,20 @@ def numeric_input(data: Any, name: str = "data", *, finite: bool = False) -> Num
             raise TypeError(f"{name} must hold ints or floats, got an array of dtype {data.dtype}")
         arr = data.astype(np.int64) if data.dtype.kind == "b" else data
     else:
-        try:
-            arr = np.asarray(data)
-        except (OverflowError, ValueError, TypeError):
-            arr = np.asarray(data, dtype=object)
-        if arr.dtype.kind == "b" and arr.ndim == 1:
-            arr = arr.astype(np.int64)  # bools are ints, as in Python arithmetic
-        if arr.dtype.kind not in "iuf" or arr.ndim != 1:
+        arr = _as_array(data)
+        if arr is None:
             _bad_item(data, name)  # raises for the first non-number
-            arr = None  # ints too large for int64: exact Python path
     all_int = arr.dtype.kind in "iu" if arr is not None else all(
         isinstance(x, numbers.Integral) for x in data)
     if arr is not None and arr.dtype.kind in "iu" and arr.size and (
             int(arr.max()) > _EXACT_FLOAT_INT or int(arr.min()) < -_EXACT_FLOAT_INT):
-        arr_f = None  # float64 would round these ints
-    else:
-        arr_f = arr
+        arr = None  # float64 would round these ints: exact Python path
     if finite:
-        check = arr_f if arr_f is not None else None
-        if check is not None and check.dtype.kind == "f" and not np.isfinite(check).all():
-            bad = int(np.flatnonzero(np.isinf(check))[0]) if np.isinf(check).any() else None
-            if bad is not None:
-                raise ValueError(f"{name}[{bad}] is {float(check[bad])!r}: math.sin/cos are undefined "
-                                 "there (the baseline raises ValueError too)")
-        if check is None:
-            for i, x in enumerate(data):
-                if isinstance(x, float) and math.isinf(x):
-                    raise ValueError(f"{name}[{i}] is {x!r}: math.sin/cos are undefined there")
-    return NumericInput(data, arr_f, all_int)
+        bad = _first_inf(arr, data.tolist() if isinstance(data, np.ndarray) else data)
+        if bad is not None:
+            raise ValueError(f"{name}[{bad}] is {float(data[bad])!r}: math.sin/cos are undefined "
+                             "there (the baseline raises ValueError too)")
+    return NumericInput(data, arr, all_int)
 
 
 def check_text(text: Any, name: str = "text") -> str:

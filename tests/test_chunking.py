@@ -38,9 +38,11 @@ def test_cheap_items_get_bigger_chunks_than_the_formula() -> None:
     assert chunk_size(2000, 4, 1e-3) == 125          # expensive items: the formula
 
 
-@pytest.mark.parametrize("total, workers", [(-1, 4), (10, 0), (10, -2), (True, 4), (10, 2.5)])
-def test_chunk_size_rejects_bad_arguments(total, workers) -> None:
-    with pytest.raises(ValueError, match="total|num_workers"):
+@pytest.mark.parametrize("total, workers, exc", [
+    (-1, 4, ValueError), (10, 0, ValueError), (10, -2, ValueError),
+    (True, 4, TypeError), (10, 2.5, TypeError), ("10", 4, TypeError)])
+def test_chunk_size_rejects_bad_arguments(total, workers, exc) -> None:
+    with pytest.raises(exc, match="total|num_workers"):
         chunk_size(total, workers)
 
 

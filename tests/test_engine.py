@@ -141,7 +141,7 @@ def test_map_keeps_input_order_and_supports_unordered(make_processor) -> None:
     assert p.map(kernels.square, items, chunksize=7) == [x * x for x in items]
     unordered = p.map(kernels.square, items, chunksize=7, ordered=False)
     assert sorted(unordered) == sorted(x * x for x in items) and len(unordered) == len(items)
-    assert p.last_metrics.tasks == -(-(len(items) - 1) // 7) or p.last_metrics.tasks == -(-len(items) // 7)
+    assert p.last_metrics.tasks == -(-len(items) // 7)  # forced pool: no probe task
 
 
 def test_map_rejects_unpicklable_functions_before_dispatch(make_processor) -> None:
@@ -248,8 +248,11 @@ def test_metrics_describe_the_last_call(make_processor, caplog) -> None:
     m = p.last_metrics
     assert m.operation == "process_data_spawn_per_item" and m.items == 400 and m.path == "pool"
     assert m.wall_s > 0.4 * 400 * 0.001 / 2 and m.items_per_s == pytest.approx(400 / m.wall_s)
-    assert m.tasks >= 2 and m.work_s >= 400 * 0.001 and 0 <= m.overhead_share < 1
-    assert 0 <= m.cpu_utilisation and m.parent_cpu_s >= 0 and m.worker_cpu_s > 0
+    assert m.tasks >= 2 and m.work_s >= 400 * 0.001
+    # 1 ms sleeps keep both sides honest: the work is mostly waiting, the IPC small
+    assert m.overhead_share < 0.5, m
+    assert 0 < m.worker_cpu_s < m.work_s, m  # sleeping is not CPU
+    assert m.cpu_utilisation < 1.0, m
     assert any("process_data_spawn_per_item: 400 items, pool" in r.message for r in caplog.records)
     assert p.metrics_history[-1] is m
 

@@ -168,3 +168,19 @@ def test_bad_input_is_rejected_before_dispatch(proc, call, exc, match) -> None:
     with pytest.raises(exc, match=match):
         call(proc)
     assert len(proc.metrics_history) == before  # no call completed, nothing dispatched
+
+
+# -- exactness at NumPy's integer limits (D7, D8) ----------------------------------------------
+@pytest.mark.parametrize("data", [
+    np.full(2000, 2**53, dtype=np.int64),            # the sum passes 2**63: no int64 wrap
+    np.array([2**62, 2**62], dtype=np.int64),
+    np.array([2**60, 3], dtype=np.int64),            # beyond 2**53: Python arithmetic
+    [-1, 2**63], (-1, 2**63), [2**64, -(2**64), 5],  # NumPy would make float64 of these
+])
+def test_ints_beyond_int64_or_float64_stay_exact(proc, data) -> None:
+    values = data.tolist() if isinstance(data, np.ndarray) else list(data)
+    total = proc.parallel_sum_spawn_many(data)
+    assert total == sum(values) and type(total) is int
+    got = proc.process_data_spawn_per_item(data)
+    got = got.tolist() if isinstance(got, np.ndarray) else got
+    assert got == pytest.approx([kernel(x) for x in values], rel=1e-12)

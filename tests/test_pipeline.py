@@ -215,12 +215,14 @@ def test_replicas_of_a_waiting_stage_work_concurrently(optimized_only, make_proc
     p = make_processor(5, execution="pool")
     data = list(range(300))
     stages = [pipeline.double, wait_2ms, pipeline.square]
-    seconds = {}
-    for layout in ([1, 1, 1], [1, 3, 1]):
-        t0 = time.perf_counter()
-        assert p.run_pipeline(data, stages, batch_size=10, replicas=layout) == \
-            [(2 * x) ** 2 for x in data]
-        seconds[str(layout)] = time.perf_counter() - t0
+    runs: dict[str, list[float]] = {"[1, 1, 1]": [], "[1, 3, 1]": []}
+    for _ in range(3):  # interleaved, median: one descheduled run cannot decide it
+        for layout in ([1, 1, 1], [1, 3, 1]):
+            t0 = time.perf_counter()
+            assert p.run_pipeline(data, stages, batch_size=10, replicas=layout) == \
+                [(2 * x) ** 2 for x in data]
+            runs[str(layout)].append(time.perf_counter() - t0)
+    seconds = {k: statistics.median(v) for k, v in runs.items()}
     assert all(b > 0 for b in p.last_metrics.extra["replica_batches"][1])  # all 3 replicas served
     # Ideal 3x (measured 2.0x-3.3x on the shared machine); serial replicas would give 1x.
     speedup = seconds["[1, 1, 1]"] / seconds["[1, 3, 1]"]

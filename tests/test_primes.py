@@ -197,7 +197,10 @@ def recorded_segments(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_timeout_on_the_pool_raises_promptly_and_leaves_nothing(
-        optimized_only: None, make_processor: Any, recorded_segments: list[str]) -> None:
+        optimized_only: None, make_processor: Any, recorded_segments: list[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the 10**9 result list would need ~2.7 GiB: keep the memory guard out of this test
+    monkeypatch.setattr(primes_ops, "_available_memory", lambda: None)
     p = make_processor(2, execution="pool")
     t0 = time.perf_counter()
     with pytest.raises(TimeoutError, match="parallel_find_primes"):
@@ -210,8 +213,9 @@ def test_timeout_on_the_pool_raises_promptly_and_leaves_nothing(
     assert p.parallel_find_primes(1000) == oracle(1000)  # the processor works afterwards
 
 
-def test_timeout_inline_is_checked_between_segments(optimized_only: None,
-                                                    make_processor: Any) -> None:
+def test_timeout_inline_is_checked_between_segments(optimized_only: None, make_processor: Any,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(primes_ops, "_available_memory", lambda: None)  # see above
     p = make_processor(2, execution="inline")
     t0 = time.perf_counter()
     with pytest.raises(TimeoutError, match="parallel_find_primes"):

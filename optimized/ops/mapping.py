@@ -64,7 +64,7 @@ def _item_cost(latency_s: float, vector: bool) -> Cost:
 def _kernel_inline(values: Any, arr: np.ndarray | None, latency_s: float) -> list[float] | np.ndarray:
     if arr is not None and not latency_s:
         return single_item_vector(arr)
-    return [single_item_value(x, latency_s) for x in values]
+    return [single_item_value(x, latency_s) for x in values]  # exact Python arithmetic
 
 
 # -- worker tasks (module level: picklable under every start method) --------------------
@@ -102,11 +102,12 @@ def _map_numeric(call: Call, inp: NumericInput, latency_s: float) -> list[float]
         return []
     cost = _item_cost(latency_s, inp.array is not None)
     if call.choose(inp.n, cost) == "inline":
-        return _kernel_inline(inp.values, inp.array, latency_s)
+        return _kernel_inline(inp.python_values() if inp.array is None or latency_s else None,
+                              inp.array, latency_s)
     bounds = chunk_bounds(inp.n, chunk_size(inp.n, call.num_workers, cost.total_s))
     sizes = [hi - lo for lo, hi in bounds]
     if inp.array is None:  # exact Python path: one pickled chunk per task
-        vals = list(inp.values)
+        vals = inp.python_values()
         parts = call.run(_object_chunk_task, [(vals[lo:hi], latency_s) for lo, hi in bounds], sizes)
         return [v for part in parts for v in part]
     with SharedArray.copy_of(inp.array) as src, SharedArray((inp.n,), np.float64) as dst:
@@ -122,10 +123,7 @@ def map_batches(call: Call, data_batches: Any, latency_s: float) -> list[float]:
                         f"{type(data_batches).__name__}")
     flat: list[Any] = []
     for b, batch in enumerate(data_batches):
-        try:
-            numeric_input(batch, f"data_batches[{b}]", finite=True)
-        except (TypeError, ValueError) as exc:
-            raise type(exc)(str(exc)) from None
+        numeric_input(batch, f"data_batches[{b}]", finite=True)  # names the batch and item
         flat.extend(batch.tolist() if isinstance(batch, np.ndarray) else batch)
     out = _map_numeric(call, numeric_input(flat, "data_batches", finite=True), latency_s)
     return out.tolist() if isinstance(out, np.ndarray) else list(out)
@@ -211,12 +209,12 @@ def parallel_sum(call: Call, data: Any) -> int | float:
     path = call.choose(inp.n, Cost(cpu_s=1e-9 if numeric else 3e-8))
     if path == "inline":
         if not numeric:
-            return sum(inp.values)
+            return sum(inp.python_values())
         return int(arr.sum()) if arr.dtype.kind in "iu" else math.fsum(arr)
     bounds = chunk_bounds(inp.n, chunk_size(inp.n, call.num_workers))
     sizes = [hi - lo for lo, hi in bounds]
     if not numeric:
-        vals = list(inp.values)
+        vals = inp.python_values()
         return sum(call.run(_sum_objects_task, [(vals[lo:hi],) for lo, hi in bounds], sizes))
     with SharedArray.copy_of(arr) as src:
         parts = call.run(_sum_shm_task, [(src.spec, lo, hi) for lo, hi in bounds], sizes)
@@ -235,7 +233,7 @@ def statistics(call: Call, data: Any) -> dict[str, float]:
         raise ValueError("data must not be empty: mean, variance and median of no data "
                          "are undefined")
     call.recorder.items = inp.n  # always inline: see the docstring
-    values = inp.values.tolist() if inp.is_ndarray else list(inp.values)
+    values = inp.python_values()
     n = len(values)
     mean = sum(values) / n
     variance = sum((x - mean) ** 2 for x in values) / n

@@ -309,17 +309,6 @@ def _object_block_task(a_block: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.matmul(a_block, b)
 
 
-def _shared_copy(arr: np.ndarray, dtype: np.dtype) -> SharedArray:
-    """One copy of ``arr`` into a new segment, converting to ``dtype`` on the way."""
-    shared = SharedArray(arr.shape, dtype)
-    try:
-        shared.array[...] = arr
-    except BaseException:
-        shared.release()
-        raise
-    return shared
-
-
 def _multiply_pooled(call: Call, a: np.ndarray, b: np.ndarray, kernel: Kernel,
                      finish: Callable[[np.ndarray], Any]) -> Any:
     n, p = a.shape[0], b.shape[1]
@@ -332,7 +321,8 @@ def _multiply_pooled(call: Call, a: np.ndarray, b: np.ndarray, kernel: Kernel,
         parts = call.run(_object_block_task, [(a[lo:hi], b) for lo, hi in bounds], sizes)
         return finish(np.concatenate(parts, axis=0))
     dt = _compute_dtype(kernel)
-    with _shared_copy(a, dt) as sa, _shared_copy(b, dt) as sb, SharedArray((n, p), dt) as sc:
+    with SharedArray.copy_of(a, dt) as sa, SharedArray.copy_of(b, dt) as sb, \
+            SharedArray((n, p), dt) as sc:
         call.run(_shm_block_task, [(sa.spec, sb.spec, sc.spec, lo, hi) for lo, hi in bounds],
                  sizes)
         return finish(sc.array)  # converted / copied out before the segment goes away

@@ -555,9 +555,7 @@ class _Run:
 
     def _abort(self, exc: BaseException) -> None:
         """Failure contract: stop feeding, kill the workers, fresh pool and channels."""
-        self.feeder.halt()
-        for f in self.futures:
-            f.cancel()
+        self.feeder.halt()  # stage tasks are never cancelled one by one: see engine._fail
         self.backend._reset(restart=not isinstance(exc, KeyboardInterrupt))
 
 

@@ -87,6 +87,14 @@ def sieve_single_process(limit: int) -> list[int]:
     return _whole_sieve(check_int_limit(limit)).tolist()
 
 
+def primes_in_range(start: int, end: int) -> list[int]:
+    """The primes ``p`` with ``start <= p < end``, ascending, in this process."""
+    if end <= max(start, 2):
+        return []
+    found = _whole_sieve(end)
+    return found[np.searchsorted(found, max(start, 0)):].tolist()
+
+
 def base_primes(limit: int) -> np.ndarray:
     """The odd primes ``p <= isqrt(limit - 1)``: all a segment below ``limit`` needs."""
     if limit <= 9:
