@@ -100,6 +100,22 @@ def make_processor(processor_class: type, impl: str) -> Iterator[Callable[..., A
 
 
 @pytest.fixture
+def optimized_only(impl: str) -> None:
+    """Skip a test of the optimized processor's own options (paths, stages, timeouts)."""
+    if impl != "optimized":
+        pytest.skip("an optimized-only option or path: the baseline has no such thing")
+
+
+@pytest.fixture(scope="module", params=["inline", "pool"])
+def forced(request: pytest.FixtureRequest, impl: str,
+           module_processor: Callable[..., Any]) -> Any:
+    """An optimized 2-worker processor forced to one path (shared by a module's tests)."""
+    if impl != "optimized":
+        pytest.skip("forced execution paths exist only in the optimized processor")
+    return module_processor(2, execution=request.param)
+
+
+@pytest.fixture
 def processor(make_processor: Callable[..., Any]) -> Any:
     """A 4-worker processor of the implementation under test, compute workload."""
     return make_processor(4, 0.0)

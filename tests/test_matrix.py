@@ -71,21 +71,6 @@ def is_int_matrix(M: list[list[Any]]) -> bool:
     return all(isinstance(x, int) for row in M for x in row)
 
 
-# -- fixtures -----------------------------------------------------------------------------
-@pytest.fixture(scope="module", params=["inline", "pool"])
-def forced(request: pytest.FixtureRequest, impl: str, module_processor: Any) -> Any:
-    """An optimized 2-worker processor forced to one path (shared by the module's tests)."""
-    if impl != "optimized":
-        pytest.skip("forced execution paths exist only in the optimized processor")
-    return module_processor(2, execution=request.param)
-
-
-@pytest.fixture
-def optimized_only(impl: str) -> None:
-    if impl != "optimized":
-        pytest.skip("optimized-only behaviour (the baseline fails arbitrarily here)")
-
-
 # -- fixed cases on both implementations ----------------------------------------------------
 def test_small_int_case_matches_the_triple_loop(processor: Any) -> None:
     A = [[1, -2], [3, 4], [0, 5]]

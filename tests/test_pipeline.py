@@ -38,13 +38,6 @@ def expected(data: Any) -> list[Any]:
     return [((2 * x) + 10) ** 2 for x in data]
 
 
-@pytest.fixture
-def optimized_only(impl: str) -> None:
-    if impl != "optimized":
-        pytest.skip("stages, replicas, batch sizes, forced paths and timeouts are options of "
-                    "the optimized processor only")
-
-
 # -- module-level stage functions (picklable: sent to the workers) -------------------------
 def to_text(x: Any) -> str:
     return f"<{x}>"

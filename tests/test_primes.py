@@ -47,20 +47,6 @@ def oracle(limit: int) -> list[int]:
     return [i for i, f in enumerate(flags) if f]
 
 
-@pytest.fixture(scope="module", params=["inline", "pool"])
-def forced(request: pytest.FixtureRequest, impl: str, module_processor: Any) -> Any:
-    """An optimized 2-worker processor forced to one path (shared by the module's tests)."""
-    if impl != "optimized":
-        pytest.skip("forced execution paths exist only in the optimized processor")
-    return module_processor(2, execution=request.param)
-
-
-@pytest.fixture
-def optimized_only(impl: str) -> None:
-    if impl != "optimized":
-        pytest.skip("optimized-only behaviour")
-
-
 # -- fixed cases on both implementations ------------------------------------------------------
 @pytest.mark.parametrize("limit", [-5, 0, 1, 2, 3, 10, 100, 500])
 def test_small_limits_match_the_oracle(processor: Any, limit: int) -> None:
