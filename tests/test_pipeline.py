@@ -492,3 +492,15 @@ def test_gate_r6_pipeline_throughput_vs_slowest_stage_alone(impl, workloads,
 
 
 # -- measurements (printed; not a gate) -------------------------------------------------------
+
+
+def test_auto_mode_with_a_timeout_probes_on_the_pool(optimized_only, make_processor) -> None:
+    """A slow first item must not escape the timeout in auto mode (its probe is interruptible)."""
+    from tests.kernels import sleep_then_return
+    p = make_processor(2)  # auto
+    t0 = time.perf_counter()
+    with pytest.raises(TimeoutError, match="run_pipeline"):
+        p.run_pipeline([5.0, 5.0, 5.0], [sleep_then_return], timeout=0.5)
+    assert time.perf_counter() - t0 < 3.0
+    assert p.run_pipeline([0.0, 0.001], [sleep_then_return], timeout=30) == [0.0, 0.001]
+    assert p.run_pipeline(list(range(50)), timeout=30) == expected(list(range(50)))

@@ -59,7 +59,8 @@ Layout (which stage runs where)
   items, 4 workers): fused 1.7-2.5 M items/s, one task per stage 1.45-1.7 M.
 
 Small inputs run in-process (D4): the stages are timed on the first few items (kept
-as results) and the cost model compares that with the pool's cost.
+as results) and the cost model compares that with the pool's cost. With a ``timeout``
+the first item is timed as a pool task instead, so a slow stage cannot escape it.
 """
 from __future__ import annotations
 
@@ -370,6 +371,19 @@ def _probe(fns: Sequence[Stage], items: list[Any], batch_size: int) -> tuple[lis
                       transfer_s=pickling + 2 * _BATCH_OVERHEAD_S / batch_size)
 
 
+def _probe_on_pool(call: Call, fns: Sequence[Stage], items: list[Any],
+                   batch_size: int) -> tuple[list[Any], Cost]:
+    """Like :func:`_probe`, but the first item runs as one pool task under the deadline.
+
+    Used when the call has a timeout: an in-process probe could not be interrupted.
+    """
+    stats = call.recorder.stats
+    before = stats.work_s
+    head = call.run(apply_stages, [(tuple(fns), items[:1])])[0]
+    per_item = stats.work_s - before
+    return head, Cost(cpu_s=per_item, transfer_s=2 * _BATCH_OVERHEAD_S / batch_size)
+
+
 # -- pool path -----------------------------------------------------------------------------
 class _Feeder(threading.Thread):
     """Puts ``(seq, pickled batch)`` for every batch into channel 0; stops on request."""
@@ -616,7 +630,10 @@ def run_pipeline(call: Call, data: Any, stages: Sequence[Stage] | None,
         call.choose(0, Cost())
         return []
     if call.mode == "auto":
-        head, cost = _probe(fns, items, size)
+        if call.deadline.timeout is None:
+            head, cost = _probe(fns, items, size)
+        else:  # a slow first item must not escape the timeout: probe on the pool
+            head, cost = _probe_on_pool(call, fns, items, size)
         call.deadline.check()
         path = call.choose(n, cost)
     else:
