@@ -175,6 +175,26 @@ def record_segments(monkeypatch: pytest.MonkeyPatch, module: Any) -> list[str]:
     return names
 
 
+def refuse_dispatch(monkeypatch: pytest.MonkeyPatch, processor: Any, module: Any) -> list[str]:
+    """Make any dispatch by ``processor`` (or a segment made by ``module``) fail loudly.
+
+    Returns the list of what was attempted: a bad-input test asserts it stays empty,
+    proving validation finished before any work started (D2).
+    """
+    attempted: list[str] = []
+
+    def refuse(name: str) -> Any:
+        def fail(*args: Any, **kwargs: Any) -> Any:
+            attempted.append(name)
+            raise AssertionError(f"{name} called before validation finished")
+        return fail
+
+    monkeypatch.setattr(processor._backend, "run", refuse("backend.run"))
+    monkeypatch.setattr(processor._backend, "submit", refuse("backend.submit"))
+    monkeypatch.setattr(module, "SharedArray", refuse("SharedArray"))
+    return attempted
+
+
 def our_segments() -> set[str]:
     """Segments created by this test process (other sessions' runs are not ours)."""
     from optimized.shm import segment_prefix

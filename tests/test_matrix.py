@@ -31,7 +31,7 @@ from evaluation.workloads import build_args
 from optimized.ops import matrix as matrix_ops
 from optimized.shm import live_segments
 from tests.budget import run_within
-from tests.conftest import SHM_DIR, record_segments
+from tests.conftest import SHM_DIR, record_segments, refuse_dispatch
 
 OP = "parallel_matrix_multiply"
 
@@ -273,17 +273,7 @@ def test_bad_input_is_rejected_before_any_work(optimized_only: None, make_proces
                                                monkeypatch: pytest.MonkeyPatch, A: Any, B: Any,
                                                exc: type, message: str) -> None:
     p = make_processor(2, execution="pool")
-    dispatched: list[str] = []
-
-    def refuse(name: str) -> Any:
-        def fail(*args: Any, **kwargs: Any) -> Any:
-            dispatched.append(name)
-            raise AssertionError(f"{name} called before validation finished")
-        return fail
-
-    monkeypatch.setattr(p._backend, "run", refuse("backend.run"))
-    monkeypatch.setattr(p._backend, "submit", refuse("backend.submit"))
-    monkeypatch.setattr(matrix_ops, "SharedArray", refuse("SharedArray"))
+    dispatched = refuse_dispatch(monkeypatch, p, matrix_ops)
     before = p.last_metrics
     with pytest.raises(exc) as info:
         p.parallel_matrix_multiply(A, B)

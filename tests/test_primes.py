@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from optimized.ops import primes as primes_ops
 from optimized.shm import live_segments
 from tests.budget import run_within
-from tests.conftest import SHM_DIR, record_segments
+from tests.conftest import SHM_DIR, record_segments, refuse_dispatch
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -143,17 +143,7 @@ def test_bad_limit_is_rejected_before_any_work(optimized_only: None, make_proces
                                                monkeypatch: pytest.MonkeyPatch, limit: Any,
                                                message: str) -> None:
     p = make_processor(2, execution="pool")
-    dispatched: list[str] = []
-
-    def refuse(name: str) -> Any:
-        def fail(*args: Any, **kwargs: Any) -> Any:
-            dispatched.append(name)
-            raise AssertionError(f"{name} called before validation finished")
-        return fail
-
-    monkeypatch.setattr(p._backend, "run", refuse("backend.run"))
-    monkeypatch.setattr(p._backend, "submit", refuse("backend.submit"))
-    monkeypatch.setattr(primes_ops, "SharedArray", refuse("SharedArray"))
+    dispatched = refuse_dispatch(monkeypatch, p, primes_ops)
     with pytest.raises(TypeError) as info:
         p.parallel_find_primes(limit)
     assert message in str(info.value)
