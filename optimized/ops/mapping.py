@@ -7,7 +7,9 @@ chunk and returns its whole result at once - one transfer per batch, never per i
 """
 from __future__ import annotations
 
+import functools
 import math
+import operator
 import time
 from collections.abc import Sequence
 from typing import Any, Callable
@@ -221,12 +223,20 @@ def parallel_sum(call: Call, data: Any) -> int | float:
     return sum(parts) if arr.dtype.kind in "iu" else math.fsum(parts)
 
 
+def _sum_left_to_right(values: Sequence[Any]) -> Any:
+    """``0 + v[0] + v[1] + ...`` in that order, uncompensated (the baseline's loop, in C)."""
+    return functools.reduce(operator.add, values, 0)
+
+
 def statistics(call: Call, data: Any) -> dict[str, float]:
     """Mean, population variance and median, with the baseline's arithmetic.
 
-    Left-to-right ``sum`` (exactly the baseline's accumulation loop, so results match
-    to the last bit) and ``sorted`` for the median. Always in-process: it is one pass
-    plus a sort, which the pool cannot speed up without changing the rounding.
+    Left-to-right accumulation with ``+`` and squares as ``d * d`` - exactly the
+    baseline's loops, so results match to the last bit - and ``sorted`` for the
+    median. Not ``sum()`` (Python >= 3.12 compensates float sums) and not ``d ** 2``
+    (libm ``pow`` can differ from ``d * d`` in the last bit). Always in-process: it
+    is one pass plus a sort, which the pool cannot speed up without changing the
+    rounding.
     """
     inp = numeric_input(data, "data")
     if inp.n == 0:
@@ -235,8 +245,8 @@ def statistics(call: Call, data: Any) -> dict[str, float]:
     call.recorder.items = inp.n  # always inline: see the docstring
     values = inp.python_values()
     n = len(values)
-    mean = sum(values) / n
-    variance = sum((x - mean) ** 2 for x in values) / n
+    mean = _sum_left_to_right(values) / n
+    variance = _sum_left_to_right([(d := x - mean) * d for x in values]) / n
     ordered = sorted(values)
     mid = n // 2
     median = ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
