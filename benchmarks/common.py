@@ -32,7 +32,8 @@ __all__ = ["INSTANCES", "QUICK", "QUICK_ENV", "WORKLOADS", "GATE_WORKERS", "IMPL
            "operation_args", "build_text", "single_reference", "OperationBenchmark",
            "spin", "SPIN_ITERATIONS", "EFFICIENCY_ITEMS", "map_sizes", "sequential_map",
            "parallel_efficiency", "median_overhead_share", "pipeline_stages",
-           "throughput_ratio", "exact_matmul", "numpy_sieve", "counter_word_count"]
+           "throughput_ratio", "stage_inputs", "slow_stage", "SLOW_STAGE_ITEMS",
+           "PER_ITEM_STAGES", "exact_matmul", "numpy_sieve", "counter_word_count"]
 
 #: ``instances/`` of the working tree this suite belongs to.
 INSTANCES = Path(__file__).resolve().parent.parent / "instances"
@@ -375,6 +376,37 @@ def spin(x: int) -> int:
     return acc
 
 
+#: Items through the pipeline with one slow stage (the replication benchmark).
+SLOW_STAGE_ITEMS = 2000 if QUICK else 10_000
+
+
+def slow_stage(x: Any) -> Any:
+    """A pipeline stage of about 50 us of CPU per item (a fixed integer loop); returns ``x``."""
+    acc = 0
+    for i in range(SPIN_ITERATIONS // 4):
+        acc = (acc + i * i) % 1_000_003
+    return x if acc >= 0 else None
+
+
+def item_double(x: Any) -> Any:
+    """The original's stage 1 as a plain per-item function (one Python call per item)."""
+    return x * 2
+
+
+def item_add_ten(x: Any) -> Any:
+    """The original's stage 2, per item."""
+    return x + 10
+
+
+def item_square(x: Any) -> Any:
+    """The original's stage 3, per item."""
+    return x * x
+
+
+#: The original's stages as per-item functions, for comparison with the batch stages.
+PER_ITEM_STAGES = (item_double, item_add_ten, item_square)
+
+
 def sequential_map(func: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
     """``[func(x) for x in items]``: the single-process reference of ``map``."""
     return [func(x) for x in items]
@@ -417,28 +449,43 @@ def median_overhead_share(call: Callable[[], Any], processor: Any, repeats: int 
     return statistics.median(shares)
 
 
+def _stages_module() -> Any:
+    """Where the processor keeps its stage functions (asv also runs older commits)."""
+    try:
+        return importlib.import_module("optimized.ops.stages")
+    except ImportError:  # commits before the stages module kept them in the pipeline module
+        return importlib.import_module("optimized.ops.pipeline")
+
+
 def pipeline_stages() -> tuple[Callable[[Any], Any], ...]:
     """The processor's default stages (installed, picklable under any start method)."""
-    return tuple(importlib.import_module("optimized.ops.pipeline").DEFAULT_STAGES)
+    return tuple(_stages_module().DEFAULT_STAGES)
+
+
+def stage_inputs(stage: Callable[[Any], Any], inputs: list[Any]) -> list[Any]:
+    """What ``stage`` alone makes of ``inputs``, as a list (per-item or batch stage alike)."""
+    out = _stages_module().apply_stages([stage], inputs)
+    return out.tolist() if isinstance(out, np.ndarray) else list(out)
 
 
 def throughput_ratio(processor: Any, data: Sequence[Any],
                      stages: Sequence[Callable[[Any], Any]], repeats: int = 3) -> float:
     """R6: pipeline throughput over the throughput of its slowest stage run alone.
 
-    As the R6 gate measures it: the default pipeline ``run_pipeline(data)`` against
-    each default stage alone - a one-stage ``run_pipeline`` on the same processor, fed
+    As the R6 gate measures it: the pipeline ``run_pipeline(data, stages)`` against
+    each of its stages alone - a one-stage ``run_pipeline`` on the same processor, fed
     the input that stage sees inside the pipeline; all timed interleaved (one untimed
     warm-up round), medians of ``repeats``. Throughput = items / wall time.
     """
     n = len(data)
-    if len(processor.run_pipeline(data)) != n:
+    if len(processor.run_pipeline(data, list(stages))) != n:
         raise AssertionError("run_pipeline lost or duplicated items")
-    cases: dict[str, Callable[[], Any]] = {"pipeline": lambda: processor.run_pipeline(data)}
+    cases: dict[str, Callable[[], Any]] = {
+        "pipeline": functools.partial(processor.run_pipeline, data, list(stages))}
     inputs = list(data)
     for i, stage in enumerate(stages):
         cases[f"stage{i}"] = functools.partial(processor.run_pipeline, inputs, [stage])
-        inputs = [stage(x) for x in inputs]
+        inputs = stage_inputs(stage, inputs)
     times: dict[str, list[float]] = {name: [] for name in cases}
     for rnd in range(repeats + 1):
         for name, run in cases.items():

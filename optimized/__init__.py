@@ -8,6 +8,7 @@
 from .data import generate_test_data, generate_test_matrix, generate_test_text
 from .errors import ProcessorClosedError, ProcessorTimeoutError, WorkerCrashedError
 from .metrics import CallMetrics
+from .ops.stages import batch_stage
 from .processor import OptimizedParallelProcessor
 
 __all__ = [
@@ -15,6 +16,8 @@ __all__ = [
     "OptimizedParallelProcessor",
     # its per-call metrics
     "CallMetrics",
+    # marks a pipeline stage that takes a whole batch
+    "batch_stage",
     # errors
     "ProcessorTimeoutError", "WorkerCrashedError", "ProcessorClosedError",
     # test-data generators (same outputs as the baseline's)

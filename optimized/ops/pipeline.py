@@ -4,13 +4,14 @@ Data flow (pool path)::
 
     caller process                               pool workers (the processor's one pool, R1)
     --------------                               --------------------------------------------
-    feeder thread: (seq, pickled batch) --> channel[0] --> stage task 0 (x r0 replicas)
-                                                             batch = [f(x) for x in batch]
-                                           channel[1] <--  put((seq, pickled batch))
+    feeder thread: (seq, packed batch) --> channel[0] --> stage task 0 (x r0 replicas)
+                                                            batch = f(batch) or
+                                                                    [f(x) for x in batch]
+                                           channel[1] <--  put((seq, packed batch))
                                                 |
                                                 v
                                             stage task 1 ... --> channel[k]
-    main thread:  get(timeout) from channel[k], unpickle, results[seq] = batch
+    main thread:  get(timeout) from channel[k], unpack, results[seq] = batch
                   (input order restored by sequence number, D6)
     all batches in -> one None sentinel per replica into each stage's input channel
                    -> collect the stage tasks' reports (counts checked, metrics)
@@ -22,9 +23,13 @@ Design
   *channels*, created with the pool and inherited by every worker, because a
   ``multiprocessing.Queue`` can only reach an existing process by inheritance.
 - **Batches.** Items travel ``batch_size`` at a time (default: the processor's
-  ``pipeline_batch_size``, 500; R6 recommends 100-1000) as ``(seq, bytes)``:
-  each batch is pickled by the sender itself, so an unpicklable item or result
-  raises where it happens instead of being dropped by a queue's feeder thread.
+  ``pipeline_batch_size``, 500; R6 recommends 100-1000) as ``(seq, payload)``,
+  packed by the sender itself (:func:`~optimized.ops.stages.pack`: raw bytes for
+  an int64/float64 array, else pickle), so an unpicklable item or result raises
+  where it happens instead of being dropped by a queue's feeder thread. Numeric
+  data reaches a first stage that is a batch stage as an array (the default
+  stages are; see :mod:`optimized.ops.stages`), and the results are turned back
+  into Python numbers once, at the end.
 - **Back-pressure.** Every channel holds at most ``pipeline_queue_depth``
   batches; a fast producer blocks on ``put`` until its consumer catches up.
 - **Termination.** The parent knows how many batches it sent. Once all of them
@@ -64,9 +69,7 @@ the first item is timed as a pool task instead, so a slow stage cannot escape it
 """
 from __future__ import annotations
 
-import itertools
 import multiprocessing as mp
-import pickle
 import queue
 import threading
 import time
@@ -74,7 +77,7 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -85,11 +88,10 @@ from ..engine import ensure_picklable
 from ..errors import WorkerCrashedError
 from ..progress import make_progress
 from ..validation import check_positive_int, numeric_input
+from .stages import (DEFAULT_STAGES, Stage, apply_stages, as_list, is_batch_stage, join_batches,
+                     numeric_source, pack, stage_name, unpack)
 
-__all__ = ["double", "add_ten", "square", "DEFAULT_STAGES", "run_pipeline", "StageReport",
-           "Plan", "plan_layout", "apply_stages", "stage_loop"]
-
-Stage = Callable[[Any], Any]
+__all__ = ["run_pipeline", "StageReport", "Plan", "plan_layout", "stage_loop"]
 
 #: How long one blocking queue operation waits before the loop re-checks
 #: the deadline, the stage tasks and the stop flag.
@@ -98,53 +100,14 @@ _POLL_S = 0.05
 _WORKER_POLL_S = 1.0
 #: The probe that times the stages in-process stops after this much work ...
 _PROBE_BUDGET_S = 0.002
-#: ... or after this many items (1 + 2 + 4 + 8 + 16).
+#: ... or after this many items (1 + 2 + 4 + 8 + 16) ...
 _PROBE_MAX_ITEMS = 31
+#: ... or this many with a batch stage, whose fixed cost per call (NumPy's, say)
+#: only shows its per-item cost on larger batches (1 + 2 + ... + 256).
+_PROBE_MAX_ITEMS_BATCH = 511
 #: CPU per batch and channel crossing on one side: queue locks, pipe write or read,
 #: a thread wake-up (measured on the 2-core reference machine: 30-40 us).
 _BATCH_OVERHEAD_S = 4e-5
-_PICKLE = pickle.HIGHEST_PROTOCOL
-
-
-# -- the default stages (the original's three) --------------------------------------------
-def double(x: Any) -> Any:
-    """Stage 1 of the original pipeline: ``x * 2``."""
-    return x * 2
-
-
-def add_ten(x: Any) -> Any:
-    """Stage 2 of the original pipeline: ``x + 10``."""
-    return x + 10
-
-
-def square(x: Any) -> Any:
-    """Stage 3 of the original pipeline: ``x * x``."""
-    return x * x
-
-
-DEFAULT_STAGES: tuple[Stage, ...] = (double, add_ten, square)
-
-
-def apply_stages(fns: Sequence[Stage], batch: list[Any]) -> list[Any]:
-    """``[fns[-1](...fns[0](x)) for x in batch]``.
-
-    Up to three functions are composed inside one list comprehension (measured:
-    about 20% cheaper than one comprehension per function for cheap stages, since
-    no intermediate list is built). Stage functions should be pure: the order of
-    calls across items and stages is not specified.
-    """
-    for i in range(0, len(fns), 3):
-        part = fns[i:i + 3]
-        if len(part) == 3:
-            f, g, h = part
-            batch = [h(g(f(x))) for x in batch]
-        elif len(part) == 2:
-            f, g = part
-            batch = [g(f(x)) for x in batch]
-        else:
-            f = part[0]
-            batch = [f(x) for x in batch]
-    return batch
 
 
 # -- worker side ---------------------------------------------------------------------------
@@ -166,10 +129,6 @@ class StageReport:
     batches: int
     items: int
     busy_s: float
-
-
-def _name(fn: Any) -> str:
-    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
 
 
 def _parent_alive(parent: Any) -> bool:
@@ -205,21 +164,21 @@ def stage_loop(position: int, fns: tuple[Stage, ...]) -> StageReport:
         if msg is None:  # sentinel: the parent has every batch already
             return StageReport(position, batches, items, busy)
         seq, payload = msg
-        batch = pickle.loads(payload)
+        batch = unpack(payload)
         t0 = time.perf_counter()
         try:
             batch = apply_stages(fns, batch)
         except BaseException as exc:
             exc.add_note(f"raised in pipeline stage task {position} "
-                         f"({' -> '.join(map(_name, fns))}), batch {seq}")
+                         f"({' -> '.join(map(stage_name, fns))}), batch {seq}")
             raise
         busy += time.perf_counter() - t0
         try:
-            out = pickle.dumps(batch, _PICKLE)
+            out = pack(batch)
         except Exception as exc:
-            raise TypeError(f"pipeline stage task {position} ({', '.join(map(_name, fns))}): "
-                            f"results of batch {seq} cannot be pickled to travel on: "
-                            f"{exc}") from exc
+            raise TypeError(f"pipeline stage task {position} ("
+                            f"{', '.join(map(stage_name, fns))}): results of batch {seq} cannot "
+                            f"be pickled to travel on: {exc}") from exc
         dst.put((seq, out))  # blocks while the next channel is full: back-pressure
         batches += 1
         items += len(batch)
@@ -231,7 +190,7 @@ def _check_stages(stages: Any) -> tuple[Stage, ...]:
         return DEFAULT_STAGES
     if callable(stages):
         raise TypeError(f"stages must be a sequence of functions, got the single callable "
-                        f"{_name(stages)}; pass [{_name(stages)}]")
+                        f"{stage_name(stages)}; pass [{stage_name(stages)}]")
     if isinstance(stages, (str, bytes)) or not isinstance(stages, Sequence):
         raise TypeError(f"stages must be a sequence (list or tuple) of functions of one item, "
                         f"got {type(stages).__name__}")
@@ -243,7 +202,7 @@ def _check_stages(stages: Any) -> tuple[Stage, ...]:
             raise TypeError(f"stages[{i}] must be a callable of one item, got "
                             f"{type(fn).__name__} {fn!r}")
     for i, fn in enumerate(stages):
-        ensure_picklable(fn, f"stages[{i}] ({_name(fn)})")
+        ensure_picklable(fn, f"stages[{i}] ({stage_name(fn)})")
     return tuple(stages)
 
 
@@ -265,16 +224,26 @@ def _check_replicas(replicas: Any, n_stages: int, num_workers: int) -> tuple[int
     return counts
 
 
-def _check_data(data: Any, default_stages: bool) -> list[Any]:
-    """Validate ``data``; return it as a list (ndarray -> Python scalars via ``tolist``)."""
-    if default_stages:
-        numeric_input(data, "data")  # the default stages are arithmetic: numbers only
+def _check_data(data: Any, fns: Sequence[Stage], default_stages: bool) -> Any:
+    """Validate ``data``; return the items the stages get.
+
+    An int64/float64 array when the first stage is a batch stage and such an array
+    holds the items exactly (:func:`~optimized.ops.stages.numeric_source`); otherwise
+    a list (an ndarray through ``tolist``: exact Python numbers, no int64 wrap-around).
+    """
+    converted = None
+    if default_stages:  # the default stages are arithmetic: numbers only
+        converted = numeric_input(data, "data").array
     elif isinstance(data, np.ndarray):
         if data.ndim != 1:
             raise ValueError(f"data must be one-dimensional, got an array of shape {data.shape}")
     elif isinstance(data, (str, bytes)) or not isinstance(data, Sequence):
         raise TypeError(f"data must be a sequence of items (list, tuple, range or 1-D ndarray), "
                         f"got {type(data).__name__}")
+    if is_batch_stage(fns[0]):
+        arr = numeric_source(data, converted)
+        if arr is not None:
+            return arr
     if isinstance(data, np.ndarray):
         return data.tolist()
     return data if isinstance(data, list) else list(data)
@@ -303,7 +272,7 @@ class Plan:
 
     def describe(self) -> list[list[str]]:
         """Function names per stage task (for metrics)."""
-        return [[_name(f) for f in g] for g in self.groups]
+        return [[stage_name(f) for f in g] for g in self.groups]
 
 
 def plan_layout(fns: Sequence[Stage], replicas: Sequence[int] | None, num_workers: int,
@@ -333,7 +302,7 @@ def plan_layout(fns: Sequence[Stage], replicas: Sequence[int] | None, num_worker
 # -- in-process path -----------------------------------------------------------------------
 
 
-def _probe(fns: Sequence[Stage], items: list[Any], batch_size: int) -> tuple[list[Any], Cost]:
+def _probe(fns: Sequence[Stage], items: Any, batch_size: int) -> tuple[list[Any], Cost]:
     """Run the stages on the first few items in-process; return their results and a Cost.
 
     Batches of 1, 2, 4, ... items until :data:`_PROBE_BUDGET_S` of work or
@@ -342,36 +311,40 @@ def _probe(fns: Sequence[Stage], items: list[Any], batch_size: int) -> tuple[lis
     pool: pickling it out and its result back (measured on the probe) plus a share of
     the per-batch queue overhead.
     """
-    head: list[Any] = []
+    outs: list[Any] = []
+    done = 0
     wall = 0.0
     per_item = float("inf")
     size = 1
+    limit = min(len(items), _PROBE_MAX_ITEMS_BATCH if any(map(is_batch_stage, fns))
+                else _PROBE_MAX_ITEMS)
     # CPU time is read once around the whole probe: each process_time() is a system
     # call (about 1.5 us), which would dwarf stages that cost 0.1 us per item.
     c0 = time.process_time()
-    while len(head) < min(len(items), _PROBE_MAX_ITEMS) and wall < _PROBE_BUDGET_S:
-        batch = items[len(head):len(head) + size]
+    while done < limit and wall < _PROBE_BUDGET_S:
+        batch = items[done:done + size]
         w0 = time.perf_counter()
-        head.extend(apply_stages(fns, batch))
+        outs.append(apply_stages(fns, batch))
         dt = time.perf_counter() - w0
+        done += len(batch)
         wall += dt
         # The cheapest batch per item: a batch that lost the CPU to another process
         # mid-way must not make cheap stages look expensive.
         per_item = min(per_item, dt / len(batch))
         size *= 2
     cpu_share = min(1.0, (time.process_time() - c0) / wall) if wall > 0 else 1.0
-    m = len(head)
     t0 = time.perf_counter()
-    pickle.loads(pickle.dumps(items[:m], _PICKLE))
-    pickle.loads(pickle.dumps(head, _PICKLE))
-    pickling = (time.perf_counter() - t0) / m
+    unpack(pack(items[:done]))
+    for out in outs:
+        unpack(pack(out))
+    pickling = (time.perf_counter() - t0) / done
     # Time off the CPU counts as waiting (sleep, I/O - or a busy machine): it
     # parallelises over every worker, not just over the cores.
-    return head, Cost(cpu_s=per_item * cpu_share, wait_s=per_item * (1.0 - cpu_share),
+    return join_batches(outs), Cost(cpu_s=per_item * cpu_share, wait_s=per_item * (1.0 - cpu_share),
                       transfer_s=pickling + 2 * _BATCH_OVERHEAD_S / batch_size)
 
 
-def _probe_on_pool(call: Call, fns: Sequence[Stage], items: list[Any],
+def _probe_on_pool(call: Call, fns: Sequence[Stage], items: Any,
                    batch_size: int) -> tuple[list[Any], Cost]:
     """Like :func:`_probe`, but the first item runs as one pool task under the deadline.
 
@@ -379,7 +352,7 @@ def _probe_on_pool(call: Call, fns: Sequence[Stage], items: list[Any],
     """
     stats = call.recorder.stats
     before = stats.work_s
-    head = call.run(apply_stages, [(tuple(fns), items[:1])])[0]
+    head = as_list(call.run(apply_stages, [(tuple(fns), items[:1])])[0])
     per_item = stats.work_s - before
     return head, Cost(cpu_s=per_item, transfer_s=2 * _BATCH_OVERHEAD_S / batch_size)
 
@@ -399,7 +372,7 @@ class _Feeder(threading.Thread):
     def run(self) -> None:
         try:
             for seq, (lo, hi) in enumerate(self._bounds):
-                msg = (seq, self._pickle(lo, hi))
+                msg = (seq, self._pack(lo, hi))
                 while True:
                     if self.stop_event.is_set():
                         return
@@ -411,10 +384,10 @@ class _Feeder(threading.Thread):
         except BaseException as exc:  # reported to the main thread, which aborts the call
             self.error = exc
 
-    def _pickle(self, lo: int, hi: int) -> bytes:
+    def _pack(self, lo: int, hi: int) -> Any:
         batch = self._items[lo:hi]
         try:
-            return pickle.dumps(batch, _PICKLE)
+            return pack(batch)
         except Exception as exc:
             raise TypeError(f"data items must be picklable to travel to the pipeline's worker "
                             f"processes; the batch of items {lo}..{hi - 1} failed: {exc}") from exc
@@ -484,7 +457,7 @@ class _Run:
         finally:
             self.feeder.halt()
             call.progress.close()
-        return list(itertools.chain.from_iterable(self.results))  # type: ignore[arg-type]
+        return join_batches(self.results)
 
     def _watch(self, force: bool = False) -> None:
         """Deadline, feeder and stage-task checks (at most every poll interval)."""
@@ -509,7 +482,7 @@ class _Run:
             lo, hi = self.bounds[seq]
             if self.results[seq] is not None:
                 raise RuntimeError(f"pipeline batch {seq} (items {lo}..{hi - 1}) arrived twice")
-            batch = pickle.loads(payload)
+            batch = unpack(payload)
             if len(batch) != hi - lo:
                 raise RuntimeError(f"pipeline batch {seq} came back with {len(batch)} items, "
                                    f"expected {hi - lo}")
@@ -584,14 +557,16 @@ def run_pipeline(call: Call, data: Any, stages: Sequence[Stage] | None,
         The operation's call state (deadline, metrics, backend, options).
     data : sequence
         list, tuple, range or 1-D ndarray. With the default stages every item must
-        be a real number; with custom stages any picklable items. An ndarray is
-        converted with ``tolist()`` (exact Python numbers, no int64 wrap-around), so
-        the result is a list, as the baseline's is.
+        be a real number; with custom stages any picklable items. The result is a
+        list of Python objects, as the baseline's is (an ndarray's items come back
+        as exact Python numbers, never wrapped at 2**63).
     stages : sequence of callable, optional
-        Per-item functions, applied in order: each stage replica applies its
-        function to a whole batch (``[f(x) for x in batch]``). They must be
-        picklable (module-level functions, not lambdas or closures), checked before
-        anything runs. Default: the original's ``x*2``, ``x+10``, ``x*x``.
+        Functions applied in order, each per item (``[f(x) for x in batch]``) or,
+        if marked with :func:`~optimized.ops.stages.batch_stage`, per batch
+        (``f(batch)``; a list, or an int64/float64 array for numeric data). They
+        must be picklable (module-level functions, not lambdas or closures),
+        checked before anything runs. Default: the original's ``x*2``, ``x+10``,
+        ``x*x`` as exact batch stages (NumPy where no int64 can overflow).
     batch_size : int, optional
         Items per batch (positive int; R6 recommends 100-1000). Default: the
         processor's ``pipeline_batch_size``.
@@ -621,9 +596,9 @@ def run_pipeline(call: Call, data: Any, stages: Sequence[Stage] | None,
     size = call.options["batch_size"] if batch_size is None else \
         check_positive_int(batch_size, "batch_size")
     counts = _check_replicas(replicas, len(fns), call.num_workers)
-    items = _check_data(data, stages is None)
+    items = _check_data(data, fns, stages is None)
     extra = call.recorder.extra
-    extra.update(stages=[_name(f) for f in fns], batch_size=size)
+    extra.update(stages=[stage_name(f) for f in fns], batch_size=size)
     n = len(items)
     head: list[Any] = []
     if n == 0:
@@ -641,7 +616,7 @@ def run_pipeline(call: Call, data: Any, stages: Sequence[Stage] | None,
     if path == "inline" or len(head) == n:
         call.recorder.path = "inline"
         extra.update(replicas=None, layout=None)
-        return head + apply_stages(fns, items[len(head):])
+        return head + as_list(apply_stages(fns, items[len(head):]))
     plan = plan_layout(fns, counts, call.num_workers, -(-(n - len(head)) // size))
     extra.update(replicas=list(plan.replicas), layout=plan.describe(), fused=plan.fused)
     call.recorder.path = "pool"
