@@ -107,6 +107,8 @@ def test_100x100_known_answer(forced: Any, workloads: Any) -> None:
     ([[2 ** 26]], [[2 ** 27]], "int-via-float64"),          # bound exactly 2**53: still exact
     ([[2 ** 53 + 1]], [[1]], "int64"),                      # float64 would round this to 2**53
     ([[2 ** 30, 3], [1, 2]], [[2 ** 30, 1], [5, 7]], "int64"),
+    ([[-(2 ** 40) - 5, 2 ** 41 + 3]], [[2 ** 20 - 1], [-(2 ** 19)]], "int64"),  # 2+ digits
+    ([[1, 1]], [[2 ** 60], [1]], "int64"),                  # no room for a digit: int matmul
     ([[2 ** 62, 2 ** 62]], [[2], [2]], "object"),           # int64 would overflow (2**65)
     ([[-2 ** 63, 1]], [[-1], [0]], "object"),               # -(-2**63) does not fit in int64
     ([[2 ** 70, -1], [3, 2 ** 64]], [[1, 2 ** 65], [-(2 ** 66), 7]], "object"),
@@ -119,6 +121,31 @@ def test_integer_kernels_are_exact(forced: Any, A: list, B: list, kernel: str) -
     got = forced.parallel_matrix_multiply(A, B)
     assert_int_product(got, A, B)
     assert forced.last_metrics.extra["kernel"] == kernel
+
+
+@st.composite
+def int64_operands(draw: Any) -> tuple[np.ndarray, np.ndarray]:
+    """int64 matrices of any bit widths whose exact product fits int64 (the kernel's bound)."""
+    n, m, p = (draw(st.integers(1, 5)) for _ in range(3))
+    bits_a, bits_b = draw(st.integers(0, 62)), draw(st.integers(0, 62))
+    ints = lambda bits: st.integers(-(2 ** bits), 2 ** bits - 1)  # noqa: E731
+    a = np.array(draw(st.lists(st.lists(ints(bits_a), min_size=m, max_size=m),
+                               min_size=n, max_size=n)), dtype=np.int64)
+    b = np.array(draw(st.lists(st.lists(ints(bits_b), min_size=p, max_size=p),
+                               min_size=m, max_size=m)), dtype=np.int64)
+    bound = max(1, int(np.abs(a.astype(object)).max())) * \
+        max(1, int(np.abs(b.astype(object)).max())) * m
+    assume(bound < 2 ** 63)
+    return a, b
+
+
+@settings(deadline=None, max_examples=150)
+@given(ops=int64_operands())
+def test_digit_split_int_matmul_is_exact(ops: tuple[np.ndarray, np.ndarray]) -> None:
+    a, b = ops
+    got = matrix_ops.int_matmul(a, b)
+    assert got.dtype == np.int64
+    assert got.tolist() == (a.astype(object) @ b.astype(object)).tolist()
 
 
 def test_fractions_use_exact_python_arithmetic(forced: Any) -> None:
