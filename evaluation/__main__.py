@@ -131,7 +131,7 @@ def _run_all(args: argparse.Namespace, out_dir: Path) -> None:
         if asv.problem:
             run["problems"].append(_problem("asv", None, asv.problem))
         try:
-            collect_results(asv.results_dir, commit, raw / "asv")
+            collect_results(asv.results_dir, commit, raw / "asv", previous=asv.previous)
         except FileNotFoundError as exc:
             run["problems"].append(_problem("asv", None, f"{exc} (see {asv.log_path.name})"))
         bar.stage(len(impls) + 1, "done")
@@ -149,7 +149,19 @@ def _asv_html() -> Path | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m evaluation`` (and the ``ppd-evaluate`` script)."""
+    """Entry point of ``python -m evaluation`` (and the ``ppd-evaluate`` script).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Command-line arguments (default ``sys.argv[1:]``); see ``--help``.
+
+    Returns
+    -------
+    int
+        Exit status (module docstring): 0 pass, 1 the optimized implementation failed,
+        2 bad command line, 3 incomplete run. The report is written in every case but 2.
+    """
     args = _parser().parse_args(argv)
     t0 = time.monotonic()
     if args.from_results:

@@ -18,11 +18,23 @@ Conventions
   workload when it has a ``workload`` parameter saying so or that word in its class
   name), then a benchmark without a ``workers`` parameter (it runs at the gate's
   worker count), else the gate's worker count.
-- Where an implementation was not measured at the reference size (the baseline
-  above ``baseline_max``; anything in quick mode), the figure is extrapolated with a
-  power law fitted to every size it did run, and marked ``extrapolated`` - provided
-  the fit has at least two sizes and a positive exponent (a time that falls with size
-  means fixed overheads dominate the sizes run: there is no trend to extrapolate).
+- A size that was run is never extrapolated: its median is the figure, or ``n/a``
+  when that point failed (asv null).
+- Where an implementation did not run the reference size (the baseline above
+  ``baseline_max``; quick mode's small sizes), the figure is extrapolated with a power
+  law ``t = a * n**b`` fitted to every size it did run, and marked ``extrapolated`` -
+  only when the fit is trustworthy (:func:`extrapolation_refusal`), else ``n/a`` with
+  the reason:
+
+  1. at least two distinct sizes (:class:`~evaluation.fit.FitError` otherwise);
+  2. ``b > 0`` (a time falling with size means fixed overheads dominate: no trend);
+  3. with three or more points, ``r2 >= MIN_R2`` (0.9) on log-log axes (two points
+     always fit exactly, so r2 says nothing there);
+  4. beyond ``FAR_REACH`` (10) times the largest size run, ``b >= MIN_FAR_EXPONENT``
+     (0.8): every operation's work grows at least linearly with its size, so a flatter
+     fit means the sizes run are dominated by fixed overheads, and following it 100x
+     further would report the overhead, not the work (quick mode's
+     ``764 us at 100,000 items, b=0.08`` was such a figure).
 """
 from __future__ import annotations
 
@@ -34,21 +46,32 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from .fit import FitError, fit_power_law
+from .fit import FitError, PowerLaw, fit_power_law
 from .run_tests import OUTCOMES, TestCase
 from .workloads import Gate, Operation, Workloads
 
 __all__ = ["TEST_COLUMNS", "tests_frame", "tests_summary", "map_gate_ids", "gate_verdicts",
            "reference_figures", "speedups", "baseline_defects", "optimized_failures",
            "summary_table", "measured_speedup", "Figure", "FAILING_OUTCOMES", "timed_rows",
-           "reference_size", "format_figure", "format_seconds", "format_ratio", "exit_status"]
+           "reference_size", "format_figure", "format_seconds", "format_ratio", "exit_status",
+           "extrapolation_refusal", "FAR_REACH", "MIN_FAR_EXPONENT", "MIN_R2"]
 
 TEST_COLUMNS = ["impl", "nodeid", "file", "test", "outcome", "seconds", "is_gate", "gate_ids",
                 "markers", "message"]
 #: Outcomes that make a run fail.
 FAILING_OUTCOMES = ("failed", "error")
+#: Extrapolation rules (see the module docstring): beyond FAR_REACH x the largest size
+#: run, the fitted exponent must be at least MIN_FAR_EXPONENT; fits of 3+ points need
+#: r2 >= MIN_R2.
+FAR_REACH = 10.0
+MIN_FAR_EXPONENT = 0.8
+MIN_R2 = 0.9
 _DEFAULT_WORKLOAD = "compute"
-_HANG = re.compile(r"did not finish|budget|timed? ?out|timeout|deadlock|\bhang", re.I)
+#: A test killed by pytest-timeout, or a message naming a hang: the call never returned.
+_HANG = re.compile(r"timed? ?out|timeout|deadlock|\bhang", re.I)
+#: A call stopped when its time budget ran out (tests/budget.py): for a gate test that is
+#: a time gate missed (the call was slow, maybe finishing later); for another test a hang.
+_BUDGET = re.compile(r"did not finish|budget", re.I)
 _LOST = re.compile(r"\blost\b|missing|dropped|out of order|unordered|not in (?:input )?order|"
                    r"fewer|duplicat|incomplete", re.I)
 
@@ -63,7 +86,20 @@ def _func_name(nodeid: str) -> str:
 
 
 def map_gate_ids(case: TestCase, workloads: Workloads) -> tuple[str, ...]:
-    """Gate ids a gate test checks (see module docstring); ``()`` for other tests."""
+    """Gate ids a gate test checks (see the module docstring for the rules).
+
+    Parameters
+    ----------
+    case : TestCase
+        One test's outcome and markers, from :func:`~evaluation.run_tests.parse_junit`.
+    workloads : Workloads
+        The known gates and the operations they belong to.
+
+    Returns
+    -------
+    tuple of str
+        The gate ids; ``()`` for a test that is not a gate test or maps to no gate.
+    """
     if not case.is_gate:
         return ()
     known = {g.id for g in workloads.gates}
@@ -81,7 +117,21 @@ def map_gate_ids(case: TestCase, workloads: Workloads) -> tuple[str, ...]:
 
 
 def tests_frame(runs: Mapping[str, Sequence[TestCase]], workloads: Workloads) -> pd.DataFrame:
-    """One row per test per implementation (columns :data:`TEST_COLUMNS`)."""
+    """One row per test per implementation.
+
+    Parameters
+    ----------
+    runs : mapping of str to sequence of TestCase
+        Implementation -> its parsed JUnit outcomes.
+    workloads : Workloads
+        For mapping gate tests to gate ids (:func:`map_gate_ids`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`TEST_COLUMNS`; ``message`` is the first line of the failure or
+        skip message, ``gate_ids`` comma-separated.
+    """
     rows = []
     for impl, cases in runs.items():
         for c in cases:
@@ -95,7 +145,21 @@ def tests_frame(runs: Mapping[str, Sequence[TestCase]], workloads: Workloads) ->
 
 
 def tests_summary(tests: pd.DataFrame, impls: Iterable[str]) -> pd.DataFrame:
-    """Outcome counts and total seconds per implementation (every impl listed, 0 if none)."""
+    """Outcome counts and total seconds per implementation.
+
+    Parameters
+    ----------
+    tests : pandas.DataFrame
+        From :func:`tests_frame`.
+    impls : iterable of str
+        Implementations to list (each gets a row, with zeros when it has no tests).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``impl``, one count column per outcome, ``total``, ``gates passed``
+        (``passed/gate tests``) and ``seconds``.
+    """
     rows = []
     for impl in impls:
         t = tests[tests["impl"] == impl]
@@ -141,6 +205,25 @@ def timed_rows(bench: pd.DataFrame, op: str, workload: str, workers: int,
     without a ``workers`` parameter (it runs at the gate's worker count), else the rows
     at ``workers`` (else the largest count run); among what is left, the benchmark with
     the most points (ties: the first name), so that two suites never mix in one curve.
+
+    Parameters
+    ----------
+    bench : pandas.DataFrame
+        From :func:`~evaluation.asv_results.load_results`.
+    op : str
+        Operation name.
+    workload : str
+        Workload wanted (``compute``, ``latency``).
+    workers : int
+        Worker count wanted where the benchmark has a ``workers`` parameter.
+    workloads : Workloads
+        The known workload names.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows of ``bench`` (every implementation and size of that one benchmark, any
+        status); empty when the operation has no timing benchmark.
     """
     rows = bench[(bench["kind"] == "time") & (bench["operation"] == op)]
     if rows.empty:
@@ -161,7 +244,19 @@ def timed_rows(bench: pd.DataFrame, op: str, workload: str, workers: int,
 
 
 def reference_size(op: Operation) -> tuple[int, str]:
-    """(size, where it comes from) the operation is compared at."""
+    """The size an operation is compared at.
+
+    Parameters
+    ----------
+    op : Operation
+        The operation.
+
+    Returns
+    -------
+    (int, str)
+        Its first gate's size and ``"gate <id>"``, else its largest optimized benchmark
+        size and ``"largest benchmark size"``.
+    """
     if op.gates:
         return op.gates[0].size, f"gate {op.gates[0].id}"
     return max(op.sizes["optimized"]), "largest benchmark size"
@@ -181,26 +276,66 @@ class Figure:
     note: str = ""
 
 
-def _figure(rows: pd.DataFrame, impl: str, size: int) -> Figure:
-    """Measured median at ``size``, else a power-law extrapolation over the sizes run."""
-    mine = rows[rows["impl"] == impl]
-    at = mine[mine["size"] == size]
+def extrapolation_refusal(law: PowerLaw, size: float) -> str:
+    """Why ``law`` must not be extrapolated to ``size`` (``""`` when it may).
+
+    Parameters
+    ----------
+    law : PowerLaw
+        The fit over the sizes an implementation ran.
+    size : float
+        The size to extrapolate to (beyond ``law.size_range``).
+
+    Returns
+    -------
+    str
+        The reason to refuse, in words, or ``""``: the rules of the module docstring.
+    """
+    reach = size / law.size_range[1]
+    if law.b <= 0:
+        return f"fitted exponent b={law.b:.2f} <= 0 (overhead-dominated)"
+    if law.n_points >= 3 and law.r2 < MIN_R2:
+        return f"poor power-law fit (r2={law.r2:.2f} < {MIN_R2})"
+    if reach > FAR_REACH and law.b < MIN_FAR_EXPONENT:
+        return (f"b={law.b:.2f} < {MIN_FAR_EXPONENT} over sizes {law.size_range[0]:g}-"
+                f"{law.size_range[1]:g} (overhead-dominated), {reach:,.0f}x beyond them")
+    return ""
+
+
+def _measured(at: pd.DataFrame) -> Figure | None:
+    """The figure of a size that was run (a median, or n/a when it failed); None if not run."""
     ok_at = at[at["status"] == "ok"]
     if not ok_at.empty:
         r = ok_at.iloc[0]
         return Figure(float(r["median"]), False, spread=float(r["spread"]))
+    if (at["status"] == "failed").any():  # measured, and it failed: never extrapolated
+        return Figure(math.nan, False, status="failed", note="failed at this size (asv null)")
+    return None
+
+
+def _figure(rows: pd.DataFrame, impl: str, size: int) -> Figure:
+    """Measured median at ``size``, else a trustworthy power-law extrapolation, else n/a."""
+    mine = rows[rows["impl"] == impl]
+    at = mine[mine["size"] == size]
+    measured = _measured(at)
+    if measured is not None:
+        return measured
     status_at = at["status"].iloc[0] if not at.empty else "not in suite"
     ok = mine[(mine["status"] == "ok") & mine["size"].notna()]
     if ok.empty:
         note = "no successful measurement" if not mine.empty else "not benchmarked"
         return Figure(math.nan, False, status=status_at, note=note)
+    if ok["size"].nunique() < 2:
+        return Figure(math.nan, False, status=status_at,
+                      note=f"cannot extrapolate: only 1 size run ({int(ok['size'].iloc[0]):,})")
     try:
         law = fit_power_law(ok["size"].astype(float), ok["median"].astype(float))
     except FitError as exc:
         return Figure(math.nan, False, status=status_at, note=f"cannot extrapolate: {exc}")
-    if law.b <= 0:  # time falling with size: fixed overheads dominate, no trend to follow
+    refusal = extrapolation_refusal(law, size)
+    if refusal:
         return Figure(math.nan, False, law.b, law.r2, law.n_points, status=status_at,
-                      note=f"cannot extrapolate: fitted exponent b={law.b:.2f} <= 0")
+                      note=f"cannot extrapolate: {refusal}")
     return Figure(law.predict(size), True, law.b, law.r2, law.n_points, status=status_at,
                   note=f"fit over sizes {law.size_range[0]:g}-{law.size_range[1]:g}")
 
@@ -208,6 +343,15 @@ def _figure(rows: pd.DataFrame, impl: str, size: int) -> Figure:
 def reference_figures(bench: pd.DataFrame, workloads: Workloads,
                       impls: Sequence[str] = ("baseline", "optimized")) -> pd.DataFrame:
     """Per operation and implementation: the time at the reference size.
+
+    Parameters
+    ----------
+    bench : pandas.DataFrame
+        From :func:`~evaluation.asv_results.load_results` (may be empty).
+    workloads : Workloads
+        Operations, their reference sizes and gates.
+    impls : sequence of str
+        Implementations to give a figure for.
 
     Returns
     -------
@@ -236,6 +380,11 @@ def reference_figures(bench: pd.DataFrame, workloads: Workloads,
 
 def speedups(bench: pd.DataFrame) -> pd.DataFrame:
     """Measured ratios side by side, at every size both sides ran (no extrapolation).
+
+    Parameters
+    ----------
+    bench : pandas.DataFrame
+        From :func:`~evaluation.asv_results.load_results`.
 
     Returns
     -------
@@ -296,6 +445,24 @@ def gate_verdicts(tests: pd.DataFrame, figures: pd.DataFrame, workloads: Workloa
     ``skipped``, ``no test`` (no gate test maps to it) or ``not run`` (that
     implementation's tests were not run). For ``max_seconds`` gates the optimized asv
     median at the gate size is shown beside it as a cross-check.
+
+    Parameters
+    ----------
+    tests : pandas.DataFrame
+        From :func:`tests_frame`.
+    figures : pandas.DataFrame
+        From :func:`reference_figures` (for the asv cross-check).
+    workloads : Workloads
+        The seed gates.
+    impls_run : iterable of str
+        Implementations whose test suite was run.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per gate: ``gate, operation, target, kind, limit, size, workers,
+        workload``, per implementation its verdict, ``<impl>_tests`` (node ids) and
+        ``<impl>_message`` (first failure), then ``bench_seconds`` and ``bench_check``.
     """
     ran = set(impls_run)
     rows = []
@@ -316,40 +483,76 @@ def gate_verdicts(tests: pd.DataFrame, figures: pd.DataFrame, workloads: Workloa
 
 
 # --------------------------------------------------------------------------- notes
+def _defect_category(message: str, is_gate: bool, file: str) -> str:
+    """One baseline failure's category (see :func:`baseline_defects`)."""
+    if _HANG.search(message):
+        return "hang (time budget expired)"
+    if _BUDGET.search(message):  # a gate's budget is a few times its limit: slow, not hung
+        return "time gate missed" if is_gate else "hang (time budget expired)"
+    if _LOST.search(message):
+        return "lost or unordered results"
+    if is_gate:
+        return "time gate missed"
+    if "antipattern" in file.replace("_", "").replace("-", ""):
+        return "anti-pattern present"
+    return "other failure"
+
+
 def baseline_defects(tests: pd.DataFrame) -> pd.DataFrame:
     """The baseline's failures, classified for the report's notes.
 
-    Categories: ``hang (time budget expired)``, ``lost or unordered results``,
-    ``time gate missed``, ``anti-pattern present``, ``other failure``.
+    Parameters
+    ----------
+    tests : pandas.DataFrame
+        From :func:`tests_frame`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``category, test, gate, message``, one row per failed or errored
+        baseline test. Categories: ``hang (time budget expired)`` (a timeout, a
+        deadlock, or a non-gate call that outlived its budget), ``time gate missed`` (a
+        gate test that failed on time, including running out of its budget),
+        ``lost or unordered results``, ``anti-pattern present``, ``other failure``.
     """
     base = tests[(tests["impl"] == "baseline") & tests["outcome"].isin(FAILING_OUTCOMES)]
-    rows = []
-    for _, t in base.iterrows():
-        text = t["message"]
-        if _HANG.search(text):
-            cat = "hang (time budget expired)"
-        elif _LOST.search(text):
-            cat = "lost or unordered results"
-        elif t["is_gate"]:
-            cat = "time gate missed"
-        elif "antipattern" in t["file"].replace("_", "").replace("-", ""):
-            cat = "anti-pattern present"
-        else:
-            cat = "other failure"
-        rows.append({"category": cat, "test": t["nodeid"], "gate": t["gate_ids"],
-                     "message": text})
+    rows = [{"category": _defect_category(t["message"], bool(t["is_gate"]), t["file"]),
+             "test": t["nodeid"], "gate": t["gate_ids"], "message": t["message"]}
+            for _, t in base.iterrows()]
     return pd.DataFrame(rows, columns=["category", "test", "gate", "message"])
 
 
 def optimized_failures(tests: pd.DataFrame) -> pd.DataFrame:
-    """Failed or errored tests of the optimized run (what makes the command exit 1)."""
+    """Failed or errored tests of the optimized run (what makes the command exit 1).
+
+    Parameters
+    ----------
+    tests : pandas.DataFrame
+        From :func:`tests_frame`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``nodeid, outcome, gate_ids, message``.
+    """
     t = tests[(tests["impl"] == "optimized") & tests["outcome"].isin(FAILING_OUTCOMES)]
     return t[["nodeid", "outcome", "gate_ids", "message"]].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- summary
 def format_seconds(s: float) -> str:
-    """Seconds in a readable unit (``n/a`` for NaN)."""
+    """Seconds in a readable unit.
+
+    Parameters
+    ----------
+    s : float
+        Seconds (NaN for no figure).
+
+    Returns
+    -------
+    str
+        ``4.2 h``, ``1.5 s``, ``12.3 ms``, ``870 us``, or ``n/a`` for NaN.
+    """
     if not s == s:
         return "n/a"
     if s >= 3600:
@@ -362,7 +565,18 @@ def format_seconds(s: float) -> str:
 
 
 def format_figure(row: pd.Series) -> str:
-    """``12.3 ms``, or ``4.2 h (extrapolated, b=1.98)``, or ``n/a (reason)``."""
+    """One figure of :func:`reference_figures` as text.
+
+    Parameters
+    ----------
+    row : pandas.Series
+        A row of :func:`reference_figures`.
+
+    Returns
+    -------
+    str
+        ``12.3 ms``, ``4.2 h (extrapolated, b=1.98)`` or ``n/a (reason)``.
+    """
     text = format_seconds(row["seconds"])
     if row["extrapolated"]:
         return f"{text} (extrapolated, b={row['exponent']:.2f})"
@@ -380,16 +594,40 @@ def _op_verdict(op: str, gates: pd.DataFrame) -> str:
 
 
 def format_ratio(ratio: float) -> str:
-    """``1,234x``, ``5.3x``, ``0.27x``; ``-`` for NaN."""
+    """A speed-up ratio as text.
+
+    Parameters
+    ----------
+    ratio : float
+        Baseline time / optimized time (NaN for none).
+
+    Returns
+    -------
+    str
+        ``1,234x``, ``5.3x``, ``0.27x``; ``-`` for NaN.
+    """
     if not ratio == ratio:
         return "-"
     return f"{ratio:,.0f}x" if ratio >= 10 else f"{ratio:.2g}x"
 
 
 def measured_speedup(bench: pd.DataFrame, op: Operation, workloads: Workloads) -> tuple[float, int]:
-    """(baseline / optimized, size) at the largest size where both were measured.
+    """Baseline / optimized at the largest size where both were measured.
 
-    Uses the same rows as the reference figures; ``(nan, 0)`` when no size has both.
+    Parameters
+    ----------
+    bench : pandas.DataFrame
+        From :func:`~evaluation.asv_results.load_results`.
+    op : Operation
+        The operation (its first gate chooses the benchmark, as for the figures).
+    workloads : Workloads
+        Default worker count for operations without a gate.
+
+    Returns
+    -------
+    (float, int)
+        The ratio and that size, from the same rows as the reference figures;
+        ``(nan, 0)`` when no size has both.
     """
     gate = op.gates[0] if op.gates else None
     rows = timed_rows(bench, op.name, gate.workload if gate else _DEFAULT_WORKLOAD,
@@ -409,9 +647,24 @@ def summary_table(figures: pd.DataFrame, gates: pd.DataFrame, workloads: Workloa
                   bench: pd.DataFrame | None = None) -> pd.DataFrame:
     """The one-screen table, one row per operation.
 
-    Columns: operation, seed target, size (the reference size), baseline, optimized,
-    speed-up (at that size, extrapolated where marked), measured speed-up (at the
-    largest size both ran, never extrapolated; needs ``bench``), verdict.
+    Parameters
+    ----------
+    figures : pandas.DataFrame
+        From :func:`reference_figures`.
+    gates : pandas.DataFrame
+        From :func:`gate_verdicts`.
+    workloads : Workloads
+        Operations (one row each, in instance order) and their gates.
+    bench : pandas.DataFrame, optional
+        From :func:`~evaluation.asv_results.load_results`; adds the measured speed-up.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns: operation, seed target, size (the reference size), baseline, optimized,
+        speed-up (at that size, extrapolated where marked; n/a without both figures),
+        measured speed-up (at the largest size both ran, never extrapolated; only with
+        ``bench``), verdict.
     """
     rows = []
     for op in workloads.operations.values():
@@ -435,6 +688,32 @@ def summary_table(figures: pd.DataFrame, gates: pd.DataFrame, workloads: Workloa
     return pd.DataFrame(rows)
 
 
+def _failure_reasons(tests: pd.DataFrame, gates: pd.DataFrame) -> list[str]:
+    """Why the optimized implementation failed (exit 1), from its tests and gates."""
+    reasons = []
+    opt = tests[(tests["impl"] == "optimized") & tests["outcome"].isin(FAILING_OUTCOMES)]
+    if not opt.empty:
+        reasons.append(f"optimized: {len(opt)} test(s) failed or errored")
+    failed_gates = gates[gates["optimized"] == "fail"]["gate"].tolist()
+    if failed_gates:
+        reasons.append(f"optimized: gate(s) failed: {', '.join(failed_gates)}")
+    unmet = gates[gates["optimized"].str.startswith("not met")]["gate"].tolist()
+    if unmet:  # reported by its test as a known, measured limit: still not a pass
+        reasons.append(f"optimized: gate(s) not met (known limit, see the gate table): "
+                       f"{', '.join(unmet)}")
+    return reasons
+
+
+def _unverified_gates(gates: pd.DataFrame) -> list[str]:
+    """Gates the optimized run did not verify: no test maps to them, or all were skipped."""
+    out = []
+    for verdict, what in (("no test", "no gate test ran"), ("skipped", "only skipped tests")):
+        ids = gates[gates["optimized"] == verdict]["gate"].tolist()
+        if ids:
+            out.append(f"optimized: gate(s) not verified ({what}): {', '.join(ids)}")
+    return out
+
+
 def exit_status(tests: pd.DataFrame, gates: pd.DataFrame, problems: Sequence[Mapping[str, Any]],
                 impls_run: Iterable[str]) -> tuple[int, list[str]]:
     """The command's exit code and its reasons.
@@ -455,24 +734,18 @@ def exit_status(tests: pd.DataFrame, gates: pd.DataFrame, problems: Sequence[Map
         ``1`` when the optimized implementation failed (or errored) a test or a gate,
         or a gate test reported its target as not met (xfailed with the measured figure),
         or its test run was not run or did not complete; ``3`` when the run is
-        otherwise incomplete (a stage produced no results); else ``0``.
+        otherwise incomplete (a stage produced no results, or a gate has no test or only
+        skipped tests on the optimized run); else ``0``.
     """
-    reasons = []
-    opt = tests[(tests["impl"] == "optimized") & tests["outcome"].isin(FAILING_OUTCOMES)]
-    if not opt.empty:
-        reasons.append(f"optimized: {len(opt)} test(s) failed or errored")
-    failed_gates = gates[gates["optimized"] == "fail"]["gate"].tolist()
-    if failed_gates:
-        reasons.append(f"optimized: gate(s) failed: {', '.join(failed_gates)}")
-    unmet = gates[gates["optimized"].str.startswith("not met")]["gate"].tolist()
-    if unmet:  # reported by its test as a known, measured limit: still not a pass
-        reasons.append(f"optimized: gate(s) not met (known limit, see the gate table): "
-                       f"{', '.join(unmet)}")
-    if "optimized" not in set(impls_run):
+    reasons = _failure_reasons(tests, gates)
+    ran_optimized = "optimized" in set(impls_run)
+    if not ran_optimized:
         reasons.append("optimized: the test suite was not run")
     opt_run = [p for p in problems if p.get("stage") == "pytest" and p.get("impl") == "optimized"]
     reasons.extend(str(p["message"]) for p in opt_run)
     others = [str(p["message"]) for p in problems if p not in opt_run]
+    if ran_optimized and not opt_run:  # a crashed run already explains missing verdicts
+        others.extend(_unverified_gates(gates))
     if reasons:
         return 1, reasons + others
     if others:

@@ -31,15 +31,15 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import pandas as pd
 
-__all__ = ["AsvRun", "QUICK_ENV", "QUICK_SELECTION", "asv_paths", "run_asv", "collect_results",
-           "load_results",
-           "RESULT_COLUMNS", "parse_benchmark_name"]
+__all__ = ["AsvRun", "QUICK_ENV", "QUICK_SELECTION", "ASV_RUN_OK_CODES", "asv_paths", "run_asv",
+           "result_files", "collect_results", "load_results", "RESULT_COLUMNS",
+           "parse_benchmark_name"]
 
 #: Environment variable the benchmark suites honour: smallest sizes only.
 QUICK_ENV = "PPD_BENCH_QUICK"
@@ -52,6 +52,11 @@ _PROGRESS_RE = re.compile(r"^\[\s*(\d+(?:\.\d+)?)%\]")
 #: Quick mode times the operations only: no peak-memory and no start-up/shutdown
 #: benchmarks (asv matches the regex against ``name(params)`` with ``re.search``).
 QUICK_SELECTION = r"^(?!bench_startup\.)(?![^(]*\.peakmem_)"
+#: Exit codes of ``asv run`` (asv 0.6) after which its result file is this run's: 0 every
+#: benchmark ran, 2 some benchmark failed (stored as null: a result, shown as failed).
+#: Anything else (1: asv error, e.g. the suite did not import or nothing was selected;
+#: a signal) means the run saved nothing trustworthy.
+ASV_RUN_OK_CODES = (0, 2)
 
 
 @dataclass
@@ -64,6 +69,9 @@ class AsvRun:
     results_dir: Path
     log_path: Path
     problem: str = ""
+    #: ``mtime_ns`` of the commit's result files before the run (see :func:`result_files`):
+    #: a file still carrying its old stamp afterwards was not written by this run.
+    previous: dict[str, int] = field(default_factory=dict)
 
 
 def asv_paths(repo_root: Path, config: Path | None = None) -> dict[str, Path]:
@@ -75,6 +83,11 @@ def asv_paths(repo_root: Path, config: Path | None = None) -> dict[str, Path]:
         Repository root (asv's relative paths are relative to it).
     config : Path, optional
         ``asv.conf.json``; default ``repo_root / "asv.conf.json"``.
+
+    Returns
+    -------
+    dict of str to Path
+        ``config``, ``results_dir`` and ``html_dir``.
     """
     from asv.config import Config  # internal API, pinned <0.7
 
@@ -184,6 +197,7 @@ def run_asv(repo_root: Path, commit: str, out_dir: Path, *, quick: bool, wall_ti
         if on_progress:
             on_progress(min(100.0, pct * scale))
 
+    previous = result_files(results_dir, commit)
     t0 = time.monotonic()
     with open(log_path, "w", encoding="utf-8") as log:
         code, problem = _stream(_asv("machine", "--yes", *conf_args), repo_root, env, log,
@@ -191,13 +205,35 @@ def run_asv(repo_root: Path, commit: str, out_dir: Path, *, quick: bool, wall_ti
         if code == 0:
             code, problem = _stream(_asv(*run_args), repo_root, env, log,
                                     t0 + wall_timeout_s, progress)
+            if not problem and code not in ASV_RUN_OK_CODES:
+                problem = f"asv run failed with exit code {code} (see {log_path.name})"
         elif not problem:
             problem = f"asv machine --yes failed with exit code {code}"
-    # asv exits 2 when some benchmark failed: that is a result (null), not a harness error.
-    return AsvRun(_asv(*run_args), code, time.monotonic() - t0, results_dir, log_path, problem)
+    return AsvRun(_asv(*run_args), code, time.monotonic() - t0, results_dir, log_path, problem,
+                  previous)
 
 
-def collect_results(results_dir: Path, commit: str, dest: Path) -> Path:
+def result_files(results_dir: Path, commit: str) -> dict[str, int]:
+    """The commit's result files now: path relative to ``results_dir`` -> ``st_mtime_ns``.
+
+    Parameters
+    ----------
+    results_dir : Path
+        asv's results directory (may not exist yet).
+    commit : str
+        Full commit hash.
+
+    Returns
+    -------
+    dict of str to int
+        Empty when there is none.
+    """
+    return {str(p.relative_to(results_dir)): p.stat().st_mtime_ns
+            for p in results_dir.glob(f"*/{commit[:8]}-*.json")}
+
+
+def collect_results(results_dir: Path, commit: str, dest: Path,
+                    previous: dict[str, int] | None = None) -> Path:
     """Copy this commit's newest result file, ``benchmarks.json`` and ``machine.json``.
 
     Parameters
@@ -208,6 +244,10 @@ def collect_results(results_dir: Path, commit: str, dest: Path) -> Path:
         Full commit hash.
     dest : Path
         Destination (``raw/asv``), laid out like a results directory.
+    previous : dict of str to int, optional
+        :func:`result_files` taken before the run (:attr:`AsvRun.previous`): a file
+        whose modification stamp has not changed since is an older run's and is ignored,
+        so a failed run never passes off old figures as its own.
 
     Returns
     -------
@@ -217,12 +257,17 @@ def collect_results(results_dir: Path, commit: str, dest: Path) -> Path:
     Raises
     ------
     FileNotFoundError
-        No result file for ``commit`` (asv did not run or saved nothing).
+        No result file for ``commit`` written by this run (asv did not run or saved
+        nothing).
     """
-    candidates = [p for p in results_dir.glob(f"*/{commit[:8]}-*.json")]
-    if not candidates:
-        raise FileNotFoundError(f"no asv result file for commit {commit[:8]} in {results_dir}")
-    newest = max(candidates, key=lambda p: p.stat().st_mtime)
+    old = previous or {}
+    now = result_files(results_dir, commit)
+    fresh = [results_dir / name for name, stamp in now.items() if old.get(name) != stamp]
+    if not fresh:
+        stale = f" (only one left by an earlier run: {', '.join(sorted(now))})" if now else ""
+        raise FileNotFoundError(f"no asv result file for commit {commit[:8]} written by this "
+                                f"run in {results_dir}{stale}")
+    newest = max(fresh, key=lambda p: p.stat().st_mtime_ns)
     machine = newest.parent.name
     if dest.exists():
         shutil.rmtree(dest)
@@ -237,6 +282,11 @@ def collect_results(results_dir: Path, commit: str, dest: Path) -> Path:
 
 def parse_benchmark_name(name: str) -> dict[str, str | None]:
     """Split ``bench_primes.FindPrimes.time_parallel_find_primes`` into its parts.
+
+    Parameters
+    ----------
+    name : str
+        asv's dotted benchmark name.
 
     Returns
     -------

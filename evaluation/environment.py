@@ -30,6 +30,16 @@ def _git(repo_root: Path, *args: str) -> str:
 def git_commit(repo_root: Path) -> str:
     """Full hash of ``HEAD`` in ``repo_root``.
 
+    Parameters
+    ----------
+    repo_root : Path
+        A folder inside a git working tree.
+
+    Returns
+    -------
+    str
+        The 40-digit commit hash.
+
     Raises
     ------
     RuntimeError

@@ -17,7 +17,7 @@ import difflib
 import sys
 from pathlib import Path
 
-__all__ = ["PATCH_PATH", "render_patch", "write_patch", "is_stale", "main"]
+__all__ = ["ROOT", "PATCH_PATH", "render_patch", "write_patch", "is_stale", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The committed patch, relative to the repository root.
@@ -96,7 +96,18 @@ def render_patch(root: Path = ROOT, old: str = "baseline", new: str = "optimized
 
 
 def write_patch(root: Path = ROOT) -> Path:
-    """Regenerate ``patches/baseline-to-optimized.patch``; return its path."""
+    """Regenerate ``patches/baseline-to-optimized.patch``.
+
+    Parameters
+    ----------
+    root : Path
+        Repository root holding ``baseline/`` and ``optimized/``.
+
+    Returns
+    -------
+    Path
+        The patch file written (``root / PATCH_PATH``).
+    """
     path = root / PATCH_PATH
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_patch(root), encoding="utf-8")
@@ -104,13 +115,35 @@ def write_patch(root: Path = ROOT) -> Path:
 
 
 def is_stale(root: Path = ROOT) -> bool:
-    """True when the committed patch differs from a fresh rendering (or is missing)."""
+    """Whether the committed patch is out of date.
+
+    Parameters
+    ----------
+    root : Path
+        Repository root holding ``baseline/``, ``optimized/`` and ``PATCH_PATH``.
+
+    Returns
+    -------
+    bool
+        True when the committed patch differs from a fresh rendering (or is missing).
+    """
     path = root / PATCH_PATH
     return not path.exists() or path.read_text(encoding="utf-8") != render_patch(root)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: regenerate the patch, or ``--check`` it."""
+    """Command line: regenerate the patch, or ``--check`` it.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        Exit code: 0 written or up to date, 1 ``--check`` found it stale.
+    """
     parser = argparse.ArgumentParser(prog="python -m evaluation.patch", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true",

@@ -60,10 +60,21 @@ def plot_scaling(bench: pd.DataFrame, figures: pd.DataFrame, workloads: Workload
                  out_dir: Path) -> list[Path]:
     """One log-log time-vs-size PNG per operation that has timed benchmarks.
 
+    Parameters
+    ----------
+    bench : pandas.DataFrame
+        From :func:`evaluation.asv_results.load_results`.
+    figures : pandas.DataFrame
+        From :func:`evaluation.analysis.reference_figures` (reference sizes, fits).
+    workloads : Workloads
+        Operations and gates.
+    out_dir : Path
+        Folder the PNGs are written to.
+
     Returns
     -------
     list of Path
-        The files written.
+        The files written; an operation without a successful timing gets no chart.
     """
     written = []
     for op in workloads.operations.values():
@@ -75,50 +86,70 @@ def plot_scaling(bench: pd.DataFrame, figures: pd.DataFrame, workloads: Workload
         rows = timed_rows(bench, op.name, str(first["workload"]),
                           gate.workers if gate else workloads.gate_workers, workloads)
         ok = rows[(rows["status"] == "ok") & rows["size"].notna()]
-        if ok.empty:
-            continue
-        fig, ax = plt.subplots(figsize=(9, 4.5))
-        for impl, g in ok.groupby("impl", sort=False):
-            g = g.sort_values("size")
-            color, marker = IMPL_STYLE.get(str(impl), ("black", "o"))
-            yerr = np.vstack([(g["median"] - g["q25"]).clip(lower=0).fillna(0),
-                              (g["q75"] - g["median"]).clip(lower=0).fillna(0)])
-            ax.errorbar(g["size"].astype(float), g["median"], yerr=yerr, color=color,
-                        marker=marker, label=str(impl), capsize=2)
-            _extrapolation(ax, f_op, str(impl), g)
-        _failed_points(ax, rows)
-        ax.axvline(float(first["size"]), color="black", lw=0.8, ls=":",
-                   label=f"reference size ({first['size_source']})")
-        ax.set(xscale="log", yscale="log", xlabel="size", ylabel="median time (s)",
-               title=f"{op.name} ({first['workload']} workload)")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-        path = out_dir / f"time_vs_size_{op.name}.png"
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
+        if not ok.empty:  # no successful timing: no chart
+            written.append(_scaling_chart(op.name, ok, rows, f_op, out_dir))
     return written
+
+
+def _scaling_chart(op: str, ok: pd.DataFrame, rows: pd.DataFrame, f_op: pd.DataFrame,
+                   out_dir: Path) -> Path:
+    """Draw and save one operation's time-vs-size chart; return its path."""
+    first = f_op.iloc[0]
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    for impl, g in ok.groupby("impl", sort=False):
+        g = g.sort_values("size")
+        color, marker = IMPL_STYLE.get(str(impl), ("black", "o"))
+        yerr = np.vstack([(g["median"] - g["q25"]).clip(lower=0).fillna(0),
+                          (g["q75"] - g["median"]).clip(lower=0).fillna(0)])
+        ax.errorbar(g["size"].astype(float), g["median"], yerr=yerr, color=color,
+                    marker=marker, label=str(impl), capsize=2)
+        _extrapolation(ax, f_op, str(impl), g)
+    _failed_points(ax, rows)
+    ax.axvline(float(first["size"]), color="black", lw=0.8, ls=":",
+               label=f"reference size ({first['size_source']})")
+    ax.set(xscale="log", yscale="log", xlabel="size", ylabel="median time (s)",
+           title=f"{op} ({first['workload']} workload)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    path = out_dir / f"time_vs_size_{op}.png"
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _speedup_rows(figures: pd.DataFrame) -> list[tuple[str, float, bool, int]]:
+    """(operation, baseline / optimized, extrapolated, size) where both figures exist."""
+    rows = []
+    for op, f in figures.groupby("operation", sort=False):
+        f = f.set_index("impl")
+        if not {"baseline", "optimized"} <= set(f.index):
+            continue
+        b, o = f.loc["baseline"], f.loc["optimized"]
+        tb, to = float(b["seconds"]), float(o["seconds"])
+        if math.isfinite(tb) and math.isfinite(to) and tb > 0 and to > 0:
+            rows.append((str(op), tb / to, bool(b["extrapolated"]) or bool(o["extrapolated"]),
+                         int(b["size"])))
+    return rows
 
 
 def plot_speedups(figures: pd.DataFrame, out_dir: Path) -> Path | None:
     """Bar chart of baseline / optimized at each operation's reference size.
 
+    Parameters
+    ----------
+    figures : pandas.DataFrame
+        From :func:`evaluation.analysis.reference_figures`.
+    out_dir : Path
+        Folder the PNG is written to.
+
     Returns
     -------
     Path or None
-        The file written, or None when no operation has both figures.
+        The file written, or None when no operation has both figures (nothing to draw:
+        e.g. asv produced no results).
     """
-    wide = figures.pivot_table(index="operation", columns="impl",
-                               values=["seconds", "extrapolated", "size"], aggfunc="first",
-                               sort=False)
-    rows = []
-    for op in wide.index:
-        b, o = wide.loc[op, ("seconds", "baseline")], wide.loc[op, ("seconds", "optimized")]
-        if math.isfinite(b) and math.isfinite(o) and b > 0 and o > 0:
-            rows.append((op, b / o, bool(wide.loc[op, ("extrapolated", "baseline")]) or
-                         bool(wide.loc[op, ("extrapolated", "optimized")]),
-                         int(wide.loc[op, ("size", "baseline")])))
+    rows = _speedup_rows(figures)
     if not rows:
         return None
     fig, ax = plt.subplots(figsize=(8, 0.55 * len(rows) + 1.5))

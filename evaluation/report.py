@@ -17,6 +17,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -30,7 +31,8 @@ from .plots import plot_scaling, plot_speedups
 from .run_tests import parse_junit
 from .workloads import IMPLEMENTATIONS, Workloads
 
-__all__ = ["ReportData", "build_report", "write_report", "load_run", "RAW_DIR", "REPORT_FILES"]
+__all__ = ["ReportData", "Section", "build_report", "write_report", "load_run", "report_json",
+           "bench_table", "sections", "RAW_DIR", "REPORT_FILES"]
 
 RAW_DIR = "raw"
 #: Files every report folder has (plots come in addition).
@@ -62,7 +64,20 @@ class ReportData:
 
 # --------------------------------------------------------------------------- building
 def load_run(raw: Path) -> dict[str, Any]:
-    """``raw/run.json``, or a minimal description when it is missing."""
+    """How the run went: ``raw/run.json``, or a minimal description when it is missing.
+
+    Parameters
+    ----------
+    raw : Path
+        A report's ``raw/`` folder.
+
+    Returns
+    -------
+    dict
+        ``schema, mode, impls_run, environment, stages, problems`` (and, from a real run,
+        ``commit``, ``selection``, timestamps). Without ``run.json`` the implementations
+        are those with a JUnit file and a problem records the missing file.
+    """
     path = raw / "run.json"
     if path.exists():
         return json.loads(path.read_text(encoding="utf-8"))
@@ -88,11 +103,16 @@ def _tests(raw: Path, impls: Sequence[str], workloads: Workloads,
     runs = {}
     for impl in impls:
         path = raw / f"junit-{impl}.xml"
-        if path.exists():
+        if not path.exists():
+            if not any(p.get("stage") == "pytest" and p.get("impl") == impl for p in problems):
+                problems.append({"stage": "pytest", "impl": impl,
+                                 "message": f"pytest on {impl}: {path.name} missing"})
+            continue
+        try:
             runs[impl] = parse_junit(path)
-        elif not any(p.get("stage") == "pytest" and p.get("impl") == impl for p in problems):
+        except (ValueError, OSError) as exc:  # truncated or foreign file: no outcomes
             problems.append({"stage": "pytest", "impl": impl,
-                             "message": f"pytest on {impl}: {path.name} missing"})
+                             "message": f"pytest on {impl}: {path.name} unreadable: {exc}"})
     return A.tests_frame(runs, workloads)
 
 
@@ -101,13 +121,19 @@ def _notes(data_run: dict[str, Any], gates: pd.DataFrame, bench: pd.DataFrame,
     notes = []
     if data_run.get("mode") == "quick":
         notes.append("Quick mode: gate tests only; two benchmark sizes per operation, one asv "
-                     "sample each, no peak-memory or start-up benchmarks. A first look: figures "
-                     "at the seed's sizes are mostly extrapolated from small sizes, where fixed "
-                     "overheads dominate - the full run (`make report`) measures them.")
-    if figures["extrapolated"].any():
+                     "sample each, no peak-memory or start-up benchmarks. A first look: most "
+                     "seed sizes are not run, and the few small sizes that are run are dominated "
+                     "by fixed overheads, so many figures at the seed's sizes are n/a (the "
+                     "extrapolation is refused, with the reason) rather than guessed; the "
+                     "measured speed-up column compares what was run. The full run "
+                     "(`make report`) measures them.")
+    if figures["extrapolated"].any() or figures["note"].str.startswith("cannot extrapolate").any():
         notes.append("*Extrapolated* figures come from a power law t = a * n^b fitted by least "
                      "squares on log-log axes to every size that implementation ran (b is the "
-                     "fitted exponent); they are estimates, not measurements.")
+                     "fitted exponent); they are estimates, not measurements. A fit is refused "
+                     f"(n/a, with the reason) with fewer than 2 sizes, b <= 0, r2 < {A.MIN_R2} "
+                     f"over 3+ sizes, or b < {A.MIN_FAR_EXPONENT} for a size more than "
+                     f"{A.FAR_REACH:g}x beyond those run (overheads, not work, dominate them).")
     no_test = gates[gates["optimized"] == "no test"]["gate"].tolist()
     if no_test:
         notes.append(f"No gate test maps to: {', '.join(no_test)} (verdict 'no test').")
@@ -196,7 +222,23 @@ def _seed_speedups(figures: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def report_json(data: ReportData, workloads: Workloads, links: dict[str, str]) -> dict[str, Any]:
-    """The machine-readable report (``report.json``)."""
+    """The machine-readable report (``report.json``).
+
+    Parameters
+    ----------
+    data : ReportData
+        From :func:`build_report`.
+    workloads : Workloads
+        The instances the report was computed with (their path is recorded).
+    links : dict of str to str
+        Link text to URL (e.g. the ``asv publish`` output).
+
+    Returns
+    -------
+    dict
+        JSON-safe (NaN as None): run, environment, summary, gates, speed-ups, reference
+        figures, per-test outcomes per implementation, benchmark rows, notes, exit.
+    """
     tests = {}
     for impl in IMPLEMENTATIONS:
         t = data.tests[data.tests["impl"] == impl]
@@ -239,7 +281,17 @@ def _bench_cell(r: pd.Series) -> str:
 def bench_table(bench: pd.DataFrame) -> pd.DataFrame:
     """Benchmarks wide: one row per (benchmark, parameters but impl), one column per impl.
 
-    Cells are ``median ± IQR/2``, ``skipped`` (asv NaN) or ``failed`` (asv null).
+    Parameters
+    ----------
+    bench : pandas.DataFrame
+        From :func:`evaluation.asv_results.load_results`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``benchmark, variant`` then one column per implementation; cells are
+        ``median ± IQR/2``, ``skipped`` (asv NaN), ``failed`` (asv null) or ``-`` (not
+        in that implementation's parameters). Empty when there are no benchmarks.
     """
     if bench.empty:
         return pd.DataFrame()
@@ -340,16 +392,43 @@ def _headline(data: ReportData) -> str:
 
 
 def sections(data: ReportData, workloads: Workloads, links: dict[str, str]) -> list[Section]:
-    """The report's content, rendered identically to Markdown and HTML."""
-    run = data.run
-    out = [Section("Summary", [_headline(data)] + data.notes, data.summary,
-                   ["speedup_at_seed_sizes.png"] if any(p.name == "speedup_at_seed_sizes.png"
-                                                        for p in data.plots) else [])]
-    out.append(Section("Seed gates", [
+    """The report's content, rendered identically to Markdown and HTML.
+
+    Parameters
+    ----------
+    data : ReportData
+        From :func:`build_report` (with ``plots`` filled in by :func:`write_report`).
+    workloads : Workloads
+        Operations and their feasible baseline sizes.
+    links : dict of str to str
+        Link text to URL, listed under Environment.
+
+    Returns
+    -------
+    list of Section
+        Summary first (verdict, notes, the one-screen table), then gates, tests,
+        defects, figures, benchmarks, environment and raw inputs.
+    """
+    speed_png = [p.name for p in data.plots if p.name == "speedup_at_seed_sizes.png"]
+    out = [Section("Summary", [_headline(data)] + data.notes, data.summary, speed_png)]
+    out += _test_sections(data)
+    out += _benchmark_sections(data, workloads)
+    env_par = [f"[{k}]({v})" for k, v in links.items()]
+    out.append(Section("Environment", env_par,
+                       _environment_table(data.run.get("environment", {}))))
+    out.append(Section("Raw inputs", [
+        "`raw/` holds the JUnit XML of each pytest run, the asv result files and run.json; "
+        "rebuild this report with `python -m evaluation --from-results <this folder>`."]))
+    return out
+
+
+def _test_sections(data: ReportData) -> list[Section]:
+    """Gates, tests, optimized failures and the baseline's defects."""
+    out = [Section("Seed gates", [
         "Verdicts come from the gate tests (pytest, 4 workers, warm processor) run on each "
         "implementation; 'asv check' compares the optimized asv median at the gate's size "
-        "with the limit, as a cross-check."], _gates_table(data.gates)))
-    sel = run.get("selection", {})
+        "with the limit, as a cross-check."], _gates_table(data.gates))]
+    sel = data.run.get("selection", {})
     out.append(Section("Tests", [f"Inner pytest run on {i}: `-m \"{sel[i]}\"`" for i in sel],
                        data.tests_summary))
     if not data.opt_failures.empty:
@@ -361,27 +440,29 @@ def sections(data: ReportData, workloads: Workloads, links: dict[str, str]) -> l
             "From the failure messages of the baseline's test run: " +
             (", ".join(f"{n} x {c}" for c, n in counts.items()) or "none") + "."],
             data.defects))
-    out.append(Section("Figures at the seed's sizes", [
-        "Median time at each operation's reference size; where an implementation did not run "
-        "that size, the power-law extrapolation (marked, with its exponent b)."],
-        _figures_table(data.figures)))
-    out.append(Section("Where the baseline cannot go", [
-        "Sizes above baseline_max are skipped by the benchmarks (asv NaN, 'skipped')."],
-        _feasibility(workloads)))
-    out.append(Section("Measured speed-ups (side by side, same run)", [
-        "Every size where both ran; 'optimized / single' compares with the best "
-        "single-process implementation of the same work (1.0 = as fast)."],
-        _speedups_table(data.speedups)))
-    out.append(Section("All benchmarks", [
-        "Median ± half the interquartile range; 'skipped' = asv NaN, 'failed' = asv null."],
-        bench_table(data.bench),
-        [p.name for p in data.plots if p.name.startswith("time_vs_size_")]))
-    env_par = [f"[{k}]({v})" for k, v in links.items()]
-    out.append(Section("Environment", env_par, _environment_table(run.get("environment", {}))))
-    out.append(Section("Raw inputs", [
-        "`raw/` holds the JUnit XML of each pytest run, the asv result files and run.json; "
-        "rebuild this report with `python -m evaluation --from-results <this folder>`."]))
     return out
+
+
+def _benchmark_sections(data: ReportData, workloads: Workloads) -> list[Section]:
+    """Figures at the seed's sizes, feasibility, measured speed-ups, every benchmark."""
+    return [
+        Section("Figures at the seed's sizes", [
+            "Median time at each operation's reference size; where an implementation did not "
+            "run that size, the power-law extrapolation (marked, with its exponent b), or n/a "
+            "with the reason when the fit is not trustworthy."],
+            _figures_table(data.figures)),
+        Section("Where the baseline cannot go", [
+            "Sizes above baseline_max are skipped by the benchmarks (asv NaN, 'skipped')."],
+            _feasibility(workloads)),
+        Section("Measured speed-ups (side by side, same run)", [
+            "Every size where both ran; 'optimized / single' compares with the best "
+            "single-process implementation of the same work (1.0 = as fast)."],
+            _speedups_table(data.speedups)),
+        Section("All benchmarks", [
+            "Median ± half the interquartile range; 'skipped' = asv NaN, 'failed' = asv null."],
+            bench_table(data.bench),
+            [p.name for p in data.plots if p.name.startswith("time_vs_size_")]),
+    ]
 
 
 def _md(secs: list[Section], title: str) -> str:
@@ -404,8 +485,6 @@ _CSS = ("body{font-family:sans-serif;margin:2em;max-width:1400px}table{border-co
 
 def _inline_md(text: str) -> str:
     """The little Markdown used in paragraphs (``**bold**``, `code`, links) as HTML."""
-    import re
-
     t = html.escape(text)
     t = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", t)
     t = re.sub(r"`(.+?)`", r"<code>\1</code>", t)

@@ -105,7 +105,20 @@ class PytestRun:
 
 
 def marker_expression(impl: str, quick: bool) -> str:
-    """The ``-m`` expression of the inner run for ``impl`` (see module docstring)."""
+    """The ``-m`` expression of the inner run for ``impl`` (see module docstring).
+
+    Parameters
+    ----------
+    impl : str
+        ``baseline`` or ``optimized``.
+    quick : bool
+        Gate tests only.
+
+    Returns
+    -------
+    str
+        A pytest marker expression.
+    """
     parts = [f"not {E2E_MARKER}"]
     if impl == "optimized":
         parts.append("not baseline_only")
@@ -116,7 +129,24 @@ def marker_expression(impl: str, quick: bool) -> str:
 
 def pytest_command(impl: str, junit_path: Path, *, quick: bool,
                    python: str = sys.executable) -> list[str]:
-    """Command line of the inner pytest run for ``impl``."""
+    """Command line of the inner pytest run for ``impl``.
+
+    Parameters
+    ----------
+    impl : str
+        ``baseline`` or ``optimized``.
+    junit_path : Path
+        Where pytest writes its JUnit XML.
+    quick : bool
+        Gate tests only (:func:`marker_expression`).
+    python : str
+        Interpreter to run pytest with.
+
+    Returns
+    -------
+    list of str
+        The argument vector.
+    """
     return [python, "-m", "pytest", f"--impl={impl}", "-m", marker_expression(impl, quick),
             *(f"--ignore={f}" for f in HARNESS_TEST_FILES), "-p", "evaluation.pytest_plugin",
             f"--junitxml={junit_path}", "-o", "junit_family=xunit1",

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-__all__ = ["Gate", "Operation", "Workloads", "InstanceError", "load_workloads",
+__all__ = ["Gate", "Operation", "Workloads", "InstanceError", "load_workloads", "parse_workloads",
            "default_instances_dir", "build_args", "IMPLEMENTATIONS"]
 
 #: Implementation names understood by the harness.
@@ -91,7 +91,13 @@ class Workloads:
 
 
 def default_instances_dir() -> Path:
-    """``$PPD_INSTANCES`` if set, else ``instances/`` beside this package's repo."""
+    """Folder of the workload instances.
+
+    Returns
+    -------
+    Path
+        ``$PPD_INSTANCES`` if set, else ``instances/`` beside this package's repo.
+    """
     env = os.environ.get("PPD_INSTANCES")
     if env:
         return Path(env)
@@ -155,7 +161,24 @@ def _parse_operation(name: str, raw: Any, workloads: Mapping[str, float], where:
 
 
 def parse_workloads(raw: Any, path: Path) -> Workloads:
-    """Validate a decoded instance document; raise :class:`InstanceError` naming the field."""
+    """Validate a decoded instance document.
+
+    Parameters
+    ----------
+    raw : Any
+        The decoded JSON document.
+    path : Path
+        Where it came from (named in errors, kept as ``Workloads.path``).
+
+    Returns
+    -------
+    Workloads
+
+    Raises
+    ------
+    InstanceError
+        Naming the field that is missing, of the wrong type or out of range.
+    """
     where = path.name
     if not isinstance(raw, dict):
         raise InstanceError(f"{where}: expected a JSON object at top level, got {type(raw).__name__}")
@@ -214,8 +237,25 @@ def load_workloads(path: str | os.PathLike[str] | None = None) -> Workloads:
 def build_args(op: Operation, size: int, generators: Any) -> tuple[Any, ...]:
     """Positional arguments for calling ``op`` at ``size``.
 
-    ``generators`` is a module (``optimized`` or ``baseline``) providing
-    ``generate_test_data``, ``generate_test_matrix`` and ``generate_test_text``.
+    Parameters
+    ----------
+    op : Operation
+        The operation (its ``builder`` says what to generate).
+    size : int
+        Items, batches, matrix dimension, limit or words, per the builder.
+    generators : module
+        ``optimized`` or ``baseline``: provides ``generate_test_data``,
+        ``generate_test_matrix`` and ``generate_test_text``.
+
+    Returns
+    -------
+    tuple
+        The arguments.
+
+    Raises
+    ------
+    InstanceError
+        Unknown builder.
     """
     if op.builder == "test_data":
         return (generators.generate_test_data(size),)

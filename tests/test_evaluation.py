@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -240,6 +241,53 @@ def test_no_extrapolation_without_a_growing_trend(workloads) -> None:
     assert "b=-0.15 <= 0" in opt["note"]  # log(1/2) / log(100)
 
 
+def _timed(impl: str, sizes: Sequence[int], medians: Sequence[float],
+           status: Sequence[str] | None = None) -> pd.DataFrame:
+    """Benchmark rows of one primes timing benchmark (reference size: R5, 10**6)."""
+    return pd.DataFrame({
+        "benchmark": "b.S.time_parallel_find_primes", "suite": "S",
+        "metric": "parallel_find_primes", "kind": "time", "operation": "parallel_find_primes",
+        "impl": impl, "size": pd.array(sizes, dtype="Int64"),
+        "workers": pd.array([pd.NA] * len(sizes), dtype="Int64"), "params": "{}",
+        "status": list(status or ["ok"] * len(sizes)), "median": medians, "spread": 0.0})
+
+
+def _primes_figure(rows: pd.DataFrame, workloads, impl: str = "optimized") -> pd.Series:
+    return _figure(A.reference_figures(rows, workloads), "parallel_find_primes", impl)
+
+
+@pytest.mark.parametrize("sizes, medians, status, note", [
+    # quick mode: two overhead-dominated points (b=0.08), 100x short of the seed size
+    ([1000, 10000], [7.0e-4, 7.0e-4 * 10 ** 0.08], None,
+     "cannot extrapolate: b=0.08 < 0.8 over sizes 1000-10000 (overhead-dominated), "
+     "100x beyond them"),
+    ([1000], [1e-3], None, "cannot extrapolate: only 1 size run (1,000)"),
+    ([1000, 100000], [1e-3, 2e-3], ["ok", "skipped"], "cannot extrapolate: only 1 size run"),
+    ([1000, 3000, 10000], [1e-3, 1e-1, 3e-3], None, "cannot extrapolate: poor power-law fit"),
+    # measured at the reference size, and failed there: n/a, never extrapolated
+    ([1000, 10000, 1000000], [1e-3, 1e-2, math.nan], ["ok", "ok", "failed"],
+     "failed at this size (asv null)"),
+])
+def test_untrustworthy_extrapolation_is_refused(workloads, sizes, medians, status,
+                                               note) -> None:
+    f = _primes_figure(_timed("optimized", sizes, medians, status), workloads)
+    assert math.isnan(f["seconds"]) and not f["extrapolated"]
+    assert f["note"].startswith(note)
+    assert A.format_figure(f) == f"n/a ({f['note']})"
+
+
+def test_trustworthy_extrapolation_is_kept(workloads) -> None:
+    # b = 1 over 3 sizes, 100x beyond them: the seed's 10**6 from 10**3..10**4
+    far = _primes_figure(_timed("baseline", [1000, 3000, 10000], [1e-3, 3e-3, 1e-2]),
+                         workloads, "baseline")
+    assert far["extrapolated"] and far["seconds"] == pytest.approx(1.0)
+    assert far["exponent"] == pytest.approx(1.0)
+    # a flat trend is followed only a short way (here 10x: 10**5 -> 10**6)
+    near = _primes_figure(_timed("optimized", [10000, 100000], [1e-3, 2e-3]), workloads)
+    assert near["extrapolated"] and near["exponent"] == pytest.approx(math.log10(2))
+    assert near["seconds"] == pytest.approx(4e-3)
+
+
 def test_asv_cross_check_uses_measurements_only(tests_df, figures, workloads) -> None:
     extrap = figures.copy()
     mask = (extrap["operation"] == "parallel_find_primes") & (extrap["impl"] == "optimized")
@@ -286,12 +334,56 @@ def test_gate_verdicts_from_both_runs(tests_df, figures, workloads) -> None:
 def test_baseline_defects_are_classified(tests_df) -> None:
     d = A.baseline_defects(tests_df)
     counts = d["category"].value_counts().to_dict()
-    assert counts == {"hang (time budget expired)": 3, "time gate missed": 2,
-                      "lost or unordered results": 2, "anti-pattern present": 1}
+    # R2 (x2) and R5 ran out of their time budget: slow, so a time gate missed, not a hang.
+    assert counts == {"time gate missed": 5, "lost or unordered results": 2,
+                      "anti-pattern present": 1}
+    r5 = d[d["gate"] == "R5"].iloc[0]
+    assert "did not finish within its 1.5 s budget" in r5["message"]
+    assert r5["category"] == "time gate missed"
+
+
+@pytest.mark.parametrize("message, is_gate, expected", [
+    ("R5: primes below 1,000,000 did not finish within its 1.5 s budget", True,
+     "time gate missed"),
+    ("R4: 100x100 took 3.214 s (limit 0.01 s)", True, "time gate missed"),
+    ("Failed: Timeout >120.0s", True, "hang (time budget expired)"),  # pytest-timeout
+    ("map did not finish within its 5 s budget (join before drain)", False,
+     "hang (time budget expired)"),
+    ("12 of 1000 results lost", False, "lost or unordered results"),
+])
+def test_budget_expiry_is_a_missed_gate_only_for_gate_tests(workloads, message, is_gate,
+                                                            expected) -> None:
+    case = TestCase("tests/test_x.py::test_thing", "failed", 1.0, message=message,
+                    markers=("gate",) if is_gate else ())
+    d = A.baseline_defects(A.tests_frame({"baseline": [case]}, workloads))
+    assert d["category"].tolist() == [expected]
+
+
+def _with_gate_tests(tests_df: pd.DataFrame, outcome: str, gate_ids: Sequence[str],
+                     workloads) -> pd.DataFrame:
+    """``tests_df`` plus one optimized gate test per id, with ``outcome``."""
+    extra = [TestCase(f"tests/test_more.py::test_gate_{g.replace('-', '_')}", outcome, 0.1,
+                      markers=("gate",), gate_ids=(g,)) for g in gate_ids]
+    return pd.concat([tests_df, A.tests_frame({"optimized": extra}, workloads)],
+                     ignore_index=True)
+
+
+def test_gates_without_a_verdict_make_the_run_incomplete(tests_df, figures, workloads) -> None:
+    impls = ["baseline", "optimized"]
+    gates = A.gate_verdicts(tests_df, figures, workloads, impls)
+    # The fixture's optimized run has no test for R3, R6, R7: not verified, so not a pass.
+    assert A.exit_status(tests_df, gates, [], impls) == (
+        3, ["optimized: gate(s) not verified (no gate test ran): R3, R7, R6"])
+    skipped = _with_gate_tests(tests_df, "skipped", ["R3", "R6", "R7"], workloads)
+    code, reasons = A.exit_status(skipped, A.gate_verdicts(skipped, figures, workloads, impls),
+                                  [], impls)
+    assert code == 3
+    assert reasons == ["optimized: gate(s) not verified (only skipped tests): R3, R7, R6"]
 
 
 def test_exit_status(tests_df, figures, workloads) -> None:
     impls = ["baseline", "optimized"]
+    tests_df = _with_gate_tests(tests_df, "passed", ["R3", "R6", "R7"], workloads)
     gates = A.gate_verdicts(tests_df, figures, workloads, impls)
     assert A.exit_status(tests_df, gates, [], impls) == (0, [])
     broken = tests_df.copy()
@@ -345,7 +437,8 @@ def test_report_files_from_fixture(report_dir, bench, workloads) -> None:
 
 def test_report_json_content(report_dir, workloads) -> None:
     rep = _strict_json((report_dir / "report.json").read_text())
-    assert rep["exit"] == {"code": 0, "reasons": []}
+    assert rep["exit"] == {"code": 3, "reasons": [
+        "optimized: gate(s) not verified (no gate test ran): R3, R7, R6"]}
     assert {"python", "numpy", "cpu", "start_method", "git"} <= set(rep["environment"])
     assert len(rep["summary"]) == len(workloads.operations)
     assert {g["gate"] for g in rep["gates"]} == {g.id for g in workloads.gates}
@@ -373,7 +466,8 @@ def test_markdown_opens_with_the_summary_table(report_dir) -> None:
     assert [c.strip() for c in first_table.strip("|").split("|")] == [
         "operation", "seed target", "size", "baseline", "optimized", "speed-up",
         "measured speed-up", "verdict"]
-    assert "**Verdict: PASS**" in md and "hang (time budget expired)" in md
+    assert "**Verdict: INCOMPLETE** (optimized: gate(s) not verified" in md
+    assert "5 x time gate missed" in md and "hang" not in md
     html = (report_dir / "report.html").read_text()
     assert html.count("<table") >= 6 and "speedup_at_seed_sizes.png" in html
 
@@ -384,12 +478,65 @@ def test_cli_rebuilds_from_saved_results(tmp_path) -> None:
     proc = subprocess.run([sys.executable, "-m", "evaluation", "--from-results",
                            str(tmp_path / "src"), "--output", str(out), "--no-progress"],
                           cwd=ROOT, capture_output=True, text=True, timeout=110)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 3, proc.stderr  # R3, R6, R7 have no test in the fixture
+    assert "gate(s) not verified (no gate test ran): R3, R7, R6" in proc.stderr
     assert all((out / f).exists() for f in REPORT_FILES) and (out / "raw" / "run.json").exists()
     assert str(out) in proc.stdout
     bad = subprocess.run([sys.executable, "-m", "evaluation", "--from-results", str(tmp_path)],
                          cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "raw" in bad.stderr
+
+
+def _fixture_copy(tmp_path: Path) -> Path:
+    raw = tmp_path / "raw"
+    shutil.copytree(FIXTURES, raw)
+    return raw
+
+
+def test_report_without_asv_results_is_written_and_incomplete(tmp_path, capsys) -> None:
+    from evaluation.__main__ import main
+
+    shutil.rmtree(_fixture_copy(tmp_path) / "asv")
+    assert main(["--from-results", str(tmp_path), "--no-progress"]) == 3
+    assert "no benchmark results" in capsys.readouterr().err
+    for name in REPORT_FILES:
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert not list(tmp_path.glob("*.png"))  # nothing to draw: no chart, no crash
+    rep = _strict_json((tmp_path / "report.json").read_text())
+    assert rep["exit"]["code"] == 3 and rep["benchmarks"] == []
+    assert all(s["speedup"] is None for s in rep["speedups_at_seed_sizes"])
+
+
+def test_speedup_chart_skipped_when_one_side_has_no_figure(tmp_path, figures) -> None:
+    from evaluation.plots import plot_speedups
+
+    no_baseline = figures.copy()
+    no_baseline.loc[no_baseline["impl"] == "baseline", "seconds"] = math.nan
+    assert plot_speedups(no_baseline, tmp_path) is None
+    assert plot_speedups(figures[figures["impl"] == "optimized"], tmp_path) is None
+    assert not list(tmp_path.iterdir())
+    assert plot_speedups(figures, tmp_path) == tmp_path / "speedup_at_seed_sizes.png"
+
+
+@pytest.mark.parametrize("impl, code", [("baseline", 3), ("optimized", 1)])
+def test_corrupt_junit_file_is_a_recorded_problem(tmp_path, workloads, impl, code) -> None:
+    raw = _fixture_copy(tmp_path)
+    (raw / f"junit-{impl}.xml").write_text("<testsuites><testsuite")  # truncated
+    data = build_report(raw, workloads)
+    assert data.exit_code == code
+    assert any(f"junit-{impl}.xml unreadable" in r for r in data.exit_reasons)
+    assert data.tests[data.tests["impl"] == impl].empty
+    write_report(data, workloads, tmp_path)
+    assert all((tmp_path / f).exists() for f in REPORT_FILES)
+
+
+def test_quick_mode_note_does_not_claim_extrapolated_figures(tmp_path, workloads) -> None:
+    raw = _fixture_copy(tmp_path)
+    run = json.loads((raw / "run.json").read_text())
+    (raw / "run.json").write_text(json.dumps({**run, "mode": "quick"}))
+    quick = [n for n in build_report(raw, workloads).notes if n.startswith("Quick mode")]
+    assert len(quick) == 1
+    assert "mostly extrapolated" not in quick[0] and "n/a" in quick[0]
 
 
 TINY_BENCH = """
@@ -409,16 +556,12 @@ class Tiny:
 """
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("quick", [False, True])
-def test_asv_stage_runs_and_collects_on_a_tiny_project(tmp_path, monkeypatch, workloads,
-                                                        quick) -> None:
-    from evaluation.asv_results import collect_results, run_asv
-
+def _tiny_project(tmp_path: Path, bench: str) -> tuple[Path, str]:
+    """A git repository with an asv config and one benchmark module; (root, commit)."""
     repo = tmp_path / "repo"
     (repo / "benchmarks").mkdir(parents=True)
     (repo / "benchmarks" / "__init__.py").write_text("")
-    (repo / "benchmarks" / "bench_tiny.py").write_text(TINY_BENCH)
+    (repo / "benchmarks" / "bench_tiny.py").write_text(bench)
     (repo / "asv.conf.json").write_text(json.dumps({
         "version": 1, "project": "tiny", "repo": ".", "branches": ["HEAD"],
         "environment_type": "virtualenv", "benchmark_dir": "benchmarks",
@@ -428,6 +571,16 @@ def test_asv_stage_runs_and_collects_on_a_tiny_project(tmp_path, monkeypatch, wo
         subprocess.run(cmd, cwd=repo, check=True, capture_output=True, timeout=30)
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, check=True,
                             capture_output=True, text=True).stdout.strip()
+    return repo, commit
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("quick", [False, True])
+def test_asv_stage_runs_and_collects_on_a_tiny_project(tmp_path, monkeypatch, workloads,
+                                                        quick) -> None:
+    from evaluation.asv_results import collect_results, run_asv
+
+    repo, commit = _tiny_project(tmp_path, TINY_BENCH)
     monkeypatch.setenv("HOME", str(tmp_path))  # asv machine --yes writes ~/.asv-machine.json
     seen: list[float] = []
     run = run_asv(repo, commit, tmp_path / "raw", quick=quick, wall_timeout_s=100,
@@ -443,6 +596,63 @@ def test_asv_stage_runs_and_collects_on_a_tiny_project(tmp_path, monkeypatch, wo
     assert rows.loc[("baseline", 10), "status"] == "ok"
     assert rows.loc[("optimized", 1000), "median"] > 0
     assert (rows["operation"] == "parallel_find_primes").all()
+
+
+def test_collect_results_ignores_files_left_by_an_earlier_run(tmp_path) -> None:
+    from evaluation.asv_results import collect_results, result_files
+
+    commit = "9779eab7" + "0" * 32
+    results = tmp_path / "results"
+    (results / "vm").mkdir(parents=True)
+    old = results / "vm" / f"{commit[:8]}-existing-py.json"
+    old.write_text("{}")
+    before = result_files(results, commit)
+    assert before == {f"vm/{old.name}": old.stat().st_mtime_ns}
+    with pytest.raises(FileNotFoundError, match="written by this run.*earlier run: vm/"):
+        collect_results(results, commit, tmp_path / "asv", previous=before)
+    assert not (tmp_path / "asv").exists()
+    stamp = old.stat().st_mtime_ns + 10 ** 9  # asv rewrote it: this run's
+    os.utime(old, ns=(stamp, stamp))
+    copied = collect_results(results, commit, tmp_path / "asv", previous=before)
+    assert copied == tmp_path / "asv" / "vm" / old.name
+
+
+BROKEN_POINT_BENCH = """
+import time
+
+class Tiny:
+    params = [["optimized"], [10, 1000]]
+    param_names = ["impl", "size"]
+    number, repeat, rounds, warmup_time, min_run_count = 1, (1, 2, 1.0), 1, 0, 1
+
+    def time_parallel_find_primes(self, impl, size):
+        if size > 100:
+            raise RuntimeError("this point fails")
+        time.sleep(1e-4)
+"""
+
+
+@pytest.mark.slow
+def test_failed_asv_run_is_a_problem_and_old_results_are_not_reused(tmp_path, monkeypatch,
+                                                                     workloads) -> None:
+    from evaluation.asv_results import ASV_RUN_OK_CODES, collect_results, run_asv
+
+    repo, commit = _tiny_project(tmp_path, BROKEN_POINT_BENCH)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    first = run_asv(repo, commit, tmp_path / "raw1", quick=True, wall_timeout_s=100)
+    # asv 0.6 exits 2 when a benchmark failed: a result (null), not a harness problem.
+    assert first.exit_code == 2 and 2 in ASV_RUN_OK_CODES and not first.problem, \
+        first.log_path.read_text()[-3000:]
+    collect_results(first.results_dir, commit, tmp_path / "raw1" / "asv", first.previous)
+    rows = load_results(tmp_path / "raw1" / "asv", workloads.operations).set_index("size")
+    assert rows.loc[1000, "status"] == "failed" and rows.loc[10, "status"] == "ok"
+    # Same results directory, and now the suite does not even import: asv exits 1.
+    (repo / "benchmarks" / "bench_tiny.py").write_text("raise ImportError('broken suite')\n")
+    second = run_asv(repo, commit, tmp_path / "raw1", quick=True, wall_timeout_s=100)
+    assert second.exit_code == 1 and "asv run failed with exit code 1" in second.problem
+    assert second.previous  # the first run's file was there before
+    with pytest.raises(FileNotFoundError, match="written by this run"):
+        collect_results(second.results_dir, commit, tmp_path / "raw2" / "asv", second.previous)
 
 
 # --------------------------------------------------------------------------- patch
@@ -470,12 +680,13 @@ def test_patch_turns_baseline_into_optimized(tmp_path) -> None:
 @pytest.mark.evaluation_e2e
 @pytest.mark.slow
 @pytest.mark.timeout(360)
-def test_quick_evaluation_end_to_end(tmp_path) -> None:
+def test_quick_evaluation_end_to_end(tmp_path, monkeypatch, workloads) -> None:
     if os.environ.get(INNER_ENV):
         pytest.skip("inside the evaluation's own test run (no recursion)")
     if not (ROOT / "asv.conf.json").exists() or not list((ROOT / "benchmarks").glob("bench_*.py")):
         pytest.skip("the asv suites (asv.conf.json, benchmarks/) are not in place yet")
     out = tmp_path / "report"
+    monkeypatch.setenv("HOME", str(tmp_path))  # asv machine --yes writes ~/.asv-machine.json
     t0 = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "evaluation", "--quick", "--output", str(out),
                            "--no-progress"], cwd=ROOT, capture_output=True, text=True,
@@ -484,7 +695,10 @@ def test_quick_evaluation_end_to_end(tmp_path) -> None:
     files = {p.name for p in out.iterdir()}
     assert set(REPORT_FILES) <= files, (files, proc.stderr[-3000:])
     assert "speedup_at_seed_sizes.png" in files
-    assert any(f.startswith("time_vs_size_") for f in files)
+    missing = {f"time_vs_size_{op}.png" for op in workloads.operations} - files
+    assert not missing, (missing, proc.stderr[-3000:])
+    assert (out / "raw" / "run.json").exists()
+    assert (tmp_path / ".asv-machine.json").exists()  # written to the test's HOME only
     rep = _strict_json((out / "report.json").read_text())
     assert rep["exit"]["code"] == proc.returncode, proc.stderr[-3000:]
     assert rep["run"]["mode"] == "quick"
