@@ -24,11 +24,16 @@ Modules
     ``"single"``    the best single-process implementation of the same work (NumPy,
     ``Counter``...), where one exists (:mod:`benchmarks.common`).
 ``size``
-    The operation's ``sizes["optimized"]`` union ``sizes["baseline"]`` from
-    ``instances/workloads.json`` (items, words, matrix dimension, prime limit, number
-    of batches - whatever the instance's builder takes). The baseline is *skipped*
-    (``NotImplementedError`` in ``setup``, stored by asv as NaN) above the operation's
-    ``baseline_max``, never timed out by luck.
+    The operation's ``sizes["optimized"]`` union ``sizes["baseline"]`` union its
+    gates' sizes from ``instances/workloads.json`` (items, words, matrix dimension,
+    prime limit, number of batches - whatever the instance's builder takes). The
+    baseline is *skipped* (``NotImplementedError`` in ``setup``, stored by asv as NaN)
+    above the operation's ``baseline_max``, never timed out by luck.
+Workloads
+    Every suite runs the ``compute`` workload (no simulated latency) unless its class
+    name contains the workload's name: ``*Latency`` suites run the original's 1 ms
+    items, up to the size of the operation's gate on that workload. The evaluation
+    reads a gate's reference figure from the suite of the gate's workload.
 ``peakmem_<public method name>``
     Peak resident memory of the benchmark process (interpreter, imports and the input
     built in ``setup`` included; pool workers are separate processes and are not
@@ -38,7 +43,11 @@ Modules
     Figures that matter and are not times, with ``unit`` set:
     ``track_parallel_efficiency`` (CPU-bound items through ``map`` on 2 workers),
     ``track_ipc_share`` (R3: ``last_metrics.overhead_share``, latency workload),
-    ``track_throughput_ratio`` (R6: pipeline throughput over its slowest stage's).
+    ``track_throughput_ratio`` (R6: pipeline throughput over its slowest stage's;
+    ``_stage_per_process`` and ``_per_item_stages`` variants),
+    ``track_parent_peak_rss`` / ``track_worker_peak_rss`` (MiB: peak RSS of the
+    calling process and of the largest pool worker during one big call - asv's
+    ``peakmem_`` sees the calling process only).
 ``time_startup`` / ``time_close``
     Processor start-up (construction: pool and all workers started) and shutdown, on
     their own, ``param_names = ["impl", "start_method"]``.

@@ -1,7 +1,10 @@
 """Map family: per-item kernel, file/queue IPC variants, statistics, sum, batches, user map.
 
-Compute workload (``item_latency_s = 0``, D1) for both implementations; the latency
-workload (1 ms items) is measured by :class:`IpcShare` (R3).
+Compute workload (``item_latency_s = 0``, D1) for both implementations at every size;
+the latency workload (the original's 1 ms items) for the operations with a gate on it
+(``*Latency`` suites: R2-latency, R3; the evaluation takes a gate's reference figure
+from the benchmark of the gate's workload) up to the gate's size, and its IPC share
+(:class:`IpcShare`, R3).
 """
 from __future__ import annotations
 
@@ -11,10 +14,17 @@ from typing import Any
 from .common import (GATE_WORKERS, IMPLS, WORKLOADS, EFFICIENCY_ITEMS, OperationBenchmark,
                      close_processor, gate_size, local_kernel_start_method, make_processor,
                      map_sizes, median_overhead_share, operation_args, parallel_efficiency,
-                     sequential_map, sizes, spin)
+                     sequential_map, sizes, spin, workload_sizes)
+
+#: The implementations timed on the latency workload: ``inline`` is the sequential
+#: in-process run (it sleeps 1 ms per item too); the NumPy ``single`` reference does
+#: not sleep, so it has no latency figure.
+LATENCY_IMPLS = ["baseline", "optimized", "inline", "pool"]
 
 
 class ProcessDataSpawnPerItem(OperationBenchmark):
+    """``process_data_spawn_per_item(data)``: the per-item kernel over ``size`` floats."""
+
     operation = "process_data_spawn_per_item"
     params = [list(IMPLS), sizes(operation)]
     param_names = ["impl", "size"]
@@ -23,7 +33,21 @@ class ProcessDataSpawnPerItem(OperationBenchmark):
         self.fn(*self.args)
 
 
+class ProcessDataSpawnPerItemLatency(OperationBenchmark):
+    """The same on the latency workload (1 ms per item), up to the R2-latency gate's size."""
+
+    operation = "process_data_spawn_per_item"
+    workload = "latency"
+    params = [LATENCY_IMPLS, workload_sizes(operation, workload)]
+    param_names = ["impl", "size"]
+
+    def time_process_data_spawn_per_item(self, impl: str, size: int) -> None:
+        self.fn(*self.args)
+
+
 class ProcessWithFileBasedIpc(OperationBenchmark):
+    """``process_with_file_based_ipc(data, chunk_size=10)`` (no files in the optimized one)."""
+
     operation = "process_with_file_based_ipc"
     params = [list(IMPLS), sizes(operation)]
     param_names = ["impl", "size"]
@@ -32,7 +56,25 @@ class ProcessWithFileBasedIpc(OperationBenchmark):
         self.fn(*self.args)
 
 
+class ProcessWithFileBasedIpcLatency(OperationBenchmark):
+    """The same on the latency workload (1 ms per item), up to the R3 gate's size.
+
+    R3's setting (2,000 items of the original's 1 ms): the evaluation's reference
+    figure for this operation.
+    """
+
+    operation = "process_with_file_based_ipc"
+    workload = "latency"
+    params = [LATENCY_IMPLS, workload_sizes(operation, workload)]
+    param_names = ["impl", "size"]
+
+    def time_process_with_file_based_ipc(self, impl: str, size: int) -> None:
+        self.fn(*self.args)
+
+
 class ProcessWithExcessiveQueueOps(OperationBenchmark):
+    """``process_with_excessive_queue_ops(data)``: every result, in order, none lost."""
+
     operation = "process_with_excessive_queue_ops"
     params = [list(IMPLS), sizes(operation)]
     param_names = ["impl", "size"]
@@ -42,6 +84,8 @@ class ProcessWithExcessiveQueueOps(OperationBenchmark):
 
 
 class ComputeStatisticsSequential(OperationBenchmark):
+    """``compute_statistics_sequential(data)``: mean, variance, median of ``size`` floats."""
+
     # Always in-process in the optimized processor (exact left-to-right sums): forcing
     # inline or pool would time the same code twice more.
     operation = "compute_statistics_sequential"
@@ -53,6 +97,8 @@ class ComputeStatisticsSequential(OperationBenchmark):
 
 
 class ParallelSumSpawnMany(OperationBenchmark):
+    """``parallel_sum_spawn_many(data, chunk_size=5)``: the sum of ``size`` floats."""
+
     operation = "parallel_sum_spawn_many"
     params = [list(IMPLS), sizes(operation)]
     param_names = ["impl", "size"]
@@ -62,7 +108,8 @@ class ParallelSumSpawnMany(OperationBenchmark):
 
 
 class BatchProcessWithManager(OperationBenchmark):
-    # size = number of batches (of the instance's batch_len items each)
+    """``batch_process_with_manager(batches)``; size = batches of the instance's batch_len items."""
+
     operation = "batch_process_with_manager"
     params = [list(IMPLS), sizes(operation)]
     param_names = ["impl", "size"]

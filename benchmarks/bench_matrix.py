@@ -1,11 +1,22 @@
-"""Matrix multiply: list-of-lists in, list-of-lists out (the original's API), exact ints."""
+"""Matrix multiply: list-of-lists in, list-of-lists out (the original's API), exact ints;
+and the float64 ndarray product of the pool against plain ``A @ B``."""
 from __future__ import annotations
 
-from .common import IMPLS, OperationBenchmark, memory_sizes, sizes
+import operator
+from typing import Any, Callable
+
+from .common import (IMPLS, TWO_CORES, OperationBenchmark, float_matrices, largest_size,
+                     memory_sizes, sizes)
 
 
 class ParallelMatrixMultiply(OperationBenchmark):
-    # size = n for n x n matrices m[i][j] = (i+1)*(j+1) (the instances' builder)
+    """``parallel_matrix_multiply(A, B)`` of two n x n integer lists of lists.
+
+    size = n; ``m[i][j] = (i+1)*(j+1)`` (the instances' builder); the result is exact
+    Python ints. ``single`` is the best exact single-process product
+    (:func:`~benchmarks.common.exact_matmul`).
+    """
+
     operation = "parallel_matrix_multiply"
     params = [list(IMPLS), sizes(operation)]
     param_names = ["impl", "size"]
@@ -14,6 +25,33 @@ class ParallelMatrixMultiply(OperationBenchmark):
     rounds = 1
 
     def time_parallel_matrix_multiply(self, impl: str, size: int) -> None:
+        self.fn(*self.args)
+
+
+class ParallelMatrixMultiplyFloat64(OperationBenchmark):
+    """Seeded n x n float64 ndarrays: the pooled product vs plain ``A @ B`` (issue 4).
+
+    ``pool``: row blocks from shared memory on 2 workers, each worker's BLAS capped to
+    cores // workers = 1 thread; ``inline``: the processor in-process (NumPy's own
+    threads at this size); ``single``: plain ``A @ B`` with NumPy's own BLAS threads,
+    in the same run. Two workers because the reference machine has 2 cores: one
+    single-threaded BLAS per core uses exactly the cores NumPy's threads use, so the
+    ratio pool / single is the price (or gain) of the pool at equal hardware. The
+    largest instance size (2000; the largest quick size in quick mode).
+    """
+
+    operation = "parallel_matrix_multiply"
+    params = [["pool", "inline", "single"], [largest_size(operation)], [TWO_CORES]]
+    param_names = ["impl", "size", "workers"]
+    rounds = 1
+
+    def inputs(self, size: int) -> tuple[Any, ...]:
+        return float_matrices(size)
+
+    def reference(self) -> Callable[..., Any]:
+        return operator.matmul
+
+    def time_parallel_matrix_multiply(self, impl: str, size: int, workers: int) -> None:
         self.fn(*self.args)
 
 

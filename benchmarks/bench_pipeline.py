@@ -7,7 +7,8 @@ from .common import (IMPLS, PER_ITEM_STAGES, SLOW_STAGE_ITEMS, WORKLOADS, Operat
 
 
 class RunPipeline(OperationBenchmark):
-    # size = number of items through the default stages (x*2, x+10, x*x)
+    """``run_pipeline(data)``; size = items through the default stages (x*2, x+10, x*x)."""
+
     operation = "run_pipeline"
     params = [list(IMPLS), sizes(operation)]
     param_names = ["impl", "size"]
@@ -21,8 +22,10 @@ class PipelineThroughput:
 
     The R6 gate's setting (100,000 items, 4 workers), measured as the gate does
     (:func:`~benchmarks.common.throughput_ratio`), for the default stages (batch
-    stages, what ``run_pipeline(data)`` runs) and for the same arithmetic written as
-    plain per-item functions (one Python call per item and stage). The processor is
+    stages, what ``run_pipeline(data)`` runs) in the default layout and in the
+    stage-per-process layout (``replicas=[1, 1, 1]``: each stage one process, each
+    stage alone on one process too), and for the same arithmetic written as plain
+    per-item functions (one Python call per item and stage). The processor is
     forced onto its pool: with ``execution="auto"`` these arithmetic stages run
     in-process, where there is no multi-process pipeline to measure.
     """
@@ -41,6 +44,9 @@ class PipelineThroughput:
 
     def track_throughput_ratio(self) -> float:
         return throughput_ratio(self.processor, self.data, pipeline_stages())
+
+    def track_throughput_ratio_stage_per_process(self) -> float:
+        return throughput_ratio(self.processor, self.data, pipeline_stages(), replicas=[1, 1, 1])
 
     def track_throughput_ratio_per_item_stages(self) -> float:
         return throughput_ratio(self.processor, self.data, PER_ITEM_STAGES)

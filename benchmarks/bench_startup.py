@@ -25,6 +25,8 @@ def _factory(impl: str, start_method: str) -> Any:
 
 
 class ProcessorStartup:
+    """Processor construction: the optimized pool with every worker started (R1)."""
+
     params = [["baseline", "optimized"], _START_METHODS]
     param_names = ["impl", "start_method"]
     number = 1  # one processor per setup/teardown pair, whatever the asv_runner version
@@ -46,6 +48,8 @@ class ProcessorStartup:
 
 
 class ProcessorClose:
+    """Processor shutdown: every worker joined, nothing left behind."""
+
     params = [["baseline", "optimized"], _START_METHODS]
     param_names = ["impl", "start_method"]
     number = 1

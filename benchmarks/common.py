@@ -12,28 +12,34 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.util
 import itertools
 import math
 import multiprocessing as mp
 import os
 import statistics
+import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
 from evaluation.workloads import Operation, Workloads, build_args, load_workloads
 
 __all__ = ["INSTANCES", "QUICK", "QUICK_ENV", "WORKLOADS", "GATE_WORKERS", "IMPLS",
-           "operation", "sizes", "memory_sizes", "gate_size", "make_processor",
+           "TWO_CORES", "operation", "sizes", "workload_sizes", "largest_size", "memory_sizes",
+           "gate_size", "make_processor",
            "close_processor", "local_kernel_start_method", "preimport_operation",
            "operation_args", "build_text", "single_reference", "OperationBenchmark",
            "spin", "SPIN_ITERATIONS", "EFFICIENCY_ITEMS", "map_sizes", "sequential_map",
            "parallel_efficiency", "median_overhead_share", "pipeline_stages",
            "throughput_ratio", "stage_inputs", "slow_stage", "SLOW_STAGE_ITEMS",
-           "PER_ITEM_STAGES", "exact_matmul", "numpy_sieve", "counter_word_count"]
+           "PER_ITEM_STAGES", "exact_matmul", "numpy_sieve", "counter_word_count",
+           "FLOAT_MATMUL_SEED", "float_matrices", "PeakRss", "peak_rss_during",
+           "PeakRssBenchmark"]
 
 #: ``instances/`` of the working tree this suite belongs to.
 INSTANCES = Path(__file__).resolve().parent.parent / "instances"
@@ -44,6 +50,10 @@ QUICK = os.environ.get(QUICK_ENV, "").strip() not in ("", "0")
 WORKLOADS: Workloads = load_workloads(INSTANCES)
 #: Workers for every benchmark that is not about the worker count.
 GATE_WORKERS: int = WORKLOADS.gate_workers
+#: Workers of the benchmarks that compare against a single process on the 2-core
+#: reference machine (issue 4: "2 workers, 2 cores"): one worker per core, so the
+#: pooled path uses exactly the cores a single process with NumPy's threads uses.
+TWO_CORES = 2
 #: Every ``impl`` value, in report order (see the package docstring).
 IMPLS = ("baseline", "optimized", "inline", "pool", "single")
 _EXECUTION = {"optimized": "auto", "inline": "inline", "pool": "pool"}
@@ -64,14 +74,43 @@ def operation(name: str) -> Operation:
 def sizes(name: str) -> list[int]:
     """Benchmark sizes of operation ``name``.
 
-    ``sizes["optimized"]`` union ``sizes["baseline"]``; in quick mode
-    (``PPD_BENCH_QUICK=1``) the smallest baseline size and the largest quick size: every
-    implementation runs at both, so quick figures still compare them side by side.
+    ``sizes["optimized"]`` union ``sizes["baseline"]`` union the sizes of the
+    operation's gates: the evaluation compares implementations at the first gate's
+    size and extrapolates only when that size was not run, so every gate size is
+    measured. In quick mode (``PPD_BENCH_QUICK=1``) the two smallest baseline sizes
+    and the largest quick size: every implementation runs at all three, so quick
+    figures still compare them side by side, and the baseline has two points for the
+    report's power-law fit.
     """
     op = operation(name)
-    if QUICK:  # one size the baseline runs, one where "auto" may pick the pool
-        return sorted({min(op.sizes["baseline"]), max(op.sizes["quick"])})
-    return sorted(set(op.sizes["optimized"]) | set(op.sizes["baseline"]))
+    if QUICK:  # two sizes the baseline runs, one where "auto" may pick the pool
+        return sorted(set(sorted(op.sizes["baseline"])[:2]) | {max(op.sizes["quick"])})
+    return sorted(set(op.sizes["optimized"]) | set(op.sizes["baseline"])
+                  | {g.size for g in op.gates})
+
+
+def workload_sizes(name: str, workload: str) -> list[int]:
+    """:func:`sizes` of operation ``name`` that are run on ``workload``.
+
+    The ``compute`` workload runs every size. Another workload (``latency``: 1 ms of
+    sleep per item) runs only up to the largest size of the operation's gates on that
+    workload - beyond it a call sleeps for tens of seconds and measures nothing new.
+    """
+    if workload not in WORKLOADS.workloads:
+        raise ValueError(f"workload must be one of {sorted(WORKLOADS.workloads)}, "
+                         f"got {workload!r}")
+    all_sizes = sizes(name)
+    if workload == "compute":
+        return all_sizes
+    gate_sizes = [g.size for g in operation(name).gates if g.workload == workload]
+    if not gate_sizes:
+        raise ValueError(f"{name} has no gate on the {workload!r} workload")
+    return [s for s in all_sizes if s <= max(gate_sizes)]
+
+
+def largest_size(name: str) -> int:
+    """The largest benchmark size of ``name`` (the largest quick size in quick mode)."""
+    return max(sizes(name))
 
 
 def memory_sizes(name: str) -> list[int]:
@@ -180,6 +219,21 @@ def build_text(words: int) -> str:
     cycle = WORKLOADS.word_cycle
     whole, rest = divmod(max(0, words), len(cycle))
     return "".join(w + " " for w in cycle) * whole + "".join(w + " " for w in cycle[:rest])
+
+
+#: Seed of the float64 matrices (:func:`float_matrices`).
+FLOAT_MATMUL_SEED = 20240601
+
+
+@functools.lru_cache(maxsize=2)  # the timed size and the warm-up size
+def float_matrices(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two seeded ``n x n`` float64 ndarrays, entries uniform in ``[0, 1)`` (cached).
+
+    The instances' matrix builder gives integer lists; this is the float64 ndarray
+    case of issue 4 (the pooled product against plain ``A @ B``).
+    """
+    rng = np.random.default_rng(FLOAT_MATMUL_SEED)
+    return rng.random((n, n)), rng.random((n, n))
 
 
 # -- best single-process references ---------------------------------------------------------
@@ -293,6 +347,86 @@ def single_reference(name: str) -> Callable[..., Any] | None:
     return make() if make else None
 
 
+# -- peak resident memory of the parent and of the pool's workers ---------------------------
+#: Linux: ``VmHWM`` (peak RSS) of any own process, reset by writing 5 to ``clear_refs``.
+_PROC_PEAK = sys.platform.startswith("linux") and os.path.exists("/proc/self/clear_refs")
+#: Seconds between samples where the kernel keeps no resettable peak (psutil sampling).
+_SAMPLE_S = 0.002
+
+
+class PeakRss(NamedTuple):
+    """Peak resident set sizes during one call, MiB."""
+
+    parent_mib: float
+    largest_worker_mib: float
+
+
+def _vm_hwm_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"/proc/{pid}/status has no VmHWM line")
+
+
+def _proc_peaks(pids: Sequence[int], fn: Callable[[], Any]) -> list[float]:
+    for pid in pids:  # peak := current RSS, so the figure is this call's
+        with open(f"/proc/{pid}/clear_refs", "w", encoding="ascii") as f:
+            f.write("5")
+    fn()
+    return [_vm_hwm_mib(pid) for pid in pids]
+
+
+def _sampled_peaks(pids: Sequence[int], fn: Callable[[], Any]) -> list[float]:
+    """Largest RSS seen every :data:`_SAMPLE_S` while ``fn`` runs (may miss short spikes)."""
+    import psutil  # harness dependency; PeakRssBenchmark skips where it is missing
+
+    procs = [psutil.Process(pid) for pid in pids]
+    peaks = [p.memory_info().rss / 2 ** 20 for p in procs]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            for i, p in enumerate(procs):
+                peaks[i] = max(peaks[i], p.memory_info().rss / 2 ** 20)
+            time.sleep(_SAMPLE_S)
+
+    sampler = threading.Thread(target=sample, name="rss-sampler", daemon=True)
+    sampler.start()
+    try:
+        fn()
+    finally:
+        done.set()
+        sampler.join()
+    return peaks
+
+
+def peak_rss_during(processor: Any, fn: Callable[[], Any]) -> PeakRss:
+    """Peak RSS (MiB) of this process and of the largest of ``processor``'s workers in ``fn()``.
+
+    asv's ``peakmem_`` sees the benchmark process only; the pool's workers are other
+    processes (``processor.worker_pids()``). On Linux the kernel's own peak (``VmHWM``,
+    reset just before the call) is exact; elsewhere RSS is sampled with psutil. A
+    forked worker's RSS counts the pages it maps - shared-memory pages it touched
+    included - so a worker holding a private copy of the input shows it.
+
+    Raises
+    ------
+    RuntimeError
+        The pool's workers changed during the call (a worker died): the figure would
+        describe processes that no longer exist.
+    """
+    workers = list(processor.worker_pids())
+    if not workers:
+        raise RuntimeError("the processor has no worker processes to measure")
+    pids = [os.getpid(), *workers]
+    peaks = (_proc_peaks if _PROC_PEAK else _sampled_peaks)(pids, fn)
+    if list(processor.worker_pids()) != workers:
+        raise RuntimeError(f"the pool's workers changed during the call ({workers} -> "
+                           f"{processor.worker_pids()}): no peak to report")
+    return PeakRss(peaks[0], max(peaks[1:]))
+
+
 # -- the generic operation benchmark --------------------------------------------------------
 #: Seconds after creating a processor before its timings represent a warm pool.
 _SETTLE_S = 0.3
@@ -305,10 +439,15 @@ class OperationBenchmark:
     ``params`` and ``param_names`` (``["impl", "size"]`` plus optionally ``"workers"``)
     and defines one-line benchmark methods calling ``self.fn(*self.args)``.
     ``setup`` builds the input (cached), creates the processor (closed in
-    ``teardown``) and skips the baseline above ``baseline_max``.
+    ``teardown``) and skips the baseline above ``baseline_max``. A subclass may set
+    ``workload`` (an instance workload: the processors' simulated item latency) and
+    override :meth:`inputs` / :meth:`reference` to time other inputs than the
+    instances' builder.
     """
 
     operation: str = ""
+    #: Instance workload (``compute``: no simulated latency; ``latency``: 1 ms per item).
+    workload: str = "compute"
     #: Seconds for one parameter combination (setup and every sample included).
     timeout = 600.0
     #: (min samples, max samples, seconds budget) for ordinary cases; see ``_budget``.
@@ -322,18 +461,18 @@ class OperationBenchmark:
                 f"baseline skipped: {self.operation} at size {size} > baseline_max "
                 f"{op.baseline_max} ({op.baseline_max_reason})")
         self._budget(impl, size)
-        self.args = operation_args(self.operation, size)
+        self.args = self.inputs(size)
         if impl == "single":
-            ref = single_reference(self.operation)
+            ref = self.reference()
             if ref is None:
                 raise NotImplementedError(f"no single-process reference for {self.operation}")
             self.fn: Callable[..., Any] = ref
-            ref(*operation_args(self.operation, min(sizes(self.operation))))  # lazy imports
+            ref(*self.inputs(min(sizes(self.operation))))  # lazy imports
             return
         if impl != "baseline":
             preimport_operation(self.operation)
         created = time.perf_counter()
-        self.processor = make_processor(impl, workers)
+        self.processor = make_processor(impl, workers, WORKLOADS.workloads[self.workload])
         self.fn = functools.partial(getattr(self.processor, self.operation), **op.call)
         if impl != "baseline":
             # Warm pool: asv runs setup before every sample, so every sample gets a new
@@ -342,8 +481,10 @@ class OperationBenchmark:
             # forking the workers (measured: 100x100 matmul 3-7 ms on a new processor's
             # first call, 0.8 ms after). One untimed call at the timed size pays them;
             # the largest sizes (seconds per call) warm on the smallest input instead.
-            warm = min(sizes(self.operation)) if _is_largest(self.operation, size) else size
-            self.fn(*operation_args(self.operation, warm))
+            # Items that sleep (latency workload) have no such costs worth a full call.
+            small = _is_largest(self.operation, size) or self.workload != "compute"
+            warm = min(sizes(self.operation)) if small else size
+            self.fn(*self.inputs(warm))
             # For about 0.25 s after the workers start, calls in the parent run slower
             # (measured: 100x100 matmul mean 1.2 ms, spikes to 30 ms, vs 0.75 ms after;
             # the new workers still use CPU). A long-lived processor is past that.
@@ -353,12 +494,61 @@ class OperationBenchmark:
         close_processor(getattr(self, "processor", None))
         self.processor = None
 
+    def inputs(self, size: int) -> tuple[Any, ...]:
+        """Positional arguments of the timed call at ``size`` (default: the instances')."""
+        return operation_args(self.operation, size)
+
+    def reference(self) -> Callable[..., Any] | None:
+        """The ``single`` implementation: best single-process code for the same inputs."""
+        return single_reference(self.operation)
+
     def _budget(self, impl: str, size: int) -> None:
         # asv re-runs setup (a fresh pool) before every sample; slow cases get few
         # samples and no asv warm-up round, so a full run stays within its budget.
         if impl == "baseline" or _is_largest(self.operation, size):
             self.repeat = (1, 3, 6.0)
             self.warmup_time = 0.0
+
+
+class PeakRssBenchmark:
+    """Base of the peak-memory ``track_`` suites of one big call of the optimized processor.
+
+    A subclass sets ``operation``, ``size`` and ``workers`` and defines one-line
+    ``track_parent_peak_rss`` / ``track_worker_peak_rss`` returning
+    ``self.peaks().parent_mib`` / ``.largest_worker_mib``. The processor
+    (``execution="auto"``) is created before the input exists, so forked workers do
+    not map the parent's copy of it.
+    """
+
+    operation: str = ""
+    size: int = 0
+    workers: int = TWO_CORES
+    unit = "MiB"
+    timeout = 600.0
+    rounds = 1  # one call per figure: a peak is a property of the call, not a noisy time
+
+    def setup(self) -> None:
+        self.processor: Any = None
+        self._peaks: PeakRss | None = None
+        if not _PROC_PEAK and importlib.util.find_spec("psutil") is None:
+            # asv's own environments install the project's runtime needs only (numpy)
+            raise NotImplementedError("no /proc peak RSS here and psutil is not installed")
+        preimport_operation(self.operation)
+        self.processor = make_processor("optimized", self.workers)
+        op = operation(self.operation)
+        self.fn = functools.partial(getattr(self.processor, self.operation), **op.call)
+        self.fn(*operation_args(self.operation, min(sizes(self.operation))))  # warm
+        self.args = operation_args(self.operation, self.size)
+
+    def teardown(self, *params: Any) -> None:
+        close_processor(getattr(self, "processor", None))
+        self.processor = None
+
+    def peaks(self) -> PeakRss:
+        """Peak RSS of the parent and the largest worker during one call (measured once)."""
+        if self._peaks is None:
+            self._peaks = peak_rss_during(self.processor, lambda: self.fn(*self.args))
+        return self._peaks
 
 
 # -- user map and the parallel-efficiency figure ---------------------------------------------
@@ -469,22 +659,32 @@ def stage_inputs(stage: Callable[[Any], Any], inputs: list[Any]) -> list[Any]:
 
 
 def throughput_ratio(processor: Any, data: Sequence[Any],
-                     stages: Sequence[Callable[[Any], Any]], repeats: int = 3) -> float:
+                     stages: Sequence[Callable[[Any], Any]], repeats: int = 3,
+                     replicas: Sequence[int] | None = None) -> float:
     """R6: pipeline throughput over the throughput of its slowest stage run alone.
 
     As the R6 gate measures it: the pipeline ``run_pipeline(data, stages)`` against
     each of its stages alone - a one-stage ``run_pipeline`` on the same processor, fed
     the input that stage sees inside the pipeline; all timed interleaved (one untimed
     warm-up round), medians of ``repeats``. Throughput = items / wall time.
+
+    ``replicas`` (``run_pipeline``'s layout, one count per stage; default: the
+    processor's own layout) applies to both sides: stage ``i`` alone runs with
+    ``replicas=[replicas[i]]``, so it has the processes it has inside the pipeline.
     """
     n = len(data)
-    if len(processor.run_pipeline(data, list(stages))) != n:
+    if replicas is not None and len(replicas) != len(stages):
+        raise ValueError(f"replicas needs one count per stage ({len(stages)}), "
+                         f"got {list(replicas)!r}")
+    layout = {} if replicas is None else {"replicas": list(replicas)}
+    if len(processor.run_pipeline(data, list(stages), **layout)) != n:
         raise AssertionError("run_pipeline lost or duplicated items")
     cases: dict[str, Callable[[], Any]] = {
-        "pipeline": functools.partial(processor.run_pipeline, data, list(stages))}
+        "pipeline": functools.partial(processor.run_pipeline, data, list(stages), **layout)}
     inputs = list(data)
     for i, stage in enumerate(stages):
-        cases[f"stage{i}"] = functools.partial(processor.run_pipeline, inputs, [stage])
+        alone = {} if replicas is None else {"replicas": [replicas[i]]}
+        cases[f"stage{i}"] = functools.partial(processor.run_pipeline, inputs, [stage], **alone)
         inputs = stage_inputs(stage, inputs)
     times: dict[str, list[float]] = {name: [] for name in cases}
     for rnd in range(repeats + 1):

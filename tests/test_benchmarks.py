@@ -5,14 +5,19 @@
 - Every public operation of the processor has a ``time_<method>`` benchmark, with the
   naming convention the evaluation report relies on (``benchmarks/__init__.py``).
 - The single-process references the benchmarks compare against give right answers.
+- Every gate's size is among the sizes of the benchmark the evaluation reads for the
+  gate's operation and workload, so the report measures it instead of extrapolating.
+- The peak-RSS helper of the ``track_*_peak_rss`` suites sees the workers' memory.
 - The whole suite runs once through asv in quick mode (``PPD_BENCH_QUICK=1``,
-  ``asv run --python=same --quick --dry-run``) without any failing benchmark and
-  without leaving a process or a shared-memory segment behind.
+  ``asv run --python=same --quick --dry-run``) in under 3 minutes (issue 5) without
+  any failing benchmark and without leaving a process or a shared-memory segment
+  behind.
 """
 from __future__ import annotations
 
 import importlib
 import inspect
+import itertools
 import json
 import os
 import pkgutil
@@ -20,13 +25,16 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterator
 
 import jsonschema
 import numpy as np
+import pandas as pd
 import psutil
 import pytest
 
@@ -170,12 +178,61 @@ def test_every_instance_operation_is_timed_at_every_size() -> None:
             by_op.setdefault(attr[len("time_"):], []).append(cls)
     for name, op in wl.operations.items():
         assert name in by_op, f"operation {name} of the instances has no time_{name}"
-        classes = [c for c in by_op[name] if c.param_names == ["impl", "size"]]
-        assert classes, f"time_{name} has no ['impl', 'size'] suite"
+        classes = [c for c in by_op[name] if c.param_names == ["impl", "size"]
+                   and getattr(c, "workload", "compute") == "compute"]
+        assert len(classes) == 1, f"time_{name}: want one ['impl', 'size'] compute suite"
         impls, sizes = set(classes[0].params[0]), set(classes[0].params[1])
         assert {"baseline", "optimized"} <= impls, (name, impls)
+        gate_sizes = {g.size for g in op.gates}
+        assert gate_sizes <= set(common.sizes(name)), (name, gate_sizes)
         if not common.QUICK:
-            assert sizes == set(op.sizes["optimized"]) | set(op.sizes["baseline"]), name
+            assert sizes == (set(op.sizes["optimized"]) | set(op.sizes["baseline"])
+                             | gate_sizes), name
+
+
+def _bench_frame() -> pd.DataFrame:
+    """One ``ok`` row per time_ benchmark point, shaped like ``asv_results.load_results``."""
+    from evaluation.asv_results import parse_benchmark_name
+    ops = {op for op in _public_methods() - NOT_OPERATIONS}
+    rows = []
+    for name, cls, attr in _benchmarks():
+        if not attr.startswith("time_"):
+            continue
+        parts = parse_benchmark_name(name)
+        names = list(cls.param_names)
+        for combo in itertools.product(*cls.params):
+            p = dict(zip(names, combo))
+            rows.append({"benchmark": name, **parts,
+                         "operation": parts["metric"] if parts["metric"] in ops else None,
+                         "impl": p.get("impl"), "size": p.get("size"),
+                         "workers": p.get("workers"),
+                         "params": json.dumps(p, sort_keys=True, default=str),
+                         "status": "ok", "median": 1.0})
+    return pd.DataFrame(rows)
+
+
+def test_every_gate_size_is_measured_by_the_benchmark_the_evaluation_reads() -> None:
+    """The evaluation picks one time_ benchmark per gate (its workload first): that
+    benchmark must run the optimized implementation at the gate's size."""
+    common = importlib.import_module("benchmarks.common")
+    if common.QUICK:
+        pytest.skip("quick mode runs two sizes per operation by design")
+    from evaluation.analysis import reference_size, timed_rows
+    wl = load_workloads(ROOT / "instances")
+    bench = _bench_frame()
+    bench["workers"] = bench["workers"].astype(float)  # NaN where not a parameter
+    for gate in wl.gates:
+        rows = timed_rows(bench, gate.operation, gate.workload, gate.workers, wl)
+        assert not rows.empty, f"{gate.id}: the evaluation finds no time_{gate.operation}"
+        which = rows["benchmark"].iloc[0]
+        measured = set(rows[rows["impl"] == "optimized"]["size"])
+        assert gate.size in measured, (f"{gate.id}: {which} (the benchmark the evaluation "
+                                       f"reads) does not run size {gate.size}: {measured}")
+        if gate.workload != "compute":
+            assert gate.workload in which.lower(), (gate.id, which)
+    for op in wl.operations.values():
+        size, _ = reference_size(op)
+        assert size in common.sizes(op.name), (op.name, size)
 
 
 def test_naming_convention() -> None:
@@ -296,6 +353,52 @@ def test_reference_kernels_match_the_processor() -> None:
     assert common.single_reference("parallel_sum_spawn_many")(data) == sum(data)
 
 
+# -- peak RSS of the parent and the workers (track_*_peak_rss) ---------------------------------
+def _hold_mib(mib: int) -> int:
+    """Worker: hold ``mib`` MiB of touched memory for 0.3 s (a sampler must see it)."""
+    block = b"\x01" * (mib * 2 ** 20)
+    time.sleep(0.3)
+    return len(block) // 2 ** 20
+
+
+@pytest.mark.parametrize("kernel_peak", [True, False], ids=["VmHWM", "psutil-sampling"])
+def test_peak_rss_sees_the_largest_worker_and_only_this_call(
+        kernel_peak: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    common = importlib.import_module("benchmarks.common")
+    if kernel_peak and not common._PROC_PEAK:
+        pytest.skip("no /proc/<pid>/clear_refs on this system")
+    monkeypatch.setattr(common, "_PROC_PEAK", kernel_peak)
+    p = common.make_processor("pool", 2, start_method="fork")  # forked: sees _hold_mib
+    try:
+        first = common.peak_rss_during(p, lambda: p.map(_hold_mib, [150, 0], chunksize=1))
+        again = common.peak_rss_during(p, lambda: p.map(_hold_mib, [0, 0], chunksize=1))
+    finally:
+        common.close_processor(p)
+    assert first.largest_worker_mib > 150, first
+    # the parent allocated nothing: its peak stays near its current size
+    assert first.parent_mib < psutil.Process().memory_info().rss / 2 ** 20 + 50, first
+    # the peak is reset per call: the second call's workers hold nothing big
+    assert again.largest_worker_mib < first.largest_worker_mib - 100, (first, again)
+
+
+def test_throughput_ratio_applies_the_layout_to_both_sides(monkeypatch: pytest.MonkeyPatch) -> None:
+    common = importlib.import_module("benchmarks.common")
+    calls: list[tuple[int, Any]] = []
+
+    class Recorder:
+        def run_pipeline(self, data: Any, stages: Any, **kw: Any) -> list[Any]:
+            calls.append((len(stages), kw.get("replicas")))
+            return list(data)
+
+    monkeypatch.setattr(common, "stage_inputs", lambda stage, inputs: inputs)
+    stages = ("a", "b", "c")
+    assert common.throughput_ratio(Recorder(), [1, 2, 3], stages, 1, replicas=[1, 2, 1]) > 0
+    # the pipeline with the layout; each stage alone with its own count of processes
+    assert {(n, tuple(r)) for n, r in calls} == {(3, (1, 2, 1)), (1, (1,)), (1, (2,))}
+    with pytest.raises(ValueError, match="one count per stage"):
+        common.throughput_ratio(Recorder(), [1], stages, 1, replicas=[1, 1])
+
+
 # -- the smoke run through asv -----------------------------------------------------------------
 def _private_conf(tmp: Path) -> Path:
     """asv.conf.json with absolute paths; env, results and html in ``tmp``."""
@@ -320,32 +423,96 @@ def _session_leftovers(sid: int) -> list[psutil.Process]:
     return out
 
 
-def _run(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[int, str, list[str]]:
-    """Run in a new session; return (exit code, output, leftover processes of that session)."""
+@dataclass
+class _Ran:
+    """One command run in its own session."""
+
+    code: int
+    out: str
+    leftovers: list[str]  # processes of the session still alive afterwards (now killed)
+    seconds: float        # wall time until the command exited
+    session_pids: set[int] = field(default_factory=set)  # every pid seen in the session
+
+
+def _watch_session(root: int, seen: set[int], done: threading.Event) -> None:
+    """Record the pids of ``root`` and its descendants every 0.2 s until ``done``."""
+    while not done.is_set():
+        try:
+            seen.update(c.pid for c in psutil.Process(root).children(recursive=True))
+        except psutil.Error:
+            pass
+        done.wait(0.2)
+
+
+def _run(cmd: list[str], env: dict[str, str], timeout: float) -> _Ran:
+    """Run in a new session; kill and report what of that session outlives the command."""
+    t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    seen: set[int] = {proc.pid}
+    done = threading.Event()
+    watcher = threading.Thread(target=_watch_session, args=(proc.pid, seen, done), daemon=True)
+    watcher.start()
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate()
         pytest.fail(f"{' '.join(cmd[2:4])} took more than {timeout:.0f} s:\n{out[-4000:]}")
+    finally:
+        done.set()
+        watcher.join()
+    seconds = time.perf_counter() - t0
     deadline = time.monotonic() + 10  # the resource tracker exits once its pipe closes
     while (left := _session_leftovers(proc.pid)) and time.monotonic() < deadline:
         time.sleep(0.2)
     described = []
     for p in left:
+        seen.add(p.pid)
         try:
             described.append(f"{p.pid} {' '.join(p.cmdline())[:120]}")
             p.kill()
         except psutil.Error:
             pass
-    return proc.returncode, out, described
+    return _Ran(proc.returncode, out, described, seconds, seen)
+
+
+_SEGMENT_CREATOR = re.compile(r"^ppd_(\d+)_")
+
+
+def leaked_segments(new: set[str], session_pids: set[int]) -> list[str]:
+    """Of the ``ppd_<creator pid>_<hex>`` segments that appeared during a run, the leaks.
+
+    A segment is leaked when its creator is dead (nobody can unlink it any more) or was
+    a process of the run's session; a live process outside the session is another
+    user of the shared machine at work. A name without a creator pid counts as leaked.
+    """
+    leaked = []
+    for name in sorted(new):
+        m = _SEGMENT_CREATOR.match(name)
+        pid = int(m.group(1)) if m else None
+        if pid is None or pid in session_pids or not psutil.pid_exists(pid):
+            leaked.append(name)
+    return leaked
+
+
+def test_leaked_segments_tells_dead_and_session_creators_from_live_strangers() -> None:
+    me, dead = os.getpid(), 2 ** 22 + 12345  # above any default pid_max: never alive
+    assert not psutil.pid_exists(dead)
+    new = {f"ppd_{me}_ab12", f"ppd_{dead}_cd34", f"ppd_{os.getppid()}_ef56", "ppd_junk"}
+    assert leaked_segments(new, session_pids={me}) == sorted(
+        [f"ppd_{me}_ab12", f"ppd_{dead}_cd34", "ppd_junk"])
+    assert leaked_segments({f"ppd_{os.getppid()}_ef56"}, session_pids=set()) == []
+
+
+#: Issue 5: the smoke run of the whole suite takes under 3 minutes.
+SMOKE_LIMIT_S = 180.0
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_asv_quick_run_has_no_failing_benchmark(tmp_path: Path) -> None:
+def test_asv_quick_run_has_no_failing_benchmark(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture) -> None:
     conf = _private_conf(tmp_path)
     env = {k: v for k, v in os.environ.items() if k != "PPD_IMPL"}
     env.update(HOME=str(tmp_path), PPD_BENCH_QUICK="1")  # machine file in tmp, quick sizes
@@ -353,12 +520,16 @@ def test_asv_quick_run_has_no_failing_benchmark(tmp_path: Path) -> None:
     machine = ["--machine", "ppd-smoke"]
     shm_before = {p.name for p in SHM_DIR.glob("ppd_*")}
 
-    code, out, _ = _run([*asv, "machine", "--yes", *machine, "--config", str(conf)], env, 60)
-    assert code == 0, out
-    code, out, _ = _run([*asv, "check", "--python=same", "--config", str(conf)], env, 60)
-    assert code == 0 and "No problems found" in out, out
-    code, out, left = _run([*asv, "run", "--python=same", "--quick", "--dry-run",
-                            "--show-stderr", *machine, "--config", str(conf)], env, 270)
+    ran = _run([*asv, "machine", "--yes", *machine, "--config", str(conf)], env, 60)
+    assert ran.code == 0, ran.out
+    ran = _run([*asv, "check", "--python=same", "--config", str(conf)], env, 60)
+    assert ran.code == 0 and "No problems found" in ran.out, ran.out
+    ran = _run([*asv, "run", "--python=same", "--quick", "--dry-run",
+                "--show-stderr", *machine, "--config", str(conf)], env, 270)
+    code, out = ran.code, ran.out
+    with capsys.disabled():
+        print(f"\n[figure] asv quick run of the whole suite: {ran.seconds:.0f} s "
+              f"(limit {SMOKE_LIMIT_S:.0f} s)")
 
     failed = [line for line in out.splitlines()
               if re.search(r"\bfailed\b", line) and "asv: skipped" not in line]
@@ -367,10 +538,17 @@ def test_asv_quick_run_has_no_failing_benchmark(tmp_path: Path) -> None:
     total = re.search(r"Running (\d+) total benchmarks", out)
     expected = len({name for name, _, _ in _benchmarks()})
     assert total and int(total.group(1)) == expected, (total and total.group(0), expected)
-    assert not left, f"processes left behind by the benchmarks: {left}"
-    shm_left = {p.name for p in SHM_DIR.glob("ppd_*")} - shm_before
-    assert not shm_left, f"shared-memory segments left behind: {sorted(shm_left)}"
+    assert not ran.leftovers, f"processes left behind by the benchmarks: {ran.leftovers}"
+    new = {p.name for p in SHM_DIR.glob("ppd_*")} - shm_before
+    shm_left = leaked_segments(new, ran.session_pids)
+    assert not shm_left, f"shared-memory segments left behind: {shm_left}"
     # every track_ figure was reported, as a finite number
-    tracks = dict(re.findall(r"\.(track_\w+)\s+(\S+)\s*$", out, flags=re.M))
-    assert set(tracks) == {a for _, _, a in _benchmarks() if a.startswith("track_")}, tracks
+    # (asv shortens long names from the left: "...odule.Class.track_x")
+    tracks = dict(re.findall(r"(\S*\.track_\w+)\s+(\S+)\s*$", out, flags=re.M))
+    expected_tracks = [name for name, _, a in _benchmarks() if a.startswith("track_")]
+    unreported = [name for name in expected_tracks
+                  if not any(name.endswith(shown.lstrip(".")) for shown in tracks)]
+    assert not unreported and len(tracks) == len(expected_tracks), (unreported, tracks)
     assert all(np.isfinite(float(v)) for v in tracks.values()), tracks
+    assert ran.seconds < SMOKE_LIMIT_S, (
+        f"the quick asv run took {ran.seconds:.0f} s (issue 5: under {SMOKE_LIMIT_S:.0f} s)")

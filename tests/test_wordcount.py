@@ -8,7 +8,9 @@ into many tiny ranges and pieces (module knobs patched in the parent; the piece 
 travels to the workers as a task argument).
 
 The gate runs on both implementations; the baseline runs inside a time budget
-(:mod:`tests.budget`) and fails by measurement instead of hanging.
+(:mod:`tests.budget`) and fails by measurement instead of hanging. Speed against the
+single-process count and the workers' peak memory are measured by the asv suite
+(``benchmarks/bench_wordcount.py``), the project's one timing engine.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from optimized.call import Call
 from optimized.ops import wordcount
 from optimized.shm import SharedArray
 from tests.budget import run_within
+from tests.conftest import refuse_dispatch
 
 REPEATS = 5
 ALL_CODE_POINTS = range(sys.maxunicode + 1)
@@ -55,11 +58,6 @@ def assert_same_counts(got: Any, text: str) -> None:
     assert all(type(v) is int for v in got.values())
 
 
-def optimized_only(impl: str) -> None:
-    if impl != "optimized":
-        pytest.skip("equivalence of the optimized paths; the baseline has its own tests")
-
-
 # -- what str.split() and the cleaning really do (facts the implementation relies on) ----
 def test_str_split_splits_exactly_where_isspace_is_true() -> None:
     wrong = [hex(cp) for cp in ALL_CODE_POINTS
@@ -68,22 +66,19 @@ def test_str_split_splits_exactly_where_isspace_is_true() -> None:
     assert all(c.isspace() for c in "\x1c\x1d\x1e\x1f\x85\xa0\u2028\u3000")
 
 
-def test_whitespace_table_covers_the_whole_code_space(impl) -> None:
-    optimized_only(impl)
+def test_whitespace_table_covers_the_whole_code_space(optimized_only) -> None:
     everywhere = tuple(c for c in map(chr, ALL_CODE_POINTS) if c.isspace())
     assert everywhere == wordcount.WHITESPACE  # none outside the BMP scan
 
 
-def test_str_cut_pattern_is_exactly_isspace(impl) -> None:
-    optimized_only(impl)
+def test_str_cut_pattern_is_exactly_isspace(optimized_only) -> None:
     pattern = wordcount._SPACE_STR
     wrong = [hex(cp) for cp in ALL_CODE_POINTS
              if (pattern.fullmatch(chr(cp)) is not None) != chr(cp).isspace()]
     assert wrong == []
 
 
-def test_utf8_cut_pattern_finds_whitespace_only_at_character_starts(impl) -> None:
-    optimized_only(impl)
+def test_utf8_cut_pattern_finds_whitespace_only_at_character_starts(optimized_only) -> None:
     pattern = wordcount._SPACE_UTF8
     wrong = []
     for cp in ALL_CODE_POINTS:
@@ -96,8 +91,7 @@ def test_utf8_cut_pattern_finds_whitespace_only_at_character_starts(impl) -> Non
     assert wrong == []
 
 
-def test_clean_word_equals_the_per_character_rule_for_every_code_point(impl) -> None:
-    optimized_only(impl)
+def test_clean_word_equals_the_per_character_rule_for_every_code_point(optimized_only) -> None:
     wrong = [hex(cp) for cp in ALL_CODE_POINTS
              if wordcount.clean_word(chr(cp)) != (chr(cp).lower() if chr(cp).isalpha() else "")]
     assert wrong == []
@@ -110,8 +104,7 @@ def test_clean_word_equals_the_per_character_rule_for_every_code_point(impl) -> 
     ("ΟΔΟΣ", "οδοσ"),                  # per character: no final sigma (str.lower gives 'οδος')
     ("Straße!", "straße"), ("ﬁne", "ﬁne"), ("x1y2", "xy"), ("...", ""), ("ǅemal", "ǆemal"),
 ])
-def test_clean_word_known_tricky_tokens(impl, token: str, want: str) -> None:
-    optimized_only(impl)
+def test_clean_word_known_tricky_tokens(optimized_only, token: str, want: str) -> None:
     assert wordcount.clean_word(token) == want == "".join(c.lower() for c in token if c.isalpha())
 
 
@@ -122,7 +115,8 @@ VARIANTS = ["inline", "inline-small-pieces", "pool", "pool-small-ranges"]
 @pytest.fixture(scope="module", params=VARIANTS)
 def count(request, module_processor, impl) -> Callable[..., dict[str, int]]:
     """``count(text, **kw)`` on one forced path; ``-small-*`` cut the text very finely."""
-    optimized_only(impl)
+    if impl != "optimized":  # module scope: cannot use the function-scoped optimized_only
+        pytest.skip("forced execution paths exist only in the optimized processor")
     variant = request.param
     p = module_processor(2, 0.0, execution=variant.split("-")[0])
 
@@ -188,9 +182,8 @@ def test_empty_and_whitespace_only_give_an_empty_dict(count) -> None:
         assert got == {} and type(got) is dict
 
 
-def test_small_ranges_really_cut_the_text_into_many_tasks(make_processor, impl,
+def test_small_ranges_really_cut_the_text_into_many_tasks(optimized_only, make_processor,
                                                           monkeypatch) -> None:
-    optimized_only(impl)
     p = make_processor(2, 0.0, execution="pool")
     monkeypatch.setattr(wordcount, "_MIN_TASK_BYTES", 1)
     monkeypatch.setattr(wordcount, "_TASKS_PER_WORKER", 8)
@@ -201,8 +194,8 @@ def test_small_ranges_really_cut_the_text_into_many_tasks(make_processor, impl,
 
 
 @pytest.mark.parametrize("execution", ["inline", "pool", "auto"])
-def test_known_answer_at_the_gate_size(make_processor, impl, workloads, execution) -> None:
-    optimized_only(impl)
+def test_known_answer_at_the_gate_size(optimized_only, make_processor, workloads,
+                                       execution) -> None:
     g = workloads.gate("R7")
     p = make_processor(2, 0.0, execution=execution)
     got = p.map_reduce_word_count(optimized_data.generate_test_text(g.size))
@@ -212,8 +205,7 @@ def test_known_answer_at_the_gate_size(make_processor, impl, workloads, executio
         assert p.last_metrics.path == execution
 
 
-def test_single_process_reference_agrees(impl, workloads) -> None:
-    optimized_only(impl)
+def test_single_process_reference_agrees(optimized_only, workloads) -> None:
     text = optimized_data.generate_test_text(1_000_000)
     assert wordcount.count_words_single_process(text) == dict(
         workloads.known_answers["word_count_1000000"])
@@ -221,8 +213,7 @@ def test_single_process_reference_agrees(impl, workloads) -> None:
         wordcount.count_words_single_process(b"bytes")
 
 
-def test_auto_takes_the_inline_path_for_small_texts(make_processor, impl) -> None:
-    optimized_only(impl)
+def test_auto_takes_the_inline_path_for_small_texts(optimized_only, make_processor) -> None:
     p = make_processor(2, 0.0)
     text = optimized_data.generate_test_text(1000)
     assert_same_counts(p.map_reduce_word_count(text), text)
@@ -241,12 +232,14 @@ def test_auto_takes_the_inline_path_for_small_texts(make_processor, impl) -> Non
     (("the fox",), {"chunk_size": True}, TypeError, "chunk_size must be an int"),
     ((None,), {"chunk_size": 0}, TypeError, "text must be a str"),  # text is checked first
 ])
-def test_bad_input_is_rejected_before_dispatch(count, args, kwargs, exc, match) -> None:
-    p = count.processor
-    before = len(p.metrics_history)
+def test_bad_input_is_rejected_before_dispatch(count, monkeypatch, args, kwargs, exc,
+                                               match) -> None:
+    dispatched = refuse_dispatch(monkeypatch, count.processor, wordcount)
+    # the inline path dispatches nothing: refuse its counting too
+    monkeypatch.setattr(wordcount, "_count_str", lambda *a, **k: dispatched.append("_count_str"))
     with pytest.raises(exc, match=match):
         count(*args, **kwargs)
-    assert len(p.metrics_history) == before  # no call completed, nothing dispatched
+    assert dispatched == []  # validation raised before any work started (D2)
 
 
 def test_chunk_size_is_accepted_and_does_not_change_the_result(count) -> None:
@@ -257,9 +250,8 @@ def test_chunk_size_is_accepted_and_does_not_change_the_result(count) -> None:
 
 # -- transfer and memory (R7: the text is not copied once per worker) -----------------------
 def test_the_text_crosses_to_the_workers_once_through_shared_memory(
-        make_processor, impl, monkeypatch) -> None:
+        optimized_only, make_processor, monkeypatch) -> None:
     """Spy on what the parent dispatches: tasks carry indices, one segment holds the text."""
-    optimized_only(impl)
     p = make_processor(4, 0.0, execution="pool")
     text = optimized_data.generate_test_text(1_000_000) + "İstanbul\u3000ΟΔΟΣ "
     nbytes = len(text.encode("utf-8"))
@@ -288,8 +280,8 @@ def test_the_text_crosses_to_the_workers_once_through_shared_memory(
 
 
 # -- failure contract (D11) on the pooled path ------------------------------------------------
-def test_timeout_kills_the_busy_workers_and_the_processor_works_after(make_processor, impl) -> None:
-    optimized_only(impl)
+def test_timeout_kills_the_busy_workers_and_the_processor_works_after(optimized_only,
+                                                                       make_processor) -> None:
     p = make_processor(2, 0.0, execution="pool")
     # 900,000 distinct non-ASCII tokens: ~0.05 s to prepare (encode, copy), over 2 s of
     # cleaning CPU in the workers - so the deadline expires while the tasks run.
@@ -305,8 +297,8 @@ def test_timeout_kills_the_busy_workers_and_the_processor_works_after(make_proce
     assert p.last_metrics.path == "pool"
 
 
-def test_timeout_spent_before_dispatch_raises_and_leaves_nothing(make_processor, impl) -> None:
-    optimized_only(impl)
+def test_timeout_spent_before_dispatch_raises_and_leaves_nothing(optimized_only,
+                                                                  make_processor) -> None:
     p = make_processor(2, 0.0, execution="pool")
     text = optimized_data.generate_test_text(2_000_000)
     with pytest.raises(TimeoutError, match="timeout=1e-05"):
@@ -343,113 +335,3 @@ def test_gate_R7_one_million_words_under_2s(make_processor, impl, workloads) -> 
         secs, got = res.seconds, res.result
     assert got == want, "R7: wrong word counts"
     assert secs < g.limit, f"R7: {g.size:,} words took {secs:.3f} s (limit {g.limit:g} s)"
-
-
-# -- speed against the single-process reference (measured side by side) ---------------------
-
-
-def _interleaved(p: Any, text: str, repeats: int) -> tuple[float, float]:
-    """Median seconds of the processor and of the single-process reference, interleaved."""
-    p.map_reduce_word_count(text)  # warm
-    ours, ref = [], []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        wordcount.count_words_single_process(text)
-        ref.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        p.map_reduce_word_count(text)
-        ours.append(time.perf_counter() - t0)
-    return statistics.median(ours), statistics.median(ref)
-
-
-# -- measurements for the report: python -m tests.test_wordcount ---------------------------
-def _count_whole_text_task(text: str, lo: int, hi: int) -> tuple[dict[str, int], int]:
-    """The rejected transfer: the whole text pickled into every task (for comparison)."""
-    raw = wordcount._count_str(text[lo:hi], wordcount._PIECE_CHARS)
-    return wordcount._fold(raw), sum(raw.values())
-
-
-def _status_kb(pid: int, field: str) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
-def _peak_worker_memory(p: Any, fn: Callable[[], Any]) -> dict[str, float]:
-    """Run ``fn`` while sampling the workers' private (anon) and shared-memory RSS.
-
-    Returns MB, maxima over the workers: ``anon0`` (before the call), ``anon``
-    (peak during it) and ``shmem`` (peak of the shared pages a worker had mapped).
-    """
-    import threading
-
-    pids = p.worker_pids()
-    peak = {"anon0": max(_status_kb(pid, "RssAnon") for pid in pids) / 1024,
-            "anon": 0.0, "shmem": 0.0}
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            for pid in pids:
-                try:
-                    anon, shm = _status_kb(pid, "RssAnon"), _status_kb(pid, "RssShmem")
-                except OSError:
-                    continue
-                peak["anon"] = max(peak["anon"], anon / 1024)
-                peak["shmem"] = max(peak["shmem"], shm / 1024)
-            time.sleep(0.002)
-
-    t = threading.Thread(target=sample, daemon=True)
-    t.start()
-    try:
-        fn()
-    finally:
-        stop.set()
-        t.join()
-    return peak
-
-
-def measure(repeats: int = 7) -> None:
-    """Print the figures of the report: speed vs single process, CPU, worker memory."""
-    import math
-    import os
-
-    from optimized import OptimizedParallelProcessor
-
-    print(f"cores {os.cpu_count()}, load average {os.getloadavg()}")
-    for words, workers in [(10**6, 4), (10**7, 2)]:
-        text = optimized_data.generate_test_text(words)
-        with OptimizedParallelProcessor(workers) as p:
-            ours, ref = _interleaved(p, text, repeats)
-            m = p.last_metrics
-            c0 = time.process_time()
-            wordcount.count_words_single_process(text)
-            ref_cpu = time.process_time() - c0
-            print(f"{words:>10,} words, {workers} workers: processor {ours * 1e3:7.0f} ms, "
-                  f"single-process {ref * 1e3:7.0f} ms, ratio {ours / ref:.2f} "
-                  f"(medians of {repeats}, interleaved); last call {m.path}, {m.tasks} tasks, "
-                  f"cpu parent {m.parent_cpu_s:.2f} s + workers {m.worker_cpu_s:.2f} s "
-                  f"vs single-process {ref_cpu:.2f} s")
-    # Workers forked before the text exists (else its pages count in their RSS, shared
-    # copy-on-write); the module's path runs first, on cold workers.
-    with OptimizedParallelProcessor(2, execution="pool") as p:
-        text = optimized_data.generate_test_text(10**7)
-        mb = len(text) / 2**20
-        shm = _peak_worker_memory(p, lambda: p.map_reduce_word_count(text))
-        with p._call("whole_text_per_task", None) as call:
-            parts = wordcount._task_count(len(text), 2)
-            ranges = wordcount._cuts(text, 0, len(text), math.ceil(len(text) / parts),
-                                     wordcount._SPACE_STR)
-            whole = _peak_worker_memory(p, lambda: call.run(
-                _count_whole_text_task, [(text, lo, hi) for lo, hi in ranges]))
-    print(f"worker memory, 10**7 words ({mb:.0f} MB text), 2 workers, {len(ranges)} tasks "
-          f"(max over workers, sampled every 2 ms):")
-    for name, m in [("shared segment (this module)", shm), ("whole text pickled per task", whole)]:
-        print(f"  {name:<29} private RSS {m['anon0']:6.1f} -> peak {m['anon']:6.1f} MB, "
-              f"shared-memory RSS peak {m['shmem']:5.1f} MB")
-
-
-if __name__ == "__main__":
-    measure()

@@ -45,8 +45,8 @@ Data flow (pool path)::
 Memory: the parent holds one copy of the text's bytes (the segment; an ASCII text is
 encoded into it 1 MiB at a time, a non-ASCII one is encoded once first); a task
 carries only the segment's name and two indices, and a worker holds one decoded piece
-at a time - so the text is never copied once per worker (``python -m
-tests.test_wordcount`` measures it).
+at a time - so the text is never copied once per worker (the asv suite measures it:
+``bench_wordcount.MapReduceWordCountTwoCoresPeakRss.track_worker_peak_rss``).
 
 ``chunk_size`` (the original's words per process) is validated and otherwise has no
 effect: tasks are sized from the text length and the pool (R2), because 100-word tasks
