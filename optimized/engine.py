@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
+import numbers
 import os
 import pickle
 import time
@@ -61,17 +62,35 @@ _JOIN_TIMEOUT_S = 5.0
 
 
 class Deadline:
-    """An operation's time budget (``timeout=None``: unlimited)."""
+    """An operation's time budget, starting now.
+
+    Parameters
+    ----------
+    operation : str
+        Name of the operation (for the error message).
+    timeout : int or float, optional
+        Seconds; ``None`` means unlimited.
+
+    Raises
+    ------
+    TypeError
+        ``timeout`` is not a real number (a str or a bool is rejected, not converted).
+    ValueError
+        ``timeout`` is zero, negative, infinite or NaN.
+    """
 
     def __init__(self, operation: str, timeout: float | None) -> None:
         if timeout is not None:
-            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) \
-                    or not 0 < timeout < math.inf:
+            if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
+                raise TypeError(f"timeout must be a number of seconds or None, got "
+                                f"{type(timeout).__name__} {timeout!r}")
+            if not 0 < timeout < math.inf:  # NaN fails both comparisons
                 raise ValueError(f"timeout must be a positive, finite number of seconds or "
                                  f"None, got {timeout!r}")
+            timeout = float(timeout)
         self.operation = operation
         self.timeout = timeout
-        self._end = None if timeout is None else time.monotonic() + float(timeout)
+        self._end = None if timeout is None else time.monotonic() + timeout
 
     def remaining(self) -> float | None:
         """Seconds left (may be <= 0), or None when unlimited."""
@@ -263,21 +282,43 @@ class LocalBackend(Backend):
 
     @property
     def closed(self) -> bool:
+        """True once :meth:`close` or :meth:`terminate` ran; then every call raises
+        :class:`ProcessorClosedError`."""
         return self._closed
 
     def close(self) -> None:
+        """Shut down gracefully: idle workers exit, stragglers are killed. Idempotent.
+
+        Discards the pipeline channels, lets each worker exit, waits up to 5 s per
+        worker and then SIGKILLs whatever is still alive, so no process outlives this
+        call. A second call does nothing.
+        """
         if self._closed:
             return
         self._closed = True
         _finalize(self._holder)
 
     def terminate(self) -> None:
+        """SIGKILL every worker now, without waiting for running tasks.
+
+        Marks the backend closed; calling it again (or after :meth:`close`) is
+        harmless. Use :meth:`join` to wait until the killed processes are reaped.
+        """
         self._closed = True
         _discard_channels(self._holder.pop("channels", ()))
         self._procs_after_terminate = _kill_executor(self._holder.pop("executor", None),
                                                      graceful=False)
 
     def join(self, timeout: float | None = None) -> None:
+        """Wait for the processes killed by :meth:`terminate` to be gone.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait for each process; ``None`` waits without limit. Returns
+            at once if :meth:`terminate` was never called (:meth:`close` already
+            waits).
+        """
         for p in getattr(self, "_procs_after_terminate", ()):
             p.join(timeout)
 
@@ -289,6 +330,43 @@ class LocalBackend(Backend):
     def run(self, fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]], *,
             deadline: Deadline, stats: TaskStats,
             on_done: Callable[[int], None] | None = None) -> list[Any]:
+        """Run ``fn(*args)`` for every ``args`` in ``tasks`` on the pool.
+
+        All tasks are submitted at once; the executor hands them to whichever
+        worker is free (``imap_unordered`` semantics) and the results are put back
+        in task order by :meth:`collect`.
+
+        Parameters
+        ----------
+        fn : callable
+            A module-level (picklable) function.
+        tasks : sequence of tuple
+            One argument tuple per task.
+        deadline : Deadline
+            The call's time budget.
+        stats : TaskStats
+            Receives each task's worker CPU and work seconds.
+        on_done : callable, optional
+            Called with a task's index as it completes (progress bars).
+
+        Returns
+        -------
+        list
+            ``[fn(*args) for args in tasks]``, in task order.
+
+        Raises
+        ------
+        ProcessorClosedError
+            The backend is closed.
+        ProcessorTimeoutError
+            ``deadline`` expired; the workers were killed and the pool restarted.
+        WorkerCrashedError
+            A worker died (signal, OOM kill, exit); the pool was restarted.
+        Exception
+            The first exception raised by ``fn`` in a worker, same type, with the
+            worker's traceback as ``__cause__``; any still-running tasks were killed
+            with the pool, which was restarted.
+        """
         ex = self._executor()
         futures = [ex.submit(worker.run_task, fn, args) for args in tasks]
         return self.collect(futures, deadline=deadline, stats=stats, on_done=on_done)

@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from ._docs import fill_doc
 from .call import Call
 from .chunking import ExecutionMode, chunk_size
 from .engine import Backend, Deadline, LocalBackend
@@ -95,9 +96,14 @@ class OptimizedParallelProcessor:
 
     # -- lifecycle (R8) ---------------------------------------------------------------
     def __enter__(self) -> "OptimizedParallelProcessor":
+        """Return the processor itself (its pool is already running)."""
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        """:meth:`close` on success; :meth:`terminate` then :meth:`join` on an exception.
+
+        The exception itself propagates (this returns None).
+        """
         if exc_type is None:
             self.close()
         else:  # something went wrong: do not wait for anything
@@ -105,18 +111,34 @@ class OptimizedParallelProcessor:
             self.join()
 
     def close(self) -> None:
-        """Shut the pool down: idle workers exit, stragglers are killed. Idempotent."""
+        """Shut the pool down: idle workers exit, stragglers are killed. Idempotent.
+
+        Waits up to 5 s per worker, then SIGKILLs what is left: no process outlives
+        this call. Afterwards every operation raises :class:`ProcessorClosedError`;
+        a second ``close()`` does nothing. ``cleanup()`` is the same method (D3).
+        """
         self._backend.close()
 
     #: The original's ``cleanup()`` (temp files) is kept as an alias of close (D3).
     cleanup = close
 
     def terminate(self) -> None:
-        """Kill every worker at once (``close`` is the graceful form)."""
+        """Kill every worker at once (SIGKILL), without waiting; ``close`` is the graceful form.
+
+        The processor is closed afterwards (operations raise
+        :class:`ProcessorClosedError`); follow with :meth:`join` to reap the workers.
+        """
         self._backend.terminate()
 
     def join(self, timeout: float | None = 5.0) -> None:
-        """Wait for the workers to be gone after :meth:`terminate`."""
+        """Wait for the workers to be gone after :meth:`terminate`.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait for each worker; ``None`` waits without limit. Returns at
+            once when :meth:`terminate` was not called (:meth:`close` waits itself).
+        """
         self._backend.join(timeout)
 
     @property
@@ -125,11 +147,40 @@ class OptimizedParallelProcessor:
         return self._backend.closed
 
     def worker_pids(self) -> list[int]:
-        """Process ids of the pool's current workers."""
+        """Process ids of the pool's current workers, ascending.
+
+        Returns
+        -------
+        list of int
+            Empty once the processor is closed. The ids change after a timeout,
+            a worker crash or an exception that killed the pool (it is restarted).
+        """
         return self._backend.worker_pids()  # type: ignore[attr-defined]
 
     def chunk_size(self, total_items: int, per_item_cost_s: float | None = None) -> int:
-        """Items per task for ``total_items`` on this pool (R2; see :mod:`optimized.chunking`)."""
+        """Items per task for ``total_items`` on this pool (R2; see :mod:`optimized.chunking`).
+
+        Parameters
+        ----------
+        total_items : int
+            Number of items (>= 0).
+        per_item_cost_s : float, optional
+            Estimated seconds per item: cheap items get tasks large enough to
+            amortise a round trip to a worker.
+
+        Returns
+        -------
+        int
+            ``max(1, total_items // (num_workers * 4))``, raised to 100 when
+            ``total_items >= 100 * num_workers``, raised further for cheap items.
+
+        Raises
+        ------
+        TypeError
+            ``total_items`` is not an int (bools rejected).
+        ValueError
+            ``total_items`` < 0.
+        """
         return chunk_size(total_items, self.num_workers, per_item_cost_s)
 
     @contextmanager
@@ -143,13 +194,17 @@ class OptimizedParallelProcessor:
                      "matmul_threshold": self.matmul_parallel_threshold})
         yield call
         if call.recorder.path == "inline" and timeout is not None:
-            call.deadline.check()  # the inline path cannot be interrupted; report honestly
+            # In-process work checks the deadline between chunks where it can (the
+            # map family); this also catches a last indivisible step (a sort, one
+            # NumPy call) that ran past it: a late result is not reported as in time.
+            call.deadline.check()
         self.last_metrics = call.recorder.finish()
         self.metrics_history.append(self.last_metrics)
         if self.verbose:
             logger.info(self.last_metrics.summary())
 
     # -- the general entry point --------------------------------------------------------
+    @fill_doc
     def map(self, func: Callable[[Any], Any], items: Sequence[Any], *,
             chunksize: int | None = None, ordered: bool = True, timeout: float | None = None,
             cost_per_item_s: float | None = None) -> list[Any]:
@@ -158,16 +213,20 @@ class OptimizedParallelProcessor:
         Parameters
         ----------
         func : callable
-            A picklable (module-level) function of one item.
+            A picklable (module-level) function of one item. Under
+            ``execution="inline"`` any callable works (nothing is pickled).
         items : sequence
-            Any sized, indexable sequence.
+            Any sized, indexable sequence (list, tuple, range, ndarray; not str/bytes).
         chunksize : int, optional
             Items per task; default :meth:`chunk_size` from the measured cost.
         ordered : bool
             True: results in input order. False: in task-completion order (each
             task's items keep their relative order).
         timeout : float, optional
-            Seconds; on expiry :class:`TimeoutError` and the busy workers are killed.
+            Seconds (a positive, finite int or float); None: no limit. On the pool
+            the busy workers are killed on expiry; in-process, the deadline is
+            checked between chunks of about 20 ms of work (one call of ``func`` is
+            never interrupted).
         cost_per_item_s : float, optional
             Estimated seconds per item. When omitted (``execution="auto"``),
             ``func(items[0])`` runs as one task on the pool - so a slow item still obeys
@@ -176,6 +235,21 @@ class OptimizedParallelProcessor:
         Returns
         -------
         list
+            ``func(x)`` for every item (see ``ordered``).
+
+        Raises
+        ------
+        TypeError
+            ``func`` is not callable or (for the pool) not picklable, ``items`` is not
+            a sized sequence, or ``chunksize``, ``cost_per_item_s`` or ``timeout`` has
+            the wrong type.
+        ValueError
+            ``chunksize`` < 1, or ``cost_per_item_s`` / ``timeout`` negative or
+            non-finite (``timeout`` must also be > 0).
+        {{call_errors}}
+        Exception
+            Whatever ``func`` raised, same type; from a worker with the worker's
+            traceback as ``__cause__`` (the pool is restarted if tasks were running).
         """
         if chunksize is not None:
             check_positive_int(chunksize, "chunksize")
@@ -190,54 +264,282 @@ class OptimizedParallelProcessor:
 
     # -- the original's methods (R8) -----------------------------------------------------
     def process_single_item(self, item: Any) -> float:
-        """``item*item + sin(item)*cos(item)`` after ``item_latency_s`` of sleep."""
+        """``item*item + sin(item)*cos(item)`` after ``item_latency_s`` of sleep.
+
+        Runs in this process, like the original (no pool, no timeout, no metrics).
+
+        Parameters
+        ----------
+        item : int or float
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        TypeError
+            ``item`` is not a number (raised by the arithmetic, as in the original).
+        ValueError
+            ``item`` is infinite (``math.sin``: math domain error).
+        OverflowError
+            ``item`` is an int too large for a float.
+        """
         return mapping.single_item_value(item, self.item_latency_s)
 
+    @fill_doc
     def process_data_spawn_per_item(self, data: Sequence[float], *,
                                     timeout: float | None = None) -> list[float]:
-        """:meth:`process_single_item` over ``data``, in input order, on the pool (R1)."""
+        """:meth:`process_single_item` over ``data``, in input order, on the pool (R1).
+
+        One pooled map over explicitly sized chunks (never a process per item);
+        numeric arrays reach the workers through shared memory. Small inputs run
+        in-process when the cost model says the pool cannot win (D4).
+
+        Parameters
+        ----------
+        {{map_data}}
+        {{map_timeout}}
+
+        Returns
+        -------
+        {{map_returns}}
+
+        Raises
+        ------
+        {{map_input_errors}}
+        {{call_errors}}
+        """
         with self._call("process_data_spawn_per_item", timeout) as call:
             return mapping.map_single_item(call, data, self.item_latency_s)
 
+    @fill_doc
     def process_with_file_based_ipc(self, data: Sequence[float], chunk_size: int = 10, *,
                                     timeout: float | None = None) -> list[float]:
         """Same results as the original - without any file: data moves through shared memory.
 
-        ``chunk_size`` is validated and kept for compatibility; tasks are sized by
-        :meth:`chunk_size` (R2), since 10-item tasks cannot amortise a round trip.
+        Identical to :meth:`process_data_spawn_per_item`. ``chunk_size`` is validated
+        and kept for compatibility; tasks are sized by :meth:`chunk_size` (R2), since
+        10-item tasks cannot amortise a round trip.
+
+        Parameters
+        ----------
+        {{map_data}}
+        chunk_size : int
+            The original's items per file; validated (positive int), no other
+            effect: tasks are sized by :meth:`chunk_size` (R2).
+        {{map_timeout}}
+
+        Returns
+        -------
+        {{map_returns}}
+
+        Raises
+        ------
+        TypeError
+            ``data`` is not a sequence (a str is rejected), an item is not a real
+            number (the message names its index), an ndarray has a non-numeric
+            dtype or ``chunk_size`` is not an int, or ``timeout`` is not a number.
+        ValueError
+            An item is infinite (as the original's ``math.sin`` would), ``data`` is a
+            multi-dimensional array, ``chunk_size`` < 1, or ``timeout`` <= 0 or non-finite.
+        {{map_overflow}}
+        {{call_errors}}
         """
         check_positive_int(chunk_size, "chunk_size")
         with self._call("process_with_file_based_ipc", timeout) as call:
             return mapping.map_single_item(call, data, self.item_latency_s)
 
+    @fill_doc
     def process_with_excessive_queue_ops(self, data: Sequence[float], *,
                                          timeout: float | None = None) -> list[float]:
-        """Same results as the original, complete and in input order: no per-item queue ops."""
+        """Same results as the original, complete and in input order: no per-item queue ops.
+
+        Identical to :meth:`process_data_spawn_per_item` (the original's queue
+        races, which could lose or reorder results, are gone - D6).
+
+        Parameters
+        ----------
+        {{map_data}}
+        {{map_timeout}}
+
+        Returns
+        -------
+        {{map_returns}}
+
+        Raises
+        ------
+        {{map_input_errors}}
+        {{call_errors}}
+        """
         with self._call("process_with_excessive_queue_ops", timeout) as call:
             return mapping.map_single_item(call, data, self.item_latency_s)
 
     def compute_statistics_sequential(self, data: Sequence[float], *,
                                       timeout: float | None = None) -> dict[str, float]:
-        """``{"mean", "variance" (population), "median"}`` of ``data``."""
+        """``{"mean", "variance" (population), "median"}`` of ``data``, bit-identical to the original.
+
+        Mean and variance accumulate left to right with ``+`` (squares as ``d * d``),
+        exactly the original's loops, so every float matches to the last bit; the
+        median comes from ``sorted`` (the middle item itself for odd lengths, so
+        int data gives an int median). Always in-process: the pool cannot speed up
+        one pass without changing the rounding.
+
+        Parameters
+        ----------
+        data : sequence of int/float, or 1-D numeric ndarray
+            At least one real number (NaN propagates into the results).
+        timeout : float, optional
+            Seconds (a positive, finite int or float); None: no limit. The mean and
+            variance passes check the deadline between chunks of about 20 ms of
+            work. Two steps are single C-level calls that cannot be interrupted:
+            validating ``data`` and the ``sorted`` for the median (O(n log n); a few
+            hundred ms for 10**6 unordered floats). A timeout that expires during
+            them raises as soon as they finish.
+
+        Returns
+        -------
+        dict of str to float
+            ``mean``, population ``variance`` and ``median``.
+
+        Raises
+        ------
+        TypeError
+            ``data`` is not a sequence, an item is not a real number (the message
+            names its index), or ``timeout`` is not a number.
+        ValueError
+            ``data`` is empty, or ``timeout`` <= 0 or non-finite.
+        ProcessorTimeoutError
+            ``timeout`` expired (a :class:`TimeoutError`); the processor stays usable.
+        ProcessorClosedError
+            The processor is closed.
+        """
         with self._call("compute_statistics_sequential", timeout) as call:
             return mapping.statistics(call, data)
 
+    @fill_doc
     def parallel_sum_spawn_many(self, data: Sequence[float], chunk_size: int = 5, *,
                                 timeout: float | None = None) -> int | float:
-        """Sum of ``data`` over properly sized chunks (``chunk_size`` kept for compatibility)."""
+        """Sum of ``data``: exact for ints, correctly rounded (``math.fsum``) for floats.
+
+        Ints (any size) are summed exactly. Floats are summed with ``math.fsum``, a
+        documented decision: the result is the exact sum rounded once, independent
+        of chunking and order, so it can differ from Python's left-to-right
+        ``sum()`` - ``[1e16, 1.0, -1e16]`` gives ``1.0`` where ``sum()`` (and the
+        original) give ``0.0``. On the pool each chunk's sum is correctly rounded
+        and the chunk sums are added with ``fsum``, so the result is within one
+        rounding per chunk of the exact sum (it may differ from the in-process
+        result in the last bits when chunk sums cancel). Where ``fsum`` cannot
+        answer - an intermediate result beyond the float range, or ``inf + -inf`` -
+        the result is ``sum()``'s: ``inf`` or ``nan``. A Python list is summed
+        in-process unless ``execution="pool"``: converting it for the pool costs
+        more than the sum.
+
+        Parameters
+        ----------
+        data : sequence of int/float, or 1-D numeric ndarray
+            Real numbers; empty gives ``0``.
+        chunk_size : int
+            The original's items per process; validated (positive int), no other
+            effect: tasks are sized by :meth:`chunk_size` (R2).
+        timeout : float, optional
+            Seconds (a positive, finite int or float); None: no limit. In-process
+            passes check the deadline between chunks of about 20 ms of work.
+
+        Returns
+        -------
+        int or float
+            An int when every item is an int (or bool), else a float.
+
+        Raises
+        ------
+        TypeError
+            ``data`` is not a sequence, an item is not a real number (the message
+            names its index), or ``chunk_size`` / ``timeout`` has the wrong type.
+        ValueError
+            ``chunk_size`` < 1, or ``timeout`` <= 0 or non-finite.
+        OverflowError
+            Floats mixed with an int too large for a float (as ``sum()`` raises).
+        {{call_errors}}
+        """
         check_positive_int(chunk_size, "chunk_size")
         with self._call("parallel_sum_spawn_many", timeout) as call:
             return mapping.parallel_sum(call, data)
 
+    @fill_doc
     def batch_process_with_manager(self, data_batches: Sequence[Sequence[float]], *,
                                    timeout: float | None = None) -> list[float]:
-        """:meth:`process_single_item` over every batch; concatenated in batch order."""
+        """:meth:`process_single_item` over every batch; concatenated in batch order.
+
+        No Manager: the batches are flattened and run as one pooled map (same
+        chunking, shared memory and cost model as :meth:`process_data_spawn_per_item`).
+
+        Parameters
+        ----------
+        data_batches : sequence of sequences
+            Each batch a list, tuple or 1-D ndarray of finite real numbers; empty
+            batches (and no batches) are allowed.
+        timeout : float, optional
+            Seconds (a positive, finite int or float); None: no limit. On the pool
+            the busy workers are killed on expiry; in-process, the deadline is
+            checked between chunks of about 20 ms of work.
+
+        Returns
+        -------
+        list of float
+            The values of every batch's items, batch after batch, in order.
+
+        Raises
+        ------
+        TypeError
+            ``data_batches`` or a batch is not a sequence, or an item is not a real
+            number (the message names ``data_batches[b][i]``), or ``timeout`` is not
+            a number.
+        ValueError
+            An item is infinite, or ``timeout`` <= 0 or non-finite.
+        OverflowError
+            An int item too large for a float.
+        {{call_errors}}
+        """
         with self._call("batch_process_with_manager", timeout) as call:
             return mapping.map_batches(call, data_batches, self.item_latency_s)
 
+    @fill_doc
     def parallel_matrix_multiply(self, A: Any, B: Any, *,
                                  timeout: float | None = None) -> list[list[Any]] | np.ndarray:
-        """``A @ B``: list of lists in -> list of lists out; ndarray in -> ndarray out (R4)."""
+        """``A @ B``: list of lists in -> list of lists out; ndarray in -> ndarray out (R4).
+
+        Exact for integers (D8). In-process NumPy up to ``matmul_parallel_threshold``
+        (largest dimension); above it, row blocks on the pool through shared memory.
+        See :mod:`optimized.ops.matrix` for the kernels.
+
+        Parameters
+        ----------
+        A : list of lists of real numbers, or 2-D ndarray
+            ``n x m``.
+        B : list of lists of real numbers, or 2-D ndarray
+            ``m x p``.
+        timeout : float, optional
+            Seconds (a positive, finite int or float); None: no limit.
+
+        Returns
+        -------
+        list of lists or numpy.ndarray
+            ``n x p``: lists when both inputs are lists (Python ints for int inputs),
+            else an ndarray.
+
+        Raises
+        ------
+        TypeError
+            A matrix is not a list of rows or a 2-D array, an entry is not a real
+            number, or ``timeout`` is not a number.
+        ValueError
+            No rows, empty or ragged rows, not 2-D, ``A``'s columns != ``B``'s rows,
+            or ``timeout`` <= 0 or non-finite.
+        OverflowError
+            Floats mixed with an int too large for a float.
+        {{call_errors}}
+        """
         from .ops import matrix
         with self._call("parallel_matrix_multiply", timeout) as call:
             return matrix.multiply(call, A, B)
@@ -247,6 +549,22 @@ class OptimizedParallelProcessor:
 
         Kept for code that calls it directly (R8). Runs in this process with the sieve;
         the list is also ``put`` on ``queue`` when one is given, as the original did.
+
+        Parameters
+        ----------
+        start, end : int
+            The half-open range ``[start, end)``; empty or negative ranges give ``[]``.
+        queue : queue-like, optional
+            Anything with ``put``.
+
+        Returns
+        -------
+        list of int
+
+        Raises
+        ------
+        TypeError
+            ``start`` or ``end`` is not an int (bools rejected).
         """
         from .ops import primes
         lo = check_int_limit(start, "start")
@@ -261,6 +579,23 @@ class OptimizedParallelProcessor:
 
         Kept for code that calls it directly (R8). Runs in this process; the dict is
         also ``put`` on ``queue`` when one is given, as the original did.
+
+        Parameters
+        ----------
+        chunk : str
+            Text; words are split on whitespace, keep their alphabetic characters,
+            lower-cased (D9).
+        queue : queue-like, optional
+            Anything with ``put``.
+
+        Returns
+        -------
+        dict of str to int
+
+        Raises
+        ------
+        TypeError
+            ``chunk`` is not a str.
         """
         from .ops import wordcount
         counts = wordcount.count_words_single_process(check_text(chunk, "chunk"))
@@ -268,23 +603,113 @@ class OptimizedParallelProcessor:
             queue.put(counts)
         return counts
 
+    @fill_doc
     def parallel_find_primes(self, limit: int, *, timeout: float | None = None) -> list[int]:
-        """Sorted primes below ``limit`` by a segmented sieve (R5)."""
+        """Sorted primes below ``limit`` by a segmented sieve (R5).
+
+        Parameters
+        ----------
+        limit : int
+            Exclusive upper bound; ``limit <= 2`` (negative included) gives ``[]``.
+        timeout : float, optional
+            Seconds (a positive, finite int or float); None: no limit.
+            In-process, the deadline is checked between sieve segments.
+
+        Returns
+        -------
+        list of int
+            Ascending.
+
+        Raises
+        ------
+        TypeError
+            ``limit`` is not an int (bools rejected), or ``timeout`` is not a number.
+        ValueError
+            ``timeout`` <= 0 or non-finite.
+        MemoryError
+            The result list would not fit in the memory available now (checked
+            before any work).
+        {{call_errors}}
+        """
         from .ops import primes
         with self._call("parallel_find_primes", timeout) as call:
             return primes.find_primes(call, limit)
 
+    @fill_doc
     def map_reduce_word_count(self, text: str, chunk_size: int = 100, *,
                               timeout: float | None = None) -> dict[str, int]:
-        """``{word: count}`` with the original's word semantics (R7, D9)."""
+        """``{word: count}`` with the original's word semantics (R7, D9).
+
+        Parameters
+        ----------
+        text : str
+            Any string; ``""`` gives ``{}``.
+        chunk_size : int
+            The original's words per process; validated (positive int), no other
+            effect: tasks are sized from the text length and the pool.
+        timeout : float, optional
+            Seconds (a positive, finite int or float); None: no limit.
+
+        Returns
+        -------
+        dict of str to int
+            Keys in order of first occurrence.
+
+        Raises
+        ------
+        TypeError
+            ``text`` is not a str, or ``chunk_size`` / ``timeout`` has the wrong type.
+        ValueError
+            ``chunk_size`` < 1, or ``timeout`` <= 0 or non-finite.
+        {{call_errors}}
+        """
         from .ops import wordcount
         with self._call("map_reduce_word_count", timeout) as call:
             return wordcount.word_count(call, text, chunk_size)
 
+    @fill_doc
     def run_pipeline(self, data: Sequence[Any], stages: Sequence[Callable[[Any], Any]] | None = None,
                      *, batch_size: int | None = None, replicas: Sequence[int] | None = None,
                      timeout: float | None = None) -> list[Any]:
-        """Items through the stages (default ``x*2``, ``x+10``, ``x*x``), in input order (R6)."""
+        """Items through the stages (default ``x*2``, ``x+10``, ``x*x``), in input order (R6).
+
+        See :func:`optimized.ops.pipeline.run_pipeline` for the data flow.
+
+        Parameters
+        ----------
+        data : sequence
+            list, tuple, range or 1-D ndarray: real numbers for the default stages,
+            any picklable items for custom ones.
+        stages : sequence of callable, optional
+            Picklable per-item functions, or per-batch ones marked with
+            :func:`optimized.batch_stage`. Default: the original's three stages.
+        batch_size : int, optional
+            Items per batch; default ``pipeline_batch_size``.
+        replicas : sequence of int, optional
+            Workers per stage (``sum(replicas) <= num_workers``); default: the
+            stages fused into one task on every worker.
+        timeout : float, optional
+            Seconds (a positive, finite int or float); None: no limit.
+
+        Returns
+        -------
+        list
+            The last stage's result for every item, in input order.
+
+        Raises
+        ------
+        TypeError
+            Bad ``stages`` (not callable or not picklable), ``replicas``,
+            ``batch_size``, ``data`` or ``timeout`` type; an item or stage result
+            that cannot be pickled.
+        ValueError
+            No stages (an empty sequence), bad ``replicas`` or ``batch_size``
+            values, a multi-dimensional array, or ``timeout`` <= 0 or non-finite.
+        {{call_errors}}
+        Exception
+            A stage's own exception, same type, with the worker traceback as
+            ``__cause__``.
+        """
         from .ops import pipeline
         with self._call("run_pipeline", timeout) as call:
             return pipeline.run_pipeline(call, data, stages, batch_size, replicas)

@@ -57,3 +57,21 @@ def test_find_primes_worker_matches_the_original(processor, start: int, end: int
 def test_mapper_matches_the_original(processor, text: str) -> None:
     assert processor.map_reduce_word_count_mapper(text) == \
         UnoptimizedParallelProcessor(2, 0.0).map_reduce_word_count_mapper(text)
+
+
+def _public_methods() -> list[str]:
+    return sorted(name for name, member in vars(OptimizedParallelProcessor).items()
+                  if callable(member) and not name.startswith("_"))
+
+
+@pytest.mark.parametrize("name", _public_methods())
+def test_public_methods_have_complete_numpydoc_docstrings(name: str) -> None:
+    doc = inspect.getdoc(getattr(OptimizedParallelProcessor, name)) or ""
+    assert "{{" not in doc, f"{name}: a shared docstring piece was not filled in"
+    params = [p for p in inspect.signature(getattr(OptimizedParallelProcessor, name)).parameters
+              if p != "self"]
+    if params:  # every parameter documented under Parameters
+        assert "Parameters\n----------" in doc, f"{name}: no Parameters section"
+        section = doc.split("Parameters\n----------", 1)[1]
+        missing = [p for p in params if p not in section]
+        assert not missing, f"{name}: parameters not documented: {missing}"

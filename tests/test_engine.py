@@ -6,6 +6,8 @@ Optimized-only: the baseline has no pool, timeouts or metrics. Every test checks
 from __future__ import annotations
 
 import gc
+import json
+import math
 import os
 import signal
 import subprocess
@@ -14,14 +16,18 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import psutil
 import pytest
 
 from optimized import (OptimizedParallelProcessor, ProcessorClosedError, ProcessorTimeoutError,
                        WorkerCrashedError)
+from optimized.ops import mapping
 from optimized.shm import live_segments
 from tests import kernels
+from tests.conftest import our_segments, record_segments
 
 ROOT = Path(__file__).resolve().parent.parent
 START_METHODS = ["fork", "forkserver", "spawn"]
@@ -41,6 +47,32 @@ def _gone(pids, timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def _in_shm(names) -> list[str]:
+    """Which of these segment names still exist in /dev/shm."""
+    return sorted(n for n in names if Path("/dev/shm", n).exists())
+
+
+def _expected_kernel(values) -> list[float]:
+    return [x * x + math.sin(x) * math.cos(x) for x in values]
+
+
+# Kernel replacements for the shared-memory path: installed in the parent before the
+# pool is forked, so the workers' ``_shm_chunk_task`` uses them.
+_REAL_VECTOR = mapping.single_item_vector
+
+
+def _vector_refusing_3(x: np.ndarray, *args: Any, **kwargs: Any) -> np.ndarray:
+    if np.any(np.asarray(x) == 3):
+        raise ValueError("kernel refused item 3")
+    return _REAL_VECTOR(x, *args, **kwargs)
+
+
+def _vector_dying_on_5(x: np.ndarray, *args: Any, **kwargs: Any) -> np.ndarray:
+    if np.any(np.asarray(x) == 5):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _REAL_VECTOR(x, *args, **kwargs)
 
 
 # -- construction and lifecycle --------------------------------------------------------
@@ -188,8 +220,36 @@ def test_worker_killed_from_outside_mid_call(make_processor) -> None:
     assert p.process_data_spawn_per_item([0.0]) == [0.0]
 
 
+@pytest.mark.parametrize("failure", ["exception", "sigkill"])
+def test_shared_memory_path_failure_unlinks_segments_and_next_call_works(
+        make_processor, monkeypatch, failure) -> None:
+    """D11 on the path that owns segments: the input copy and the output array are unlinked."""
+    kernel, exc, match = {"exception": (_vector_refusing_3, ValueError, "refused item 3"),
+                          "sigkill": (_vector_dying_on_5, WorkerCrashedError, "died")}[failure]
+    monkeypatch.setattr(mapping, "single_item_vector", kernel)  # inherited by the forked workers
+    made = record_segments(monkeypatch, mapping)
+    before = our_segments()
+    p = make_processor(2, execution="pool", start_method="fork")
+    old = p.worker_pids()
+    t0 = time.perf_counter()
+    with pytest.raises(exc, match=match):
+        p.process_data_spawn_per_item(np.arange(-50.0, 350.0))
+    assert time.perf_counter() - t0 < 10
+    assert len(made) == 2, f"the call did not take the shared-memory path (segments: {made})"
+    assert _in_shm(made) == [] and our_segments() - before == set() and not live_segments()
+    data = np.arange(6.0, 406.0)  # neither 3 nor 5: the replaced kernel lets it through
+    got = p.process_data_spawn_per_item(data)
+    assert isinstance(got, np.ndarray) and got.tolist() == pytest.approx(_expected_kernel(data.tolist()),
+                                                                         rel=1e-12)
+    assert len(made) == 4 and _in_shm(made) == [] and not live_segments()
+    if failure == "sigkill":
+        assert set(p.worker_pids()).isdisjoint(old) and _gone(old)
+
+
 @pytest.mark.parametrize("op", ["map", "process_data_spawn_per_item"])
-def test_timeout_raises_kills_busy_workers_and_frees_memory(make_processor, op) -> None:
+def test_timeout_raises_kills_busy_workers_and_frees_memory(make_processor, monkeypatch, op) -> None:
+    made = record_segments(monkeypatch, mapping)
+    before = our_segments()
     p = make_processor(2, item_latency_s=0.05, execution="pool")
     old = p.worker_pids()
     t0 = time.perf_counter()
@@ -200,28 +260,57 @@ def test_timeout_raises_kills_busy_workers_and_frees_memory(make_processor, op) 
             p.process_data_spawn_per_item(list(range(400)), timeout=0.5)
     assert isinstance(info.value, ProcessorTimeoutError) and "timeout=0.5" in str(info.value)
     assert time.perf_counter() - t0 < 5
+    if op == "process_data_spawn_per_item":  # numeric input: the shared-memory path
+        assert len(made) == 2, f"the call did not take the shared-memory path (segments: {made})"
     assert _gone(old) and not live_segments()
+    assert _in_shm(made) == [] and our_segments() - before == set()
     assert p.process_data_spawn_per_item([1.0, 2.0], timeout=30) == pytest.approx(
         [1 + 0.4546487134128409, 4 - 0.37840124765396416])
 
 
-@pytest.mark.parametrize("bad", [0, -1, "5", True])
-def test_bad_timeout_is_rejected(processor, bad) -> None:
-    with pytest.raises(ValueError, match="timeout"):
+@pytest.mark.parametrize("bad, exc", [(0, ValueError), (-1, ValueError), (math.inf, ValueError),
+                                      (math.nan, ValueError), ("5", TypeError),
+                                      (True, TypeError), ([1], TypeError)])
+def test_bad_timeout_is_rejected(optimized_only, processor, bad, exc) -> None:
+    with pytest.raises(exc, match="timeout"):
         processor.process_data_spawn_per_item([1], timeout=bad)
 
 
+def _wait_for_segments(pid: int, timeout: float = 20.0) -> list[str]:
+    """Segments process ``pid`` owns in /dev/shm, once there are any (or [] at the timeout)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        found = sorted(p.name for p in Path("/dev/shm").glob(f"ppd_{pid}_*"))
+        if found:
+            return found
+        time.sleep(0.05)
+    return []
+
+
 def test_ctrl_c_in_a_long_call_terminates_workers_and_leaves_no_orphans(tmp_path) -> None:
+    """Ctrl-C during a shared-memory call: workers gone, segments unlinked, next call works.
+
+    The child reports, after the interrupt, its own ``ppd_<pid>_*`` segments still in
+    /dev/shm (must be none) and the result of a second call (must be right).
+    """
     script = textwrap.dedent("""
-        import sys
+        import json, math, sys
+        from pathlib import Path
         from optimized import OptimizedParallelProcessor
-        from tests import kernels
-        p = OptimizedParallelProcessor(2, execution="pool")
+        from optimized.shm import segment_prefix
+        # 2,000 items x 50 ms over 2 workers: ~50 s, far longer than the test waits
+        p = OptimizedParallelProcessor(2, item_latency_s=0.05, execution="pool")
         print(*p.worker_pids(), flush=True)
         try:
-            p.map(kernels.sleep_then_return, [30.0] * 4, chunksize=1)
+            p.process_data_spawn_per_item(list(range(2000)))
         except KeyboardInterrupt:
-            print("interrupted", flush=True)
+            left = sorted(x.name for x in Path("/dev/shm").glob(segment_prefix() + "*"))
+            data = [1.0, 2.0, 3.0, 4.0]
+            got = p.process_data_spawn_per_item(data)
+            ok = got == [x * x + math.sin(x) * math.cos(x) for x in data]
+            report = {"left": left, "second_call_ok": ok, "second_pids": p.worker_pids()}
+            p.close()
+            print("interrupted", json.dumps(report), flush=True)
             sys.exit(130)
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
@@ -229,15 +318,24 @@ def test_ctrl_c_in_a_long_call_terminates_workers_and_leaves_no_orphans(tmp_path
     try:
         pids = [int(x) for x in proc.stdout.readline().split()]
         assert len(pids) == 2
-        time.sleep(0.5)
+        during = _wait_for_segments(proc.pid)  # the call is under way, on the shm path
+        time.sleep(0.3)
         os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole group
-        out, err = proc.communicate(timeout=20)
+        out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
-    assert proc.returncode == 130 and "interrupted" in out, err
-    assert _gone(pids, 5.0)
+        leaked = sorted(p.name for p in Path("/dev/shm").glob(f"ppd_{proc.pid}_*"))
+        for name in leaked:  # never leave a dead child's segments on the machine
+            Path("/dev/shm", name).unlink(missing_ok=True)
+    assert during, "the interrupted call never created its shared-memory segments"
+    assert proc.returncode == 130 and "interrupted" in out, (out, err)
+    report = json.loads(out.split("interrupted", 1)[1])
+    assert report["left"] == [], f"segments left in /dev/shm after Ctrl-C: {report['left']}"
+    assert report["second_call_ok"], "the call after Ctrl-C returned a wrong result"
+    assert leaked == [], f"the child's segments outlived it: {leaked}"
+    assert _gone(pids, 5.0) and _gone(report["second_pids"], 5.0)
 
 
 # -- metrics (R8) ---------------------------------------------------------------------------
@@ -265,12 +363,12 @@ def test_progress_bar_does_not_change_results(make_processor, capsys) -> None:
 
 
 @pytest.mark.parametrize("start_method", START_METHODS)
-def test_every_operation_family_runs_pooled_under_each_start_method(make_processor,
+def test_every_operation_family_runs_pooled_under_each_start_method(make_processor, workloads,
                                                                      start_method) -> None:
     """D10: shared memory, the sieve, the matrix blocks and word ranges under every method."""
     import optimized
     p = make_processor(2, execution="pool", start_method=start_method)
-    assert len(p.parallel_find_primes(100_000)) == 9592
+    assert len(p.parallel_find_primes(100_000)) == workloads.prime_count(100_000)
     m = optimized.generate_test_matrix(30, 30)
     assert p.parallel_matrix_multiply(m, m)[29][29] == 30 * 30 * sum(k * k for k in range(1, 31))
     counts = p.map_reduce_word_count(optimized.generate_test_text(14_000))

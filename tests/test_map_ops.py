@@ -6,14 +6,23 @@ Oracles are written here, independently of both implementations: the original ke
 from __future__ import annotations
 
 import math
+import random
 import statistics as st_lib
+import time
+from fractions import Fraction
 
 import numpy as np
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
 import optimized
+import optimized.call
 from baseline import data as baseline_data
+from optimized.engine import Deadline
+from optimized.errors import ProcessorTimeoutError
+from optimized.ops import mapping as mapping_ops
+from tests import kernels
+from tests.conftest import refuse_dispatch
 
 PATHS = ["inline", "pool"]
 MAP_METHODS = ["process_data_spawn_per_item", "process_with_file_based_ipc",
@@ -164,11 +173,14 @@ def test_generators_equal_the_baselines(n) -> None:
     (lambda p: p.batch_process_with_manager(5), TypeError, "data_batches must be a sequence"),
     (lambda p: p.process_data_spawn_per_item(np.array(["a"])), TypeError, "dtype"),
 ])
-def test_bad_input_is_rejected_before_dispatch(proc, call, exc, match) -> None:
-    before = len(proc.metrics_history)
+def test_bad_input_is_rejected_before_dispatch(proc, monkeypatch, call, exc, match) -> None:
+    dispatched = refuse_dispatch(monkeypatch, proc, mapping_ops)
+    # the in-process path dispatches nothing either way: refuse its kernels too
+    for name in ("_kernel_inline", "_sum_left_to_right"):
+        monkeypatch.setattr(mapping_ops, name, lambda *a, _n=name: dispatched.append(_n))
     with pytest.raises(exc, match=match):
         call(proc)
-    assert len(proc.metrics_history) == before  # no call completed, nothing dispatched
+    assert dispatched == []
 
 
 # -- exactness at NumPy's integer limits (D7, D8) ----------------------------------------------
@@ -185,3 +197,161 @@ def test_ints_beyond_int64_or_float64_stay_exact(proc, data) -> None:
     got = proc.process_data_spawn_per_item(data)
     got = got.tolist() if isinstance(got, np.ndarray) else got
     assert got == pytest.approx([kernel(x) for x in values], rel=1e-12)
+
+
+# -- float sums: math.fsum, a documented decision ------------------------------------------
+def test_float_sum_is_correctly_rounded_not_left_to_right(proc) -> None:
+    data = [1e16, 1.0, -1e16]
+    assert sum(data) == 0.0  # Python's left-to-right sum loses the 1.0
+    assert proc.parallel_sum_spawn_many(data) == 1.0
+    assert proc.parallel_sum_spawn_many(np.array(data)) == 1.0
+
+
+@pytest.mark.parametrize("data, want", [
+    ([1e308, 1e308], math.inf),              # math.fsum: OverflowError
+    ([1e308, 1e308, -1e308], math.inf),      # sum() overflows on the way, as the original
+    ([-1e308, -1e308, 1.0], -math.inf),
+    ([math.inf, 1.0], math.inf),
+])
+def test_float_sum_where_fsum_overflows_gives_sums_answer(proc, data, want) -> None:
+    assert sum(data) == want
+    assert proc.parallel_sum_spawn_many(data) == want
+    assert proc.parallel_sum_spawn_many(np.array(data)) == want
+
+
+def test_float_sum_of_opposite_infinities_is_nan_like_sum(proc) -> None:
+    data = [1.0, math.inf, -math.inf]
+    assert math.isnan(sum(data))
+    assert math.isnan(proc.parallel_sum_spawn_many(data))
+    assert math.isnan(proc.parallel_sum_spawn_many(np.array(data)))
+
+
+# -- timeouts on the in-process path ----------------------------------------------------------
+class SlowFraction(Fraction):
+    """A real number whose additions take 1 ms: a slow pass of ``sum`` or ``reduce``."""
+
+    def __add__(self, other):
+        time.sleep(0.001)
+        return Fraction.__add__(self, other)
+
+    def __radd__(self, other):
+        time.sleep(0.001)
+        return Fraction.__radd__(self, other)
+
+
+@pytest.fixture(scope="module")
+def inline_latency(module_processor):
+    """Forced in-process, 10 ms per item: 200 items are 2 s of work."""
+    return module_processor(2, 0.01, execution="inline")
+
+
+INLINE_SLOW_CALLS = {
+    "process_data_spawn_per_item": lambda p: p.process_data_spawn_per_item(list(range(200)), timeout=0.2),
+    "process_with_file_based_ipc": lambda p: p.process_with_file_based_ipc(np.arange(200.0), timeout=0.2),
+    "process_with_excessive_queue_ops":
+        lambda p: p.process_with_excessive_queue_ops(list(range(200)), timeout=0.2),
+    "batch_process_with_manager": lambda p: p.batch_process_with_manager([[1, 2]] * 100, timeout=0.2),
+    "map": lambda p: p.map(kernels.sleep_then_return, [0.01] * 200, timeout=0.2),
+    "parallel_sum_spawn_many list":
+        lambda p: p.parallel_sum_spawn_many([SlowFraction(i, 3) for i in range(2000)], timeout=0.2),
+    "parallel_sum_spawn_many tuple":
+        lambda p: p.parallel_sum_spawn_many(tuple(SlowFraction(i, 3) for i in range(2000)), timeout=0.2),
+    "compute_statistics_sequential":
+        lambda p: p.compute_statistics_sequential([SlowFraction(i, 3) for i in range(2000)], timeout=0.2),
+}
+
+
+@pytest.mark.parametrize("name", list(INLINE_SLOW_CALLS))
+def test_inline_timeout_interrupts_the_work(inline_latency, name) -> None:
+    p = inline_latency
+    before = p.last_metrics
+    t0 = time.perf_counter()
+    with pytest.raises(ProcessorTimeoutError) as info:
+        INLINE_SLOW_CALLS[name](p)  # about 2 s of work without the checks
+    elapsed = time.perf_counter() - t0
+    assert isinstance(info.value, TimeoutError) and "timeout=0.2" in str(info.value)
+    assert elapsed < 1.5, f"{name}: TimeoutError after {elapsed:.2f} s for timeout=0.2"
+    assert p.last_metrics is before  # a timed-out call records no metrics
+    assert p.process_data_spawn_per_item([1.0, 2.0], timeout=5) == pytest.approx(
+        [kernel(1.0), kernel(2.0)], rel=1e-12)
+    assert p.compute_statistics_sequential([3, 1, 2], timeout=5)["median"] == 2
+
+
+@pytest.fixture
+def many_chunks(monkeypatch):
+    """Chunks of ~0.1 ms of work (instead of ~20 ms); counts the deadline checks."""
+    monkeypatch.setattr(optimized.call, "CHECK_INTERVAL_S", 1e-4)
+    checks = []
+    real_check = Deadline.check
+
+    def counting_check(self):
+        checks.append(1)
+        return real_check(self)
+
+    monkeypatch.setattr(Deadline, "check", counting_check)
+    return checks
+
+
+def _varied_floats(n: int, seed: int) -> list[float]:
+    rng = random.Random(seed)  # magnitudes over 16 decades: rounding depends on the order
+    return [rng.uniform(-1, 1) * 10.0 ** rng.randint(-8, 8) for _ in range(n)]
+
+
+def test_statistics_in_chunks_stay_bit_identical(inline_proc, many_chunks) -> None:
+    data = _varied_floats(50_000, seed=7)
+    total = 0
+    for x in data:  # the original's loops, written out
+        total = total + x
+    mean = total / len(data)
+    acc = 0
+    for x in data:
+        acc = acc + (x - mean) * (x - mean)
+    ordered = sorted(data)
+    median = (ordered[24_999] + ordered[25_000]) / 2
+    got = inline_proc.compute_statistics_sequential(data, timeout=60)
+    assert len(many_chunks) > 20  # the passes really ran in many chunks
+    assert got == {"mean": mean, "variance": acc / len(data), "median": median}
+
+
+def test_sums_and_maps_in_chunks_equal_the_unchunked_results(inline_proc, many_chunks) -> None:
+    floats = _varied_floats(50_000, seed=11)
+    ints = [random.Random(5).randint(-2**70, 2**70) for _ in range(20_000)]
+    arr = np.array(floats)
+    p = inline_proc
+    assert p.parallel_sum_spawn_many(floats, timeout=60) == math.fsum(floats)
+    assert p.parallel_sum_spawn_many(arr, timeout=60) == math.fsum(floats)
+    assert p.parallel_sum_spawn_many(ints, timeout=60) == sum(ints)
+    assert p.parallel_sum_spawn_many(tuple(ints), timeout=60) == sum(ints)
+    small = np.arange(-10**5, 10**5, dtype=np.int64)
+    assert p.parallel_sum_spawn_many(small, timeout=60) == -10**5
+    checks_so_far = len(many_chunks)
+    assert checks_so_far > 20
+    chunked = p.process_data_spawn_per_item(arr, timeout=60)
+    assert len(many_chunks) > checks_so_far + 5  # the vector kernel ran in chunks too
+    np.testing.assert_array_equal(chunked, p.process_data_spawn_per_item(arr))
+    assert p.process_data_spawn_per_item(ints[:2000], timeout=60) == \
+        p.process_data_spawn_per_item(ints[:2000])
+    assert p.map(abs, ints, timeout=60) == [abs(x) for x in ints]
+
+
+@pytest.fixture(scope="module")
+def inline_proc(module_processor):
+    return module_processor(2, 0.0, execution="inline")
+
+
+# -- the timeout argument itself ------------------------------------------------------------
+@pytest.mark.parametrize("bad", ["5", True, False, [1], Fraction(1, 2) + 1j])
+def test_timeout_of_the_wrong_type_is_a_type_error(proc, bad) -> None:
+    with pytest.raises(TypeError, match="timeout must be a number of seconds"):
+        proc.process_data_spawn_per_item([1], timeout=bad)
+
+
+@pytest.mark.parametrize("bad", [0, -1, -0.5, math.inf, math.nan])
+def test_timeout_out_of_range_is_a_value_error(proc, bad) -> None:
+    with pytest.raises(ValueError, match="positive, finite"):
+        proc.parallel_sum_spawn_many([1], timeout=bad)
+
+
+def test_timeout_accepts_any_real_number(proc) -> None:
+    assert proc.parallel_sum_spawn_many([1, 2], timeout=Fraction(5, 2)) == 3
+    assert proc.parallel_sum_spawn_many([1, 2], timeout=np.float64(2.5)) == 3

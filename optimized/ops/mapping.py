@@ -11,7 +11,7 @@ import functools
 import math
 import operator
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Callable
 
 import numpy as np
@@ -34,23 +34,50 @@ _CANCELLATION = 2.0 ** -8    # recompute with libm where x*x + sin*cos cancels t
 
 # -- the process_single_item kernel -----------------------------------------------------
 def single_item_value(item: Any, latency_s: float = 0.0) -> float:
-    """``item*item + sin(item)*cos(item)`` after sleeping ``latency_s`` (the original)."""
+    """``item*item + sin(item)*cos(item)`` after sleeping ``latency_s`` (the original).
+
+    Parameters
+    ----------
+    item : int or float
+        A finite real number (not validated here: callers validate whole inputs).
+    latency_s : float
+        Seconds to sleep first (the simulated per-item latency, D1).
+
+    Returns
+    -------
+    float
+        The kernel's value, with Python's arithmetic (exact ``int*int``).
+    """
     if latency_s:
         time.sleep(latency_s)
     return item * item + math.sin(item) * math.cos(item)
 
 
-def single_item_vector(x: np.ndarray) -> np.ndarray:
+def single_item_vector(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """The kernel over an array, equal to :func:`single_item_value` to 1e-12 relative.
 
     ``x*x`` rounds once, as Python's exact ``int*int`` converted to float does for
     |x| <= 2**53; where ``x*x + sin*cos`` cancels (near its root at x ~ -0.6) a
     1-ulp difference between NumPy's and libm's sin could be magnified, so those
     few elements are recomputed with :mod:`math`.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        1-D array of numbers (converted to float64).
+    out : numpy.ndarray, optional
+        float64 array of ``x``'s shape to write the result into (e.g. a slice of a
+        larger result, or a shared-memory view); a new array when omitted.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 values of the kernel (``out`` when given).
     """
     xf = np.asarray(x, dtype=np.float64)
     sc = np.sin(xf) * np.cos(xf)
-    y = xf * xf + sc
+    y = np.multiply(xf, xf, out=out)  # same two roundings as xf * xf + sc
+    y += sc
     for i in np.flatnonzero(np.abs(y) < np.abs(sc) * _CANCELLATION):
         v = float(xf[i])
         y[i] = v * v + math.sin(v) * math.cos(v)
@@ -63,10 +90,17 @@ def _item_cost(latency_s: float, vector: bool) -> Cost:
     return Cost(cpu_s=_VECTOR_ITEM_S if vector else _PYTHON_ITEM_S)
 
 
-def _kernel_inline(values: Any, arr: np.ndarray | None, latency_s: float) -> list[float] | np.ndarray:
-    if arr is not None and not latency_s:
-        return single_item_vector(arr)
-    return [single_item_value(x, latency_s) for x in values]  # exact Python arithmetic
+def _kernel_inline(call: Call, inp: NumericInput, latency_s: float) -> list[float] | np.ndarray:
+    """The kernel in this process, in chunks that obey the call's timeout."""
+    if inp.array is not None and not latency_s:
+        if call.deadline.remaining() is None:
+            return single_item_vector(inp.array)  # one pass; a fresh `out` costs ~10%
+        out = np.empty(inp.n, dtype=np.float64)
+        for lo, hi in call.inline_bounds(inp.n):
+            single_item_vector(inp.array[lo:hi], out=out[lo:hi])
+        return out
+    # exact Python arithmetic (ints beyond 2**53, or a sleep per item)
+    return [single_item_value(x, latency_s) for x in call.paced(inp.python_values())]
 
 
 # -- worker tasks (module level: picklable under every start method) --------------------
@@ -77,7 +111,7 @@ def _shm_chunk_task(in_spec: ArraySpec, out_spec: ArraySpec, lo: int, hi: int,
             dst[lo:hi] = [single_item_value(float(v) if src.dtype.kind == "f" else int(v), latency_s)
                           for v in src[lo:hi]]
         else:
-            dst[lo:hi] = single_item_vector(src[lo:hi])
+            single_item_vector(src[lo:hi], out=dst[lo:hi])
 
 
 def _object_chunk_task(items: list[Any], latency_s: float) -> list[float]:
@@ -90,7 +124,30 @@ def _apply_chunk_task(func: Callable[[Any], Any], items: Sequence[Any]) -> list[
 
 # -- operations -------------------------------------------------------------------------
 def map_single_item(call: Call, data: Any, latency_s: float) -> list[float] | np.ndarray:
-    """``[process_single_item(x) for x in data]`` in input order (list in, list out)."""
+    """``[process_single_item(x) for x in data]`` in input order (list in, list out).
+
+    Parameters
+    ----------
+    call : Call
+        The processor's per-call state (mode, deadline, metrics, backend).
+    data : sequence of int/float, or 1-D numeric ndarray
+        Finite real numbers.
+    latency_s : float
+        Seconds to sleep per item (D1).
+
+    Returns
+    -------
+    list of float or numpy.ndarray
+        A float64 ndarray for ndarray input, else a list.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Invalid ``data`` (see :func:`~optimized.validation.numeric_input`), before
+        any work.
+    ProcessorTimeoutError
+        The call's timeout expired (in-process: checked between chunks).
+    """
     inp = numeric_input(data, "data", finite=True)
     out = _map_numeric(call, inp, latency_s)
     if inp.is_ndarray:
@@ -104,8 +161,7 @@ def _map_numeric(call: Call, inp: NumericInput, latency_s: float) -> list[float]
         return []
     cost = _item_cost(latency_s, inp.array is not None)
     if call.choose(inp.n, cost) == "inline":
-        return _kernel_inline(inp.python_values() if inp.array is None or latency_s else None,
-                              inp.array, latency_s)
+        return _kernel_inline(call, inp, latency_s)
     bounds = chunk_bounds(inp.n, chunk_size(inp.n, call.num_workers, cost.total_s))
     sizes = [hi - lo for lo, hi in bounds]
     if inp.array is None:  # exact Python path: one pickled chunk per task
@@ -119,7 +175,28 @@ def _map_numeric(call: Call, inp: NumericInput, latency_s: float) -> list[float]
 
 
 def map_batches(call: Call, data_batches: Any, latency_s: float) -> list[float]:
-    """``process_single_item`` over every batch; the concatenation, in batch order."""
+    """``process_single_item`` over every batch; the concatenation, in batch order.
+
+    Parameters
+    ----------
+    call : Call
+        The processor's per-call state (mode, deadline, metrics, backend).
+    data_batches : sequence of sequences of numbers
+        Each batch validated like ``data`` of :func:`map_single_item`.
+    latency_s : float
+        Seconds to sleep per item (D1).
+
+    Returns
+    -------
+    list of float
+
+    Raises
+    ------
+    TypeError, ValueError
+        Invalid input; the message names ``data_batches[b][i]``.
+    ProcessorTimeoutError
+        The call's timeout expired (in-process: checked between chunks).
+    """
     if isinstance(data_batches, (str, bytes)) or not isinstance(data_batches, Sequence):
         raise TypeError(f"data_batches must be a sequence of sequences of numbers, got "
                         f"{type(data_batches).__name__}")
@@ -133,7 +210,34 @@ def map_batches(call: Call, data_batches: Any, latency_s: float) -> list[float]:
 
 def user_map(call: Call, func: Callable[[Any], Any], items: Any, chunksize: int | None,
              ordered: bool, cost_per_item_s: float | None) -> list[Any]:
-    """Run a picklable ``func`` over ``items`` (see ``OptimizedParallelProcessor.map``)."""
+    """Run a picklable ``func`` over ``items`` (see ``OptimizedParallelProcessor.map``).
+
+    Parameters
+    ----------
+    call : Call
+        The processor's per-call state (mode, deadline, metrics, backend).
+    func : callable
+        A function of one item; picklable unless the call is forced inline.
+    items : sequence
+        Sized and sliceable (not str/bytes).
+    chunksize : int, optional
+        Items per pooled task (validated by the caller).
+    ordered : bool
+        Results in input order (True) or task-completion order.
+    cost_per_item_s : float, optional
+        Estimated seconds per item; measured on the first item when None in auto mode.
+
+    Returns
+    -------
+    list
+
+    Raises
+    ------
+    TypeError
+        ``func`` not callable (or not picklable for the pool), ``items`` not a sequence.
+    ProcessorTimeoutError
+        The call's timeout expired (in-process: checked between chunks).
+    """
     if not callable(func):
         raise TypeError(f"func must be callable, got {type(func).__name__}")
     if isinstance(items, (str, bytes)) or not isinstance(items, Sequence) and not isinstance(
@@ -155,7 +259,7 @@ def user_map(call: Call, func: Callable[[Any], Any], items: Any, chunksize: int 
     rest = items[len(done):]
     if call.choose(n, Cost(cpu_s=cost_per_item_s or 0.0, transfer_s=2e-6)) == "inline" \
             or not len(rest):
-        return done + [func(x) for x in rest]
+        return done + [func(x) for x in call.paced(rest)]
     size = chunksize or chunk_size(len(rest), call.num_workers, cost_per_item_s)
     bounds = chunk_bounds(len(rest), size)
     tasks = [(func, list(rest[lo:hi])) for lo, hi in bounds]
@@ -163,17 +267,44 @@ def user_map(call: Call, func: Callable[[Any], Any], items: Any, chunksize: int 
     return done + [v for part in parts for v in part]
 
 
+def _fsum(values: Sequence[Any], feed: Callable[[Sequence[Any]], Iterable[Any]] = iter) -> float:
+    """``math.fsum(feed(values))``: the correctly rounded sum of the floats.
+
+    Where fsum raises instead of answering - an intermediate result beyond the float
+    range (``[1e308, 1e308]``: OverflowError) or ``inf + -inf`` (ValueError) - the
+    IEEE left-to-right result that ``sum()`` and the baseline give (``inf``, ``nan``)
+    is returned instead. ``feed`` wraps each pass (e.g. :meth:`Call.paced`).
+    """
+    try:
+        return math.fsum(feed(values))
+    except (OverflowError, ValueError):
+        with np.errstate(over="ignore", invalid="ignore"):  # inf/nan is the answer here
+            return float(sum(feed(values)))  # still raises for an int too large for a float
+
+
 def _sum_shm_task(spec: ArraySpec, lo: int, hi: int) -> int | float:
     with attached(spec) as a:
         part = a[lo:hi]
-        return int(part.sum()) if a.dtype.kind in "iu" else math.fsum(part)
+        return int(part.sum()) if a.dtype.kind in "iu" else _fsum(part)
 
 
 def _sum_objects_task(items: list[Any]) -> Any:
     return sum(items)
 
 
-def _sum_python_list(data: Any) -> int | float | None:
+def _carried_sum(call: Call, values: Sequence[Any]) -> Any:
+    """``sum(values)``, fed in parts that check the call's deadline in between.
+
+    The running total is carried from part to part (``sum(part, total)``): the same
+    additions, in the same order, as one ``sum(values)``.
+    """
+    total: Any = 0
+    for part in call.inline_parts(values):
+        total = sum(part, total)
+    return total
+
+
+def _sum_python_list(call: Call, data: list[Any]) -> int | float | None:
     """The in-process sum of a list of ints/floats, or None if it holds anything else.
 
     For a Python list, building an array costs several times the sum itself (35 ms
@@ -183,20 +314,44 @@ def _sum_python_list(data: Any) -> int | float | None:
     raises a clear error naming the index.
     """
     try:
-        total = sum(data)
+        total = _carried_sum(call, data)
     except TypeError:
         return None
     if type(total) is int:
         return total  # every item an int (or bool): exact
     if type(total) is float:  # ints and floats (a complex or Decimal would not give float)
-        return math.fsum(data)  # correctly rounded, whatever the order
+        return _fsum(data, call.paced)  # correctly rounded, whatever the order
     return None
 
 
 def parallel_sum(call: Call, data: Any) -> int | float:
-    """Sum of ``data``: exact for ints; floats correctly rounded per chunk (``math.fsum``)."""
+    """Sum of ``data``: exact for ints; floats by ``math.fsum`` (correctly rounded).
+
+    In-process, the whole float sum is rounded once (``[1e16, 1.0, -1e16]`` -> 1.0,
+    where ``sum()`` gives 0.0); on the pool each chunk's sum is, and the chunk sums
+    are combined with ``fsum``. Where ``fsum`` raises (overflow, ``inf + -inf``),
+    ``sum()``'s IEEE result (``inf``/``nan``) is returned.
+
+    Parameters
+    ----------
+    call : Call
+        The processor's per-call state (mode, deadline, metrics, backend).
+    data : sequence of int/float, or 1-D numeric ndarray
+
+    Returns
+    -------
+    int or float
+        An int when every item is an int or bool; empty input gives 0.
+
+    Raises
+    ------
+    TypeError
+        ``data`` not a sequence, or an item not a real number (names its index).
+    ProcessorTimeoutError
+        The call's timeout expired (in-process: checked between chunks).
+    """
     if isinstance(data, list) and call.mode != "pool":
-        total = _sum_python_list(data)
+        total = _sum_python_list(call, data)
         if total is not None:
             call.recorder.items = len(data)
             return total
@@ -211,8 +366,10 @@ def parallel_sum(call: Call, data: Any) -> int | float:
     path = call.choose(inp.n, Cost(cpu_s=1e-9 if numeric else 3e-8))
     if path == "inline":
         if not numeric:
-            return sum(inp.python_values())
-        return int(arr.sum()) if arr.dtype.kind in "iu" else math.fsum(arr)
+            return _carried_sum(call, inp.python_values())
+        if arr.dtype.kind in "iu":  # exact_int64: no partial sum can wrap
+            return sum(int(arr[lo:hi].sum()) for lo, hi in call.inline_bounds(inp.n))
+        return _fsum(arr, call.paced)
     bounds = chunk_bounds(inp.n, chunk_size(inp.n, call.num_workers))
     sizes = [hi - lo for lo, hi in bounds]
     if not numeric:
@@ -220,12 +377,19 @@ def parallel_sum(call: Call, data: Any) -> int | float:
         return sum(call.run(_sum_objects_task, [(vals[lo:hi],) for lo, hi in bounds], sizes))
     with SharedArray.copy_of(arr) as src:
         parts = call.run(_sum_shm_task, [(src.spec, lo, hi) for lo, hi in bounds], sizes)
-    return sum(parts) if arr.dtype.kind in "iu" else math.fsum(parts)
+    return sum(parts) if arr.dtype.kind in "iu" else _fsum(parts)
 
 
-def _sum_left_to_right(values: Sequence[Any]) -> Any:
-    """``0 + v[0] + v[1] + ...`` in that order, uncompensated (the baseline's loop, in C)."""
-    return functools.reduce(operator.add, values, 0)
+def _sum_left_to_right(call: Call, values: Sequence[Any]) -> Any:
+    """``0 + v[0] + v[1] + ...`` in that order, uncompensated (the baseline's loop, in C).
+
+    Fed in parts that check the call's deadline in between, the running total carried
+    from part to part: the same additions in the same order as one pass.
+    """
+    total: Any = 0
+    for part in call.inline_parts(values):
+        total = functools.reduce(operator.add, part, total)
+    return total
 
 
 def statistics(call: Call, data: Any) -> dict[str, float]:
@@ -237,6 +401,33 @@ def statistics(call: Call, data: Any) -> dict[str, float]:
     (libm ``pow`` can differ from ``d * d`` in the last bit). Always in-process: it
     is one pass plus a sort, which the pool cannot speed up without changing the
     rounding.
+
+    With a timeout, the mean and variance passes are fed in chunks with a deadline
+    check in between, the running total carried across chunks in the same order (so
+    results stay bit-identical). Validation and the ``sorted`` for the median are
+    single C-level calls that cannot be interrupted: a deadline that expires during
+    them is reported when they finish.
+
+    Parameters
+    ----------
+    call : Call
+        The processor's per-call state (mode, deadline, metrics, backend).
+    data : sequence of int/float, or 1-D numeric ndarray
+        At least one real number.
+
+    Returns
+    -------
+    dict of str to float
+        ``mean``, population ``variance``, ``median``.
+
+    Raises
+    ------
+    TypeError
+        ``data`` not a sequence, or an item not a real number (names its index).
+    ValueError
+        ``data`` is empty.
+    ProcessorTimeoutError
+        The call's timeout expired (checked between chunks of the passes).
     """
     inp = numeric_input(data, "data")
     if inp.n == 0:
@@ -245,9 +436,12 @@ def statistics(call: Call, data: Any) -> dict[str, float]:
     call.recorder.items = inp.n  # always inline: see the docstring
     values = inp.python_values()
     n = len(values)
-    mean = _sum_left_to_right(values) / n
-    variance = _sum_left_to_right([(d := x - mean) * d for x in values]) / n
-    ordered = sorted(values)
+    # Each pass runs in timed chunks with a deadline check in between (Call.inline_parts);
+    # the additions still form one left-to-right chain, so results are unchanged.
+    mean = _sum_left_to_right(call, values) / n
+    squares = [(d := x - mean) * d for x in call.paced(values)]
+    variance = _sum_left_to_right(call, squares) / n
+    ordered = sorted(values)  # one C-level sort: not interruptible (see the docstring)
     mid = n // 2
     median = ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
     return {"mean": mean, "variance": variance, "median": median}
