@@ -315,6 +315,19 @@ def test_bad_input_is_rejected_before_any_work(optimized_only: None, make_proces
     assert dispatched == [] and p.last_metrics is before and p.metrics_history == []
 
 
+@pytest.mark.parametrize("A, B, shapes", [
+    ([], SIX, "(A: 0 rows; B: 3x2)"),
+    ([[1, 2], [3], [4, 5]], [[1], [2]], "(A: 3x1-2 (ragged); B: 2x1)"),
+    (SIX, [[], []], "(A: 3x2; B: 2x0)"),
+    (np.zeros((0, 2)), np.ones((2, 5)), "(A: array of shape (0, 2); B: array of shape (2, 5))"),
+])
+def test_shape_errors_name_both_operands_shapes(optimized_only: None, processor: Any, A: Any,
+                                                B: Any, shapes: str) -> None:
+    with pytest.raises(ValueError) as info:
+        processor.parallel_matrix_multiply(A, B)
+    assert str(info.value).endswith(shapes)
+
+
 # -- failure contract on the pooled path (D11) -------------------------------------------------
 @pytest.fixture
 def recorded_segments(monkeypatch: pytest.MonkeyPatch) -> list[str]:

@@ -67,7 +67,7 @@ from ..call import Call
 from ..chunking import Path, split_bounds
 from ..shm import ArraySpec, SharedArray, attached
 
-__all__ = ["multiply", "Kernel", "choose_kernel", "as_matrix", "int_matmul"]
+__all__ = ["multiply", "Kernel", "choose_kernel", "as_matrix", "validate_pair", "int_matmul"]
 
 Kernel = Literal["float64", "int-via-float64", "int64", "object"]
 
@@ -221,6 +221,40 @@ def as_matrix(M: Any, name: str) -> np.ndarray:
             and not _maybe_promoted_ints(arr):
         return _normalise(arr, name)
     return _from_rows(M, name)  # reports the offending row / entry, or builds objects
+
+
+def _outline(M: Any) -> str:
+    """A matrix's shape for messages, as far as it has one (``3x2``, ``3x1-2 (ragged)``)."""
+    if isinstance(M, np.ndarray):
+        return f"array of shape {M.shape}"
+    try:
+        widths = sorted({len(row) for row in M})
+    except TypeError:  # not a sequence of sized rows
+        return _describe(M)
+    if not widths:
+        return "0 rows"
+    cols = str(widths[0]) if len(widths) == 1 else f"{widths[0]}-{widths[-1]} (ragged)"
+    return f"{len(M)}x{cols}"
+
+
+def validate_pair(A: Any, B: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Both operands as matrices (:func:`as_matrix`), their shapes compatible for ``A @ B``.
+
+    Raises
+    ------
+    TypeError
+        As :func:`as_matrix`.
+    ValueError
+        As :func:`as_matrix`, or incompatible shapes; the message ends with both
+        operands' shapes (D2).
+    """
+    try:
+        a = as_matrix(A, "A")
+        b = as_matrix(B, "B")
+    except ValueError as exc:
+        raise ValueError(f"{exc} (A: {_outline(A)}; B: {_outline(B)})") from None
+    _check_shapes(a, b)
+    return a, b
 
 
 def _check_shapes(a: np.ndarray, b: np.ndarray) -> None:
@@ -402,9 +436,7 @@ def multiply(call: Call, A: Any, B: Any) -> list[list[Any]] | np.ndarray:
         (the message names both shapes).
     """
     as_list = not isinstance(A, np.ndarray) and not isinstance(B, np.ndarray)
-    a = as_matrix(A, "A")
-    b = as_matrix(B, "B")
-    _check_shapes(a, b)
+    a, b = validate_pair(A, B)
     kernel, a, b = choose_kernel(a, b)
     call.recorder.extra["kernel"] = kernel
     path = _choose_path(call, a.shape[0], a.shape[1], b.shape[1])
