@@ -70,19 +70,27 @@ def chunk_size(total: int, num_workers: int, per_item_cost_s: float | None = Non
     Parameters
     ----------
     total : int
-        Number of items.
+        Number of items to split (>= 0).
     num_workers : int
-        Workers sharing them.
+        Workers sharing them (>= 1).
     per_item_cost_s : float, optional
-        Estimated seconds per item. When given, a task is made large enough to hold
-        :data:`MIN_TASK_SECONDS` of work, but never so large that a worker is left idle.
+        Estimated seconds per item. When given (and > 0), a task is made large enough
+        to hold :data:`MIN_TASK_SECONDS` of work, but never larger than one worker's
+        share (``ceil(total / num_workers)`` items), so no worker is left idle.
 
     Returns
     -------
     int
-        ``max(1, total // (num_workers * 4))``, raised to :data:`MIN_ITEMS_PER_CHUNK`
-        when ``total >= MIN_ITEMS_PER_CHUNK * num_workers``, raised further for cheap
-        items; always >= 1.
+        Items per task: ``max(1, total // (num_workers * 4))``, raised to
+        :data:`MIN_ITEMS_PER_CHUNK` when ``total >= MIN_ITEMS_PER_CHUNK * num_workers``,
+        raised further for cheap items; always >= 1.
+
+    Raises
+    ------
+    TypeError
+        ``total`` or ``num_workers`` is not an int (bools rejected).
+    ValueError
+        ``total`` < 0 or ``num_workers`` < 1.
     """
     _check_counts(total, num_workers)
     size = max(1, total // (num_workers * 4))
@@ -95,14 +103,47 @@ def chunk_size(total: int, num_workers: int, per_item_cost_s: float | None = Non
 
 
 def chunk_bounds(total: int, size: int) -> list[tuple[int, int]]:
-    """``[(start, stop), ...]`` covering ``range(total)`` in steps of ``size``."""
+    """``[(start, stop), ...]`` covering ``range(total)`` in steps of ``size``.
+
+    Parameters
+    ----------
+    total : int
+        Number of items to cover; ``total <= 0`` gives ``[]``.
+    size : int
+        Items per range (>= 1); the last range may be shorter.
+
+    Returns
+    -------
+    list of tuple of int
+        Contiguous half-open ``(start, stop)`` index ranges, in order.
+
+    Raises
+    ------
+    ValueError
+        ``size`` < 1.
+    """
     if size < 1:
         raise ValueError(f"size must be >= 1, got {size!r}")
     return [(s, min(s + size, total)) for s in range(0, total, size)]
 
 
 def split_bounds(total: int, parts: int) -> list[tuple[int, int]]:
-    """Cut ``range(total)`` into at most ``parts`` contiguous, near-equal ranges."""
+    """Cut ``range(total)`` into at most ``parts`` contiguous, near-equal ranges.
+
+    Parameters
+    ----------
+    total : int
+        Number of items to cover.
+    parts : int
+        Wanted number of ranges; fewer are returned when ``total < parts`` (no range
+        is empty), and a ``parts`` below 1 counts as 1.
+
+    Returns
+    -------
+    list of tuple of int
+        Half-open ``(start, stop)`` index ranges in order, whose lengths differ by at
+        most one item; ``[]`` when ``total`` is 0.
+    """
     parts = max(1, min(parts, total))
     base, extra = divmod(total, parts)
     out, start = [], 0
@@ -119,6 +160,27 @@ def choose_path(n_items: int, cost: Cost, num_workers: int, mode: ExecutionMode 
 
     ``mode`` ``"inline"`` or ``"pool"`` forces the answer; ``"auto"`` takes the path
     with the smaller estimate.
+
+    Parameters
+    ----------
+    n_items : int
+        Number of items the operation will process.
+    cost : Cost
+        Estimated per-item cost (seconds of CPU, waiting and transfer).
+    num_workers : int
+        Pool size.
+    mode : {"auto", "inline", "pool"}, default "auto"
+        The processor's ``execution`` setting; not validated here (any value other
+        than ``"auto"`` is returned as is).
+    cores : int, optional
+        CPU cores to assume; default ``os.cpu_count()``. CPU work parallelises over
+        at most ``min(num_workers, cores)`` workers, waiting over all of them.
+
+    Returns
+    -------
+    {"inline", "pool"}
+        ``"inline"`` (run in the calling process) or ``"pool"``. ``"auto"`` always
+        gives ``"inline"`` for no items or a single worker.
     """
     if mode != "auto":
         return mode

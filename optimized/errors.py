@@ -14,7 +14,24 @@ __all__ = ["ProcessorTimeoutError", "WorkerCrashedError", "ProcessorClosedError"
 
 
 class ProcessorTimeoutError(TimeoutError):
-    """An operation ran past its ``timeout``; its busy workers were terminated."""
+    """An operation ran past its ``timeout``; its busy workers were terminated.
+
+    The processor stays usable: the pool is restarted before this is raised.
+
+    Parameters
+    ----------
+    operation : str
+        Name of the processor method that timed out (e.g. ``"parallel_map"``).
+    timeout : float
+        The limit that expired, in seconds.
+
+    Attributes
+    ----------
+    operation : str
+        As given.
+    timeout : float
+        As given, in seconds.
+    """
 
     def __init__(self, operation: str, timeout: float) -> None:
         super().__init__(f"{operation}() did not finish within timeout={timeout:g} s "
@@ -24,7 +41,23 @@ class ProcessorTimeoutError(TimeoutError):
 
 
 class WorkerCrashedError(BrokenProcessPool):
-    """A worker process died (signal, OOM kill, ``os._exit``) during an operation."""
+    """A worker process died (signal, OOM kill, ``os._exit``) during an operation.
+
+    The pool is restarted before this is raised, so the processor stays usable.
+
+    Parameters
+    ----------
+    operation : str
+        Name of the processor method that was running (e.g. ``"find_primes"``).
+    detail : str, optional
+        Extra text appended to the message (typically the original
+        ``BrokenProcessPool`` message); empty for none.
+
+    Attributes
+    ----------
+    operation : str
+        As given.
+    """
 
     def __init__(self, operation: str, detail: str = "") -> None:
         msg = (f"a worker process died abruptly during {operation}() (killed by a signal, "
@@ -34,4 +67,7 @@ class WorkerCrashedError(BrokenProcessPool):
 
 
 class ProcessorClosedError(RuntimeError):
-    """A method was called on a processor after ``close()``."""
+    """A method was called on a processor after ``close()``.
+
+    Create a new processor to continue; a closed one cannot be reopened.
+    """

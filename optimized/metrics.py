@@ -13,12 +13,25 @@ from typing import Any
 
 __all__ = ["CallMetrics", "CallRecorder", "TaskStats", "logger"]
 
+#: The package's logger: ``verbose=True`` logs each call's :meth:`CallMetrics.summary` here.
 logger = logging.getLogger("optimized")
 
 
 @dataclass
 class TaskStats:
-    """What the workers report about the tasks of one call."""
+    """What the workers report about the tasks of one call.
+
+    Attributes
+    ----------
+    tasks : int
+        Finished tasks counted so far.
+    worker_cpu_s : float
+        CPU seconds the workers spent on them, summed over tasks.
+    work_s : float
+        Wall seconds spent inside the kernels, summed over tasks.
+    workers_used : int
+        Distinct worker processes that ran tasks (0 when not recorded).
+    """
 
     tasks: int = 0
     worker_cpu_s: float = 0.0
@@ -26,7 +39,15 @@ class TaskStats:
     workers_used: int = 0
 
     def add(self, cpu_s: float, work_s: float) -> None:
-        """Account one finished task."""
+        """Account one finished task.
+
+        Parameters
+        ----------
+        cpu_s : float
+            CPU seconds the task used in its worker.
+        work_s : float
+            Wall seconds the task spent inside its kernel.
+        """
         self.tasks += 1
         self.worker_cpu_s += cpu_s
         self.work_s += work_s
@@ -59,6 +80,8 @@ class CallMetrics:
         0 inline. R3 requires < 0.10 on a typical workload.
     tasks, workers : int
         Tasks dispatched, and workers the call could use.
+    extra : dict
+        Operation-specific details (e.g. segment sizes, pipeline layout).
     """
 
     operation: str
@@ -76,18 +99,52 @@ class CallMetrics:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain-dict form (JSON-serialisable)."""
+        """Plain-dict form (JSON-serialisable as long as ``extra`` is).
+
+        Returns
+        -------
+        dict
+            One key per field (``extra`` included, as a nested dict).
+        """
         return asdict(self)
 
     def summary(self) -> str:
-        """One log line."""
+        """One log line.
+
+        Returns
+        -------
+        str
+            Operation, items, path, wall time (ms), throughput, CPU use, overhead
+            share and task count.
+        """
         return (f"{self.operation}: {self.items} items, {self.path}, {self.wall_s * 1e3:.2f} ms, "
                 f"{self.items_per_s:,.0f} items/s, cpu {self.cpu_utilisation:.0%}, "
                 f"overhead {self.overhead_share:.1%}, {self.tasks} tasks")
 
 
 class CallRecorder:
-    """Times one call; operations fill ``items``, ``path`` and ``stats``."""
+    """Times one call; operations fill ``items``, ``path`` and ``stats``.
+
+    The clocks (wall and this process's CPU) start at construction.
+
+    Parameters
+    ----------
+    operation : str
+        Name of the processor method being timed.
+    workers : int
+        Workers the call could use (the pool size).
+
+    Attributes
+    ----------
+    items : int
+        Items processed (set by the operation; 0 until then).
+    path : str
+        ``"inline"`` (default) or ``"pool"``.
+    stats : TaskStats
+        Filled from the workers' task reports.
+    extra : dict
+        Operation-specific details, copied into :attr:`CallMetrics.extra`.
+    """
 
     def __init__(self, operation: str, workers: int) -> None:
         self.operation = operation
@@ -100,7 +157,16 @@ class CallRecorder:
         self._cpu0 = time.process_time()
 
     def finish(self) -> CallMetrics:
-        """Freeze the measurements into a :class:`CallMetrics`."""
+        """Freeze the measurements into a :class:`CallMetrics`.
+
+        Reads the clocks now (wall time is floored at 1 ns so rates stay finite).
+
+        Returns
+        -------
+        CallMetrics
+            The call's metrics; on the inline path ``work_s`` is the wall time and
+            ``overhead_share`` is 0.
+        """
         wall = max(time.perf_counter() - self._wall0, 1e-9)
         pcpu = time.process_time() - self._cpu0
         s = self.stats

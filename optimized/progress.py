@@ -15,25 +15,55 @@ MIN_TASKS_FOR_BAR = 4
 
 
 class Progress:
-    """Counts finished items of one call; a no-op unless a bar is attached."""
+    """Counts finished items of one call; a no-op unless a bar is attached.
+
+    Parameters
+    ----------
+    bar : tqdm-like, optional
+        An object with ``update(n)`` and ``close()``; None for no display.
+    """
 
     def __init__(self, bar: Any = None) -> None:
         self._bar = bar
 
     def advance(self, items: int) -> None:
-        """``items`` more are done."""
+        """``items`` more are done.
+
+        Parameters
+        ----------
+        items : int
+            Number of items just finished.
+        """
         if self._bar is not None:
             self._bar.update(items)
 
     def close(self) -> None:
-        """Remove the bar."""
+        """Remove the bar (idempotent; later :meth:`advance` calls do nothing)."""
         if self._bar is not None:
             self._bar.close()
             self._bar = None
 
 
 def make_progress(enabled: bool, operation: str, total: int, tasks: int) -> Progress:
-    """A :class:`Progress`, with a tqdm bar when enabled and the call is long enough."""
+    """A :class:`Progress`, with a tqdm bar when enabled and the call is long enough.
+
+    Parameters
+    ----------
+    enabled : bool
+        The processor's ``progress`` setting.
+    operation : str
+        Label shown on the bar (the method name).
+    total : int
+        Items the call will process (the bar's 100%).
+    tasks : int
+        Tasks the call dispatches; below :data:`MIN_TASKS_FOR_BAR` no bar is shown.
+
+    Returns
+    -------
+    Progress
+        With a tqdm bar attached, or a no-op one (disabled, too few tasks, or tqdm
+        not installed - the last case logs an info message instead).
+    """
     if not enabled or tasks < MIN_TASKS_FOR_BAR:
         return Progress()
     try:

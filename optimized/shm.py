@@ -37,7 +37,18 @@ SEGMENT_PREFIX = "ppd_"
 
 
 def segment_prefix(pid: int | None = None) -> str:
-    """Name prefix of the segments created by process ``pid`` (default: this one)."""
+    """Name prefix of the segments created by process ``pid`` (default: this one).
+
+    Parameters
+    ----------
+    pid : int, optional
+        Process id of the owner; default ``os.getpid()``.
+
+    Returns
+    -------
+    str
+        ``"ppd_<pid>_"``: every segment that process creates starts with it.
+    """
     return f"{SEGMENT_PREFIX}{os.getpid() if pid is None else pid}_"
 
 _live: set[str] = set()
@@ -45,14 +56,30 @@ _live_lock = threading.Lock()
 
 
 def live_segments() -> set[str]:
-    """Names of the segments this process created and has not yet unlinked."""
+    """Names of the segments this process created and has not yet unlinked.
+
+    Returns
+    -------
+    set of str
+        A snapshot (a copy: later creations or releases do not change it).
+    """
     with _live_lock:
         return set(_live)
 
 
 @dataclass(frozen=True)
 class ArraySpec:
-    """Picklable handle of a shared array: what a worker needs to attach to it."""
+    """Picklable handle of a shared array: what a worker needs to attach to it.
+
+    Attributes
+    ----------
+    name : str
+        Shared-memory segment name (without the leading ``/``).
+    shape : tuple of int
+        Array shape.
+    dtype : str
+        NumPy dtype string (``numpy.dtype.str``, e.g. ``"<f8"``).
+    """
 
     name: str
     shape: tuple[int, ...]
@@ -65,9 +92,22 @@ class SharedArray:
     Parameters
     ----------
     shape : tuple of int
-        Array shape.
+        Array shape (the segment holds ``prod(shape) * itemsize`` bytes, at least 1).
     dtype : numpy dtype-like
         Element type (fixed-size numeric types only).
+
+    Attributes
+    ----------
+    array : numpy.ndarray or None
+        The parent's view of the segment (uninitialised contents); None after
+        :meth:`release`.
+    spec : ArraySpec
+        What to send to workers so they can :func:`attached` to it.
+
+    Raises
+    ------
+    TypeError
+        ``dtype`` holds Python objects (``dtype.hasobject``).
 
     Notes
     -----
@@ -88,7 +128,28 @@ class SharedArray:
 
     @classmethod
     def copy_of(cls, arr: np.ndarray, dtype: np.dtype | str | None = None) -> "SharedArray":
-        """A new shared array holding a copy of ``arr`` (converted to ``dtype`` if given)."""
+        """A new shared array holding a copy of ``arr`` (converted to ``dtype`` if given).
+
+        Parameters
+        ----------
+        arr : array_like
+            The data to copy (passed through ``numpy.asarray``).
+        dtype : numpy dtype-like, optional
+            Element type of the shared copy; default ``arr``'s own dtype.
+
+        Returns
+        -------
+        SharedArray
+            The caller owns it: use it as a context manager (or call :meth:`release`).
+
+        Raises
+        ------
+        TypeError
+            The element type holds Python objects (e.g. a list of mixed objects).
+        Exception
+            Whatever the copy raises (including ``KeyboardInterrupt``) is re-raised
+            after the new segment has been released.
+        """
         arr = np.asarray(arr)
         out = cls(arr.shape, arr.dtype if dtype is None else dtype)
         try:
@@ -115,9 +176,11 @@ class SharedArray:
                 _live.discard(shm.name)
 
     def __enter__(self) -> "SharedArray":
+        """Return ``self``; the segment is released when the block exits."""
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Release the segment (on every exit path); exceptions propagate."""
         self.release()
 
     def __del__(self) -> None:  # last resort; the context manager is the contract
@@ -154,6 +217,22 @@ def attached(spec: ArraySpec) -> Iterator[np.ndarray]:
 
     The caller must not keep references to the view (or slices of it) past the
     block: the mapping is closed on exit. The segment is never unlinked here.
+
+    Parameters
+    ----------
+    spec : ArraySpec
+        The handle the parent sent (:attr:`SharedArray.spec`).
+
+    Yields
+    ------
+    numpy.ndarray
+        A writable view of the segment with ``spec``'s shape and dtype; writes are
+        seen by the parent.
+
+    Raises
+    ------
+    FileNotFoundError
+        No segment named ``spec.name`` exists (e.g. its owner already released it).
     """
     mm = _map_untracked(spec.name)
     try:

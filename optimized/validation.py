@@ -19,7 +19,27 @@ _EXACT_FLOAT_INT = 2 ** 53
 
 
 def check_num_workers(num_workers: Any, name: str = "num_workers") -> int:
-    """A worker count: a positive int (bool rejected)."""
+    """A worker count: a positive int (bool rejected).
+
+    Parameters
+    ----------
+    num_workers : Any
+        The value to check (any ``numbers.Integral``, e.g. ``numpy.int64``, is accepted).
+    name : str, default "num_workers"
+        Argument name for error messages.
+
+    Returns
+    -------
+    int
+        ``num_workers`` as a plain ``int``.
+
+    Raises
+    ------
+    TypeError
+        ``num_workers`` is not an integer, or is a bool.
+    ValueError
+        ``num_workers`` < 1.
+    """
     if isinstance(num_workers, bool) or not isinstance(num_workers, numbers.Integral):
         raise TypeError(f"{name} must be an int >= 1, got {type(num_workers).__name__} "
                         f"{num_workers!r}")
@@ -29,12 +49,49 @@ def check_num_workers(num_workers: Any, name: str = "num_workers") -> int:
 
 
 def check_positive_int(value: Any, name: str) -> int:
-    """A positive int parameter such as ``chunk_size``."""
+    """A positive int parameter such as ``chunk_size``.
+
+    Parameters
+    ----------
+    value : Any
+        The value to check.
+    name : str
+        Argument name for error messages.
+
+    Returns
+    -------
+    int
+        ``value`` as a plain ``int`` (>= 1).
+
+    Raises
+    ------
+    TypeError
+        ``value`` is not an integer, or is a bool.
+    ValueError
+        ``value`` < 1.
+    """
     return check_num_workers(value, name)
 
 
 def check_sequence(data: Any, name: str) -> None:
-    """A sized, indexable collection (list, tuple, range, 1-D ndarray)."""
+    """A sized, indexable collection (list, tuple, range, 1-D ndarray).
+
+    Only the container is checked, not its items.
+
+    Parameters
+    ----------
+    data : Any
+        The value to check.
+    name : str
+        Argument name for error messages.
+
+    Raises
+    ------
+    ValueError
+        ``data`` is an ndarray that is not one-dimensional.
+    TypeError
+        ``data`` is a ``str`` or ``bytes``, or not a ``collections.abc.Sequence``.
+    """
     if isinstance(data, np.ndarray):
         if data.ndim != 1:
             raise ValueError(f"{name} must be one-dimensional, got an array of shape {data.shape}")
@@ -46,6 +103,18 @@ def check_sequence(data: Any, name: str) -> None:
 
 class NumericInput:
     """Validated numbers, in the form the kernels want.
+
+    Built by :func:`numeric_input`, which does the checking; the constructor checks
+    nothing.
+
+    Parameters
+    ----------
+    values : sequence
+        The caller's data, as given.
+    array : numpy.ndarray or None
+        ``values`` as an exact 1-D numeric array, or None (see ``array`` below).
+    all_int : bool
+        Every item is an integer.
 
     Attributes
     ----------
@@ -68,7 +137,13 @@ class NumericInput:
         self.all_int = all_int
 
     def python_values(self) -> list[Any]:
-        """The items as Python numbers (exact: NumPy ints would wrap at 2**63)."""
+        """The items as Python numbers (exact: NumPy ints would wrap at 2**63).
+
+        Returns
+        -------
+        list
+            A new list of the items (``tolist()`` for an ndarray).
+        """
         return self._values.tolist() if self.is_ndarray else list(self._values)
 
 
@@ -110,18 +185,28 @@ def numeric_input(data: Any, name: str = "data", *, finite: bool = False) -> Num
     Parameters
     ----------
     data : sequence of int/float, or 1-D numeric ndarray
-    name : str
+        The numbers to check (list, tuple, range, or an ndarray of bool, int,
+        unsigned or float dtype).
+    name : str, default "data"
         Argument name for messages.
-    finite : bool
-        Reject inf (the baseline's ``math.sin(inf)`` raises ValueError).
+    finite : bool, default False
+        Reject inf (the baseline's ``math.sin(inf)`` raises ValueError). NaN is
+        always accepted.
+
+    Returns
+    -------
+    NumericInput
+        The data plus, when float64/int arithmetic on it is exact, an array form.
 
     Raises
     ------
     TypeError
-        ``data`` is not a sequence, or an item is not a real number (bools count as
-        the ints 0 and 1, as in Python arithmetic and the baseline).
+        ``data`` is not a sequence (or is a str/bytes), an ndarray's dtype is not
+        numeric, or an item is not a real number (bools count as the ints 0 and 1,
+        as in Python arithmetic and the baseline).
     ValueError
-        ``finite`` and an item is infinite.
+        ``data`` is an ndarray that is not one-dimensional, or ``finite`` and an
+        item is infinite.
     """
     check_sequence(data, name)
     if isinstance(data, np.ndarray):
@@ -146,14 +231,50 @@ def numeric_input(data: Any, name: str = "data", *, finite: bool = False) -> Num
 
 
 def check_text(text: Any, name: str = "text") -> str:
-    """Word-count input: a ``str``."""
+    """Word-count input: a ``str``.
+
+    Parameters
+    ----------
+    text : Any
+        The value to check.
+    name : str, default "text"
+        Argument name for error messages.
+
+    Returns
+    -------
+    str
+        ``text`` unchanged.
+
+    Raises
+    ------
+    TypeError
+        ``text`` is not a ``str`` (``bytes`` included).
+    """
     if not isinstance(text, str):
         raise TypeError(f"{name} must be a str, got {type(text).__name__}")
     return text
 
 
 def check_int_limit(limit: Any, name: str = "limit") -> int:
-    """An integer bound (bool rejected; negative allowed)."""
+    """An integer bound (bool rejected; negative allowed).
+
+    Parameters
+    ----------
+    limit : Any
+        The value to check (any ``numbers.Integral``).
+    name : str, default "limit"
+        Argument name for error messages.
+
+    Returns
+    -------
+    int
+        ``limit`` as a plain ``int``.
+
+    Raises
+    ------
+    TypeError
+        ``limit`` is not an integer, or is a bool.
+    """
     if isinstance(limit, bool) or not isinstance(limit, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(limit).__name__} {limit!r}")
     return int(limit)

@@ -31,14 +31,32 @@ _blas_limiter: Any = None
 
 @dataclass(frozen=True)
 class WorkerConfig:
-    """Settings every worker receives once, at start."""
+    """Settings every worker receives once, at start.
+
+    Attributes
+    ----------
+    blas_threads : int
+        Threads each worker's BLAS/OpenMP libraries may use.
+    """
 
     blas_threads: int = 1
 
 
 @dataclass(frozen=True)
 class TaskOutput:
-    """A task's result plus what it cost inside the worker."""
+    """A task's result plus what it cost inside the worker.
+
+    Attributes
+    ----------
+    value : Any
+        What the task function returned.
+    cpu_s : float
+        CPU seconds the task used in the worker.
+    work_s : float
+        Wall seconds the task function ran.
+    pid : int
+        Process id of the worker that ran it.
+    """
 
     value: Any
     cpu_s: float
@@ -47,7 +65,18 @@ class TaskOutput:
 
 
 def blas_env(threads: int) -> dict[str, str]:
-    """Environment variables that cap BLAS/OpenMP threads (read at library load)."""
+    """Environment variables that cap BLAS/OpenMP threads (read at library load).
+
+    Parameters
+    ----------
+    threads : int
+        Thread cap to apply.
+
+    Returns
+    -------
+    dict of str to str
+        ``{"OPENBLAS_NUM_THREADS": str(threads), "OMP_NUM_THREADS": ..., ...}``.
+    """
     return {k: str(threads) for k in _BLAS_ENV}
 
 
@@ -62,7 +91,18 @@ def _limit_blas(threads: int) -> None:
 
 
 def init_worker(config: WorkerConfig, channel_queues: tuple[Any, ...]) -> None:
-    """Pool initializer: signals, BLAS threads, inherited pipeline channels."""
+    """Pool initializer: signals, BLAS threads, inherited pipeline channels.
+
+    Runs once in every new worker: ignores SIGINT, caps BLAS threads and keeps the
+    channels for :func:`channels`.
+
+    Parameters
+    ----------
+    config : WorkerConfig
+        Per-worker settings.
+    channel_queues : tuple of multiprocessing.Queue
+        The pipeline channels created with the pool.
+    """
     global _channels
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _limit_blas(config.blas_threads)
@@ -70,17 +110,48 @@ def init_worker(config: WorkerConfig, channel_queues: tuple[Any, ...]) -> None:
 
 
 def channels() -> tuple[Any, ...]:
-    """The pipeline queues this worker inherited at start."""
+    """The pipeline queues this worker inherited at start.
+
+    Returns
+    -------
+    tuple of multiprocessing.Queue
+        The channels given to :func:`init_worker`; empty outside a pool worker.
+    """
     return _channels
 
 
 def ping() -> int:
-    """Warm-up task: proves the worker is up; returns its pid."""
+    """Warm-up task: proves the worker is up.
+
+    Returns
+    -------
+    int
+        The worker's process id.
+    """
     return os.getpid()
 
 
 def run_task(fn: Callable[..., Any], args: tuple[Any, ...]) -> TaskOutput:
-    """Run ``fn(*args)`` and report its CPU and wall seconds."""
+    """Run ``fn(*args)`` and report its CPU and wall seconds.
+
+    Parameters
+    ----------
+    fn : callable
+        The task function (module-level, so it pickles).
+    args : tuple
+        Its positional arguments.
+
+    Returns
+    -------
+    TaskOutput
+        ``fn``'s result with the task's CPU seconds, wall seconds and this pid.
+
+    Raises
+    ------
+    Exception
+        Whatever ``fn`` raises propagates unchanged (the pool re-raises it in the
+        caller).
+    """
     c0, w0 = time.process_time(), time.perf_counter()
     value = fn(*args)
     return TaskOutput(value, time.process_time() - c0, time.perf_counter() - w0, os.getpid())

@@ -145,6 +145,29 @@ def stage_loop(position: int, fns: tuple[Stage, ...]) -> StageReport:
     several), and the result batch, pickled here, goes to ``channels[position + 1]``.
     A stage function's exception propagates (the pool sends it, with this worker's
     traceback, to the caller) with a note naming the stage and the batch.
+
+    Parameters
+    ----------
+    position : int
+        Index of this stage task in the layout: reads ``channels[position]``,
+        writes ``channels[position + 1]``.
+    fns : tuple of callable
+        The stage functions this task applies, in order.
+
+    Returns
+    -------
+    StageReport
+        Batches, items and busy seconds of this replica, returned on its sentinel.
+
+    Raises
+    ------
+    RuntimeError
+        The worker has fewer than ``position + 2`` channels, or the parent process
+        died while this loop was waiting for a batch.
+    TypeError
+        A result batch cannot be pickled.
+    Exception
+        A stage function's own exception, unchanged apart from the added note.
     """
     chans = worker.channels()
     if len(chans) < position + 2:
@@ -271,7 +294,13 @@ class Plan:
         return any(len(g) > 1 for g in self.groups)
 
     def describe(self) -> list[list[str]]:
-        """Function names per stage task (for metrics)."""
+        """Function names per stage task (for metrics).
+
+        Returns
+        -------
+        list of list of str
+            ``[[stage_name(f) for f in group] for group in groups]``.
+        """
         return [[stage_name(f) for f in g] for g in self.groups]
 
 
@@ -293,6 +322,8 @@ def plan_layout(fns: Sequence[Stage], replicas: Sequence[int] | None, num_worker
     Returns
     -------
     Plan
+        With ``replicas=None``: one fused task on ``max(1, min(num_workers,
+        n_batches))`` workers; otherwise one task per stage with the given counts.
     """
     if replicas is None:
         return Plan((tuple(fns),), (max(1, min(num_workers, n_batches)),))
@@ -585,9 +616,16 @@ def run_pipeline(call: Call, data: Any, stages: Sequence[Stage] | None,
     TypeError, ValueError
         Bad ``stages``, ``replicas``, ``batch_size`` or ``data`` (before any work).
         An item or a stage result that cannot be pickled raises TypeError when its
-        batch is sent (the pool is then restarted).
-    TimeoutError
-        The call's timeout expired (workers killed, pool restarted).
+        batch is sent (the pool is then restarted). A batch stage that returns the
+        wrong number of items raises ValueError.
+    ProcessorTimeoutError
+        The call's timeout expired (a :class:`TimeoutError`; workers killed, pool
+        restarted).
+    WorkerCrashedError
+        A worker died during the call (pool restarted).
+    RuntimeError
+        A consistency check failed: a batch lost, duplicated or resized, or a stage
+        task ended before its sentinel (pool restarted).
     Exception
         A stage function's own exception, same type, with the worker traceback as
         ``__cause__``.

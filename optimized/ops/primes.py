@@ -83,12 +83,32 @@ def sieve_single_process(limit: int) -> list[int]:
     list of int
         The primes below ``limit``, ascending - the same contract as
         ``parallel_find_primes``, so the two can be timed side by side.
+
+    Raises
+    ------
+    TypeError
+        ``limit`` is not an int (bools rejected).
     """
     return _whole_sieve(check_int_limit(limit)).tolist()
 
 
 def primes_in_range(start: int, end: int) -> list[int]:
-    """The primes ``p`` with ``start <= p < end``, ascending, in this process."""
+    """The primes ``p`` with ``start <= p < end``, ascending, in this process.
+
+    Sieves every number below ``end`` (no segmenting): meant for the original's
+    small per-range helper, not for large limits. Arguments are not validated.
+
+    Parameters
+    ----------
+    start : int
+        Inclusive lower bound (negative counts as 0).
+    end : int
+        Exclusive upper bound; an empty range gives ``[]``.
+
+    Returns
+    -------
+    list of int
+    """
     if end <= max(start, 2):
         return []
     found = _whole_sieve(end)
@@ -96,7 +116,18 @@ def primes_in_range(start: int, end: int) -> list[int]:
 
 
 def base_primes(limit: int) -> np.ndarray:
-    """The odd primes ``p <= isqrt(limit - 1)``: all a segment below ``limit`` needs."""
+    """The odd primes ``p <= isqrt(limit - 1)``: all a segment below ``limit`` needs.
+
+    Parameters
+    ----------
+    limit : int
+        Exclusive upper bound of the whole sieve.
+
+    Returns
+    -------
+    numpy.ndarray
+        The odd base primes as int64, ascending (empty when ``limit <= 9``).
+    """
     if limit <= 9:
         return np.empty(0, dtype=np.int64)
     return _whole_sieve(math.isqrt(limit - 1) + 1)[1:]
@@ -188,7 +219,20 @@ def _sieve_task(base_spec: ArraySpec, i_lo: int, i_hi: int, seg_odds: int,
 
 # -- memory -------------------------------------------------------------------------------
 def estimated_result_bytes(limit: int) -> int:
-    """Upper estimate of the memory the result list of primes below ``limit`` takes."""
+    """Upper estimate of the memory the result list of primes below ``limit`` takes.
+
+    Parameters
+    ----------
+    limit : int
+        Exclusive upper bound.
+
+    Returns
+    -------
+    int
+        Bytes: ``1.26 * limit / ln(limit)`` primes (an upper bound of their count)
+        times 48 bytes each (list slot, int object, transient join arrays); 0 when
+        ``limit <= 2``.
+    """
     if limit <= 2:
         return 0
     count = 1.26 * limit / math.log(limit)  # pi(x) < 1.26 x / ln x for x > 1
@@ -251,13 +295,20 @@ def find_primes(call: Call, limit: int) -> list[int]:
     Returns
     -------
     list of int
+        The primes below ``limit``, ascending.
 
     Raises
     ------
     TypeError
         ``limit`` is not an int (bools rejected).
     MemoryError
-        The result list would not fit in the memory available now.
+        The result list would not fit in the memory available now (checked from
+        ``limit >= 10**7``, before any work starts).
+    ProcessorTimeoutError
+        The call's timeout expired (checked between segments in-process; on the
+        pool the busy workers are terminated).
+    WorkerCrashedError
+        A worker died on the pool path (the pool is restarted).
     """
     limit = check_int_limit(limit)
     if limit <= 2:  # no primes below: nothing to run anywhere, whatever the mode

@@ -33,6 +33,7 @@ __all__ = ["Stage", "batch_stage", "is_batch_stage", "double", "add_ten", "squar
            "DEFAULT_STAGES", "apply_stages", "numeric_source", "pack", "unpack", "as_list",
            "join_batches", "stage_name"]
 
+#: A stage function: per-item ``f(x) -> y`` or, if marked, per-batch ``f(batch) -> batch``.
 Stage = Callable[[Any], Any]
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -62,12 +63,34 @@ def batch_stage(fn: F) -> F:
 
 
 def is_batch_stage(fn: Any) -> bool:
-    """True if ``fn`` was marked with :func:`batch_stage`."""
+    """True if ``fn`` was marked with :func:`batch_stage`.
+
+    Parameters
+    ----------
+    fn : Any
+        Any object (a stage function, normally).
+
+    Returns
+    -------
+    bool
+        Whether ``fn`` carries the marker; False for anything unmarked.
+    """
     return getattr(fn, _MARK, False) is True
 
 
 def stage_name(fn: Any) -> str:
-    """A readable name for messages and metrics."""
+    """A readable name for messages and metrics.
+
+    Parameters
+    ----------
+    fn : Any
+        A stage function (or any object).
+
+    Returns
+    -------
+    str
+        ``fn.__qualname__``, else ``fn.__name__``, else ``repr(fn)``.
+    """
     return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
 
 
@@ -100,7 +123,19 @@ def _python_items(batch: Any) -> list[Any]:
 
 @batch_stage
 def double(batch: Any) -> Any:
-    """Stage 1 of the original pipeline, ``x * 2``, on a whole batch."""
+    """Stage 1 of the original pipeline, ``x * 2``, on a whole batch.
+
+    Parameters
+    ----------
+    batch : list or numpy.ndarray
+        The items (a 1-D int64/float64 array or a list of numbers).
+
+    Returns
+    -------
+    list or numpy.ndarray
+        ``x * 2`` per item: an array of the same dtype when NumPy is exact for this
+        batch, else a list of Python numbers.
+    """
     if _vectorisable(batch, _INT64_MAX // 2):
         return _numpy(np.multiply, batch, 2)
     return [x * 2 for x in _python_items(batch)]
@@ -108,7 +143,19 @@ def double(batch: Any) -> Any:
 
 @batch_stage
 def add_ten(batch: Any) -> Any:
-    """Stage 2 of the original pipeline, ``x + 10``, on a whole batch."""
+    """Stage 2 of the original pipeline, ``x + 10``, on a whole batch.
+
+    Parameters
+    ----------
+    batch : list or numpy.ndarray
+        The items (a 1-D int64/float64 array or a list of numbers).
+
+    Returns
+    -------
+    list or numpy.ndarray
+        ``x + 10`` per item: an array of the same dtype when NumPy is exact for
+        this batch, else a list of Python numbers.
+    """
     if _vectorisable(batch, _INT64_MAX - 10):
         return _numpy(np.add, batch, 10)
     return [x + 10 for x in _python_items(batch)]
@@ -116,12 +163,25 @@ def add_ten(batch: Any) -> Any:
 
 @batch_stage
 def square(batch: Any) -> Any:
-    """Stage 3 of the original pipeline, ``x * x``, on a whole batch."""
+    """Stage 3 of the original pipeline, ``x * x``, on a whole batch.
+
+    Parameters
+    ----------
+    batch : list or numpy.ndarray
+        The items (a 1-D int64/float64 array or a list of numbers).
+
+    Returns
+    -------
+    list or numpy.ndarray
+        ``x * x`` per item: an array of the same dtype when NumPy is exact for this
+        batch, else a list of Python numbers.
+    """
     if _vectorisable(batch, 3_037_000_499):  # floor(sqrt(2**63 - 1))
         return _numpy(np.multiply, batch, batch)
     return [x * x for x in _python_items(batch)]
 
 
+#: The original's three stages, used when a pipeline is given ``stages=None``.
 DEFAULT_STAGES: tuple[Stage, ...] = (double, add_ten, square)
 
 
@@ -159,6 +219,26 @@ def apply_stages(fns: Sequence[Stage], batch: Any) -> Any:
     composed into one list comprehension (measured: about 20% cheaper than one per
     function for cheap stages) over the batch's Python items. The order of calls
     across items and stages is not specified.
+
+    Parameters
+    ----------
+    fns : sequence of callable
+        The stage functions, applied in order (per-item or marked per-batch).
+    batch : list or numpy.ndarray
+        The items.
+
+    Returns
+    -------
+    list or numpy.ndarray
+        One result per item, in item order (a list after any per-item stage).
+
+    Raises
+    ------
+    ValueError
+        A batch stage returned something other than a list or ndarray of
+        ``len(batch)`` items.
+    Exception
+        Whatever a stage function raises propagates unchanged.
     """
     i = 0
     while i < len(fns):
@@ -183,6 +263,20 @@ def numeric_source(data: Any, converted: np.ndarray | None = None) -> np.ndarray
     fit int64; a float list stays a list, because NumPy would turn its int items
     into floats (and the original keeps them ints). ``converted``, if given, is
     ``np.asarray(data)`` already made by the caller's validation (not redone).
+
+    Parameters
+    ----------
+    data : Any
+        The pipeline's input data.
+    converted : numpy.ndarray, optional
+        ``np.asarray(data)`` if the caller already has it (ignored for ndarray
+        ``data``).
+
+    Returns
+    -------
+    numpy.ndarray or None
+        A 1-D int64 or float64 array, or None when no such array holds the items
+        exactly (or ``data`` cannot be converted at all).
     """
     if isinstance(data, np.ndarray):
         kind = data.dtype.kind
@@ -203,6 +297,17 @@ def numeric_source(data: Any, converted: np.ndarray | None = None) -> np.ndarray
 def pack(batch: Any) -> Any:
     """A batch as it travels: ``(dtype str, raw bytes)`` for int64/float64, else pickle bytes.
 
+    Parameters
+    ----------
+    batch : list or numpy.ndarray
+        The items to send.
+
+    Returns
+    -------
+    tuple of (str, bytes) or bytes
+        A 1-D int64/float64 array as its dtype string and raw bytes; anything else
+        pickled with the highest protocol.
+
     Raises
     ------
     pickle.PicklingError, TypeError, AttributeError
@@ -214,7 +319,19 @@ def pack(batch: Any) -> Any:
 
 
 def unpack(payload: Any) -> Any:
-    """Inverse of :func:`pack` (arrays come back writable)."""
+    """Inverse of :func:`pack` (arrays come back writable).
+
+    Parameters
+    ----------
+    payload : tuple of (str, bytes) or bytes
+        What :func:`pack` produced.
+
+    Returns
+    -------
+    list or numpy.ndarray
+        The batch: a fresh, writable 1-D array for a raw payload, else the
+        unpickled object.
+    """
     if isinstance(payload, tuple):
         dtype, raw = payload
         return np.frombuffer(bytearray(raw), dtype=dtype)
@@ -222,12 +339,34 @@ def unpack(payload: Any) -> Any:
 
 
 def as_list(batch: Any) -> list[Any]:
-    """A result batch as a list of Python objects (``tolist`` for arrays)."""
+    """A result batch as a list of Python objects (``tolist`` for arrays).
+
+    Parameters
+    ----------
+    batch : list, tuple or numpy.ndarray
+        The items.
+
+    Returns
+    -------
+    list
+        A new list (NumPy scalars become Python numbers).
+    """
     return batch.tolist() if isinstance(batch, np.ndarray) else list(batch)
 
 
 def join_batches(batches: Sequence[Any]) -> list[Any]:
-    """Result batches, in order, as one list (one concatenation for same-dtype arrays)."""
+    """Result batches, in order, as one list (one concatenation for same-dtype arrays).
+
+    Parameters
+    ----------
+    batches : sequence of list or numpy.ndarray
+        The result batches, in input order.
+
+    Returns
+    -------
+    list
+        Every item of every batch, in order, as Python objects.
+    """
     if batches and all(isinstance(b, np.ndarray) for b in batches) \
             and len({(b.dtype, b.shape[1:]) for b in batches}) == 1:
         return np.concatenate(batches).tolist()

@@ -142,10 +142,17 @@ def count_words_single_process(text: str) -> dict[str, int]:
     Parameters
     ----------
     text : str
+        Any string.
 
     Returns
     -------
     dict of str to int
+        ``{word: count}``, keys in order of first occurrence in the text.
+
+    Raises
+    ------
+    TypeError
+        ``text`` is not a str.
     """
     return _fold(Counter(check_text(text).split()))
 
@@ -276,9 +283,13 @@ def word_count(call: Call, text: Any, chunk_size: Any = 100) -> dict[str, int]:
     Raises
     ------
     TypeError
-        ``text`` is not a str, or ``chunk_size`` is not an int.
+        ``text`` is not a str, or ``chunk_size`` is not an int (bools rejected).
     ValueError
         ``chunk_size`` < 1.
+    ProcessorTimeoutError
+        The call's timeout expired on the pool path (busy workers terminated).
+    WorkerCrashedError
+        A worker died on the pool path (the pool is restarted).
     """
     check_text(text, "text")
     check_positive_int(chunk_size, "chunk_size")
