@@ -48,13 +48,14 @@ import pandas as pd
 
 from .fit import FitError, PowerLaw, fit_power_law
 from .run_tests import OUTCOMES, TestCase
-from .workloads import Gate, Operation, Workloads
+from .workloads import BenchmarkTarget, BenchSelector, Gate, Operation, Workloads
 
 __all__ = ["TEST_COLUMNS", "tests_frame", "tests_summary", "map_gate_ids", "gate_verdicts",
            "reference_figures", "speedups", "baseline_defects", "optimized_failures",
            "summary_table", "measured_speedup", "Figure", "FAILING_OUTCOMES", "timed_rows",
            "reference_size", "format_figure", "format_seconds", "format_ratio", "exit_status",
-           "extrapolation_refusal", "FAR_REACH", "MIN_FAR_EXPONENT", "MIN_R2"]
+           "extrapolation_refusal", "FAR_REACH", "MIN_FAR_EXPONENT", "MIN_R2",
+           "target_verdicts", "TARGET_COLUMNS", "TARGET_VERDICTS"]
 
 TEST_COLUMNS = ["impl", "nodeid", "file", "test", "outcome", "seconds", "is_gate", "gate_ids",
                 "markers", "message"]
@@ -480,6 +481,115 @@ def gate_verdicts(tests: pd.DataFrame, figures: pd.DataFrame, workloads: Workloa
         row["bench_seconds"], row["bench_check"] = _bench_check(g, figures)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- benchmark targets
+#: Columns of :func:`target_verdicts`.
+TARGET_COLUMNS = ["target", "issue", "text", "measured", "figure", "comparison", "limit",
+                  "verdict", "reason", "numerator", "denominator"]
+#: The verdicts of a benchmark target.
+TARGET_VERDICTS = ("met", "NOT met", "not measured")
+_COMPARE = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
+            ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
+
+
+def _point(bench: pd.DataFrame, sel: BenchSelector, quick: bool) -> tuple[float, str]:
+    """The median of one selected asv point, or NaN and why there is none."""
+    rows = bench[bench["benchmark"] == sel.benchmark]
+    if rows.empty:
+        return math.nan, f"{_short(sel)}: benchmark not in this run's results"
+    params = rows["params"].map(lambda s: json.loads(s) if isinstance(s, str) else {})
+    hit = rows[params.map(lambda p: all(p.get(k) == v for k, v in sel.params.items()))]
+    if hit.empty:
+        return math.nan, _not_run(sel, list(params), quick)
+    if len(hit) > 1:  # an under-specified selector must not pick a point at random
+        return math.nan, f"{sel.describe()}: selects {len(hit)} points, not one"
+    status = hit.iloc[0]["status"]
+    if status != "ok":
+        what = {"failed": "benchmark failed (asv null)", "skipped": "skipped (asv NaN)"}
+        return math.nan, f"{sel.describe()}: {what.get(status, status)}"
+    return float(hit.iloc[0]["median"]), ""
+
+
+def _not_run(sel: BenchSelector, params: list[dict[str, Any]], quick: bool) -> str:
+    """Why no point of the benchmark has the selected parameters: the values it did run."""
+    missing = []
+    for key, want in sel.params.items():
+        have = {p.get(key) for p in params}
+        if want not in have:
+            ran = ", ".join(_param_text(v) for v in sorted(have, key=lambda v: (str(type(v)), v)))
+            missing.append(f"{key}={_param_text(want)} not run (this run: {ran})")
+    what = "; ".join(missing) or f"no point with {sel.describe()}"
+    return f"{_short(sel)}: {what}" + (" - quick mode runs smaller sizes" if quick else "")
+
+
+def _short(sel: BenchSelector) -> str:
+    return ".".join(sel.benchmark.split(".")[-2:])
+
+
+def _param_text(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _measure(bench: pd.DataFrame, target: BenchmarkTarget, quick: bool) -> tuple[float, str, str]:
+    """``(figure, figure text, reason)`` of one target; NaN and the reason when not measured."""
+    num, why = _point(bench, target.numerator, quick)
+    if target.kind == "track":
+        return num, ("" if why else f"{num:.3g}"), why
+    dens = [_point(bench, d, quick) for d in target.denominator]
+    reasons = list(dict.fromkeys(r for r in [why] + [r for _, r in dens] if r))
+    if reasons:
+        return math.nan, "", "; ".join(reasons)
+    values = [v for v, _ in dens]
+    den = min(values)
+    ratio = num / den
+    den_text = format_seconds(den)
+    if len(values) > 1:  # "the better of": name which one it was
+        best = target.denominator[values.index(den)]
+        den_text = f"min(...) = {den_text} [{', '.join(f'{k}={v}' for k, v in best.params.items())}]"
+    return ratio, f"{ratio:.3g} = {format_seconds(num)} / {den_text}", ""
+
+
+def target_verdicts(bench: pd.DataFrame, workloads: Workloads, mode: str = "full") -> pd.DataFrame:
+    """Judge every benchmark target of the instances on one run's asv results.
+
+    Parameters
+    ----------
+    bench : pandas.DataFrame
+        From :func:`~evaluation.asv_results.load_results` (may be empty).
+    workloads : Workloads
+        ``benchmark_targets``: what to measure, the comparison and the limit.
+    mode : str
+        The run's mode (``full``, ``quick``, ...). In quick mode a target with
+        ``full_run_only`` set is ``not measured`` (its figure, if any, is shown: it is
+        at quick mode's smaller setting), and a missing size is explained as quick
+        mode's.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`TARGET_COLUMNS`, one row per target in instance order:
+        ``measured`` (the ratio or track value, NaN when not measured), ``figure``
+        (how it was computed), ``verdict`` (one of :data:`TARGET_VERDICTS`) and
+        ``reason`` (why not measured).
+    """
+    quick = mode == "quick"
+    rows = []
+    for t in workloads.benchmark_targets:
+        value, text, reason = _measure(bench, t, quick)
+        if reason:
+            verdict = "not measured"
+        elif quick and t.full_run_only:
+            verdict, reason = "not measured", f"quick mode: {t.full_run_only} (figure shown " \
+                                              "at quick mode's setting)"
+        else:
+            verdict = "met" if _COMPARE[t.comparison](value, t.limit) else "NOT met"
+        rows.append({"target": t.id, "issue": t.issue, "text": t.text, "measured": value,
+                     "figure": text or "n/a", "comparison": t.comparison, "limit": t.limit,
+                     "verdict": verdict, "reason": reason,
+                     "numerator": t.numerator.describe(),
+                     "denominator": ", ".join(d.describe() for d in t.denominator)})
+    return pd.DataFrame(rows, columns=TARGET_COLUMNS)
 
 
 # --------------------------------------------------------------------------- notes

@@ -33,13 +33,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 import pandas as pd
 
 __all__ = ["AsvRun", "QUICK_ENV", "QUICK_SELECTION", "ASV_RUN_OK_CODES", "asv_paths", "run_asv",
            "result_files", "collect_results", "load_results", "RESULT_COLUMNS",
-           "parse_benchmark_name"]
+           "parse_benchmark_name", "bench_selection"]
 
 #: Environment variable the benchmark suites honour: smallest sizes only.
 QUICK_ENV = "PPD_BENCH_QUICK"
@@ -111,6 +111,34 @@ def _private_config(repo_root: Path, results_dir: Path, dest: Path) -> Path:
     return dest
 
 
+def bench_selection(quick: bool, exclude_impls: Sequence[str] = ()) -> str | None:
+    """The ``asv run --bench`` regex, or None to run every benchmark.
+
+    asv 0.6 matches the regex with ``re.search`` against ``name`` for an
+    unparameterised benchmark and against ``name(p0, p1, ...)`` (each value's
+    ``repr``) for every parameter combination, running only the combinations that
+    match; several ``--bench`` options are OR-ed, so the conditions are combined
+    into one regex of negative lookaheads.
+
+    Parameters
+    ----------
+    quick : bool
+        Add :data:`QUICK_SELECTION` (no peak-memory or start-up benchmarks).
+    exclude_impls : sequence of str
+        Leave out every parameter combination with one of these values (the
+        ``impl`` parameter, e.g. ``"baseline"`` for ``--skip-baseline``).
+
+    Returns
+    -------
+    str or None
+    """
+    parts = [QUICK_SELECTION[1:]] if quick else []
+    for impl in exclude_impls:
+        # A parameter value is written "'baseline'" between "(" or ", " and "," or ")".
+        parts.append(rf"(?!.*[(,] ?'{re.escape(impl)}'[,)])")
+    return "^" + "".join(parts) if parts else None
+
+
 def _asv(*args: str) -> list[str]:
     return [sys.executable, "-m", "asv", *args]
 
@@ -152,7 +180,8 @@ def _stream(cmd: list[str], cwd: Path, env: dict[str, str], log: Any, deadline: 
 
 
 def run_asv(repo_root: Path, commit: str, out_dir: Path, *, quick: bool, wall_timeout_s: float,
-            on_progress: Callable[[float], None] | None = None) -> AsvRun:
+            on_progress: Callable[[float], None] | None = None,
+            exclude_impls: Sequence[str] = ()) -> AsvRun:
     """``asv machine --yes`` then ``asv run --python=same --set-commit-hash=<commit>``.
 
     Parameters
@@ -172,6 +201,11 @@ def run_asv(repo_root: Path, commit: str, out_dir: Path, *, quick: bool, wall_ti
     on_progress : callable, optional
         Called with asv's percentage as it advances (asv counts two rounds per
         benchmark; with ``--quick`` it runs one, so the percentage is doubled there).
+    exclude_impls : sequence of str
+        Implementations whose benchmark points are not run (``--skip-baseline``:
+        ``("baseline",)``), through :func:`bench_selection`. asv records them as NaN,
+        or keeps an earlier run's value where the commit's result file already
+        existed; the report marks them ``not run`` either way.
 
     Returns
     -------
@@ -189,8 +223,10 @@ def run_asv(repo_root: Path, commit: str, out_dir: Path, *, quick: bool, wall_ti
         paths = asv_paths(repo_root)
         config, results_dir = paths["config"], paths["results_dir"]
     conf_args = ["--config", str(config)]
+    selection = bench_selection(quick, exclude_impls)
     run_args = ["run", *conf_args, "--python=same", f"--set-commit-hash={commit}",
-                "--show-stderr", *(["--quick", "--bench", QUICK_SELECTION] if quick else [])]
+                "--show-stderr", *(["--quick"] if quick else []),
+                *(["--bench", selection] if selection else [])]
     scale = 2.0 if quick else 1.0
 
     def progress(pct: float) -> None:

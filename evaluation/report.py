@@ -32,7 +32,7 @@ from .run_tests import parse_junit
 from .workloads import IMPLEMENTATIONS, Workloads
 
 __all__ = ["ReportData", "Section", "build_report", "write_report", "load_run", "report_json",
-           "bench_table", "sections", "RAW_DIR", "REPORT_FILES"]
+           "bench_table", "sections", "exclude_impls", "RAW_DIR", "REPORT_FILES"]
 
 RAW_DIR = "raw"
 #: Files every report folder has (plots come in addition).
@@ -58,6 +58,7 @@ class ReportData:
     tests_summary: pd.DataFrame
     exit_code: int
     exit_reasons: list[str]
+    targets: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=A.TARGET_COLUMNS))
     notes: list[str] = field(default_factory=list)
     plots: list[Path] = field(default_factory=list)
 
@@ -87,15 +88,47 @@ def load_run(raw: Path) -> dict[str, Any]:
                                         "message": f"{path} missing: run details unknown"}]}
 
 
-def _bench(raw: Path, workloads: Workloads, problems: list[dict[str, Any]]) -> pd.DataFrame:
+def _bench(raw: Path, workloads: Workloads, problems: list[dict[str, Any]],
+           excluded: Sequence[str] = ()) -> pd.DataFrame:
     asv_dir = raw / "asv"
     try:
-        return load_results(asv_dir, workloads.operations)
+        return exclude_impls(load_results(asv_dir, workloads.operations), excluded)
     except FileNotFoundError as exc:
         if not any(p.get("stage") == "asv" for p in problems):
             problems.append({"stage": "asv", "impl": None,
                              "message": f"no benchmark results: {exc}"})
         return pd.DataFrame(columns=RESULT_COLUMNS)
+
+
+def exclude_impls(bench: pd.DataFrame, impls: Sequence[str]) -> pd.DataFrame:
+    """Mark the points of implementations the asv run left out as ``not run``.
+
+    asv stores a point its ``--bench`` selection left out as NaN in a new result
+    file, but keeps an earlier run's value for it when the commit's result file
+    already existed (a full run writes to the project's results history): either
+    way it is not this run's measurement, so its median is dropped.
+
+    Parameters
+    ----------
+    bench : pandas.DataFrame
+        From :func:`~evaluation.asv_results.load_results`.
+    impls : sequence of str
+        Implementations excluded from the asv run (``run.json``:
+        ``stages.asv.excluded_impls``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy; those rows get ``status == "not run"`` and NaN statistics.
+    """
+    if not len(impls) or bench.empty:
+        return bench
+    out = bench.copy()
+    mask = out["impl"].isin(list(impls))
+    out.loc[mask, "status"] = "not run"
+    stats = ["median", "q25", "q75", "spread", "ci_low", "ci_high", "repeat", "number"]
+    out.loc[mask, stats] = math.nan
+    return out
 
 
 def _tests(raw: Path, impls: Sequence[str], workloads: Workloads,
@@ -117,8 +150,18 @@ def _tests(raw: Path, impls: Sequence[str], workloads: Workloads,
 
 
 def _notes(data_run: dict[str, Any], gates: pd.DataFrame, bench: pd.DataFrame,
-           figures: pd.DataFrame) -> list[str]:
+           figures: pd.DataFrame, targets: pd.DataFrame | None = None) -> list[str]:
     notes = []
+    if targets is not None and not targets.empty:
+        counts = targets["verdict"].value_counts()
+        notes.append("Benchmark targets of the issues: " + ", ".join(
+            f"{counts.get(v, 0)} {v}" for v in A.TARGET_VERDICTS) + " (see Benchmark targets; "
+            "informational, they do not affect the exit code).")
+    excluded = data_run.get("stages", {}).get("asv", {}).get("excluded_impls", [])
+    if excluded:
+        notes.append(f"--skip-baseline: the asv run left out every {', '.join(excluded)} "
+                     "benchmark point (shown as 'not run'), so there are no baseline figures "
+                     "and no speed-ups in this report.")
     if data_run.get("mode") == "quick":
         notes.append("Quick mode: gate tests only; two benchmark sizes per operation, one asv "
                      "sample each, no peak-memory or start-up benchmarks. A first look: most "
@@ -171,8 +214,10 @@ def build_report(raw: Path, workloads: Workloads) -> ReportData:
     problems: list[dict[str, Any]] = list(run.get("problems", []))
     impls_run = [i for i in run.get("impls_run", []) if i in IMPLEMENTATIONS]
     tests = _tests(raw, impls_run, workloads, problems)
-    bench = _bench(raw, workloads, problems)
+    excluded = run.get("stages", {}).get("asv", {}).get("excluded_impls", [])
+    bench = _bench(raw, workloads, problems, excluded)
     figures = A.reference_figures(bench, workloads)
+    targets = A.target_verdicts(bench, workloads, str(run.get("mode", "unknown")))
     gates = A.gate_verdicts(tests, figures, workloads, impls_run)
     code, reasons = A.exit_status(tests, gates, problems, impls_run)
     run = dict(run, problems=problems)
@@ -181,7 +226,7 @@ def build_report(raw: Path, workloads: Workloads) -> ReportData:
         summary=A.summary_table(figures, gates, workloads, bench), speedups=A.speedups(bench),
         defects=A.baseline_defects(tests), opt_failures=A.optimized_failures(tests),
         tests_summary=A.tests_summary(tests, IMPLEMENTATIONS), exit_code=code,
-        exit_reasons=reasons, notes=_notes(run, gates, bench, figures))
+        exit_reasons=reasons, targets=targets, notes=_notes(run, gates, bench, figures, targets))
 
 
 # --------------------------------------------------------------------------- JSON / CSV
@@ -257,6 +302,7 @@ def report_json(data: ReportData, workloads: Workloads, links: dict[str, str]) -
         "speedups_at_seed_sizes": _seed_speedups(data.figures),
         "reference_figures": _records(data.figures),
         "speedups_measured": _records(data.speedups),
+        "benchmark_targets": _records(data.targets),
         "tests": tests,
         "baseline_defects": _records(data.defects),
         "benchmarks": _records(data.bench),
@@ -324,6 +370,14 @@ def _speedups_table(s: pd.DataFrame) -> pd.DataFrame:
     out["optimized / single"] = s["ratio_to_single"].map(lambda v: f"{v:.2f}" if v == v else "-")
     return out.drop(columns=["speedup_vs_baseline", "ratio_to_single", "operation", "size",
                              "workers"])
+
+
+def _targets_table(t: pd.DataFrame) -> pd.DataFrame:
+    out = t.copy()
+    out["limit"] = out["comparison"] + " " + out["limit"].map(lambda v: f"{v:g}")
+    out["target"] = out["target"] + " (issue " + out["issue"].astype(str) + ")"
+    return out[["target", "text", "figure", "limit", "verdict", "reason"]].rename(
+        columns={"text": "issue's wording", "figure": "measured"})
 
 
 def _gates_table(g: pd.DataFrame) -> pd.DataFrame:
@@ -407,7 +461,7 @@ def sections(data: ReportData, workloads: Workloads, links: dict[str, str]) -> l
     -------
     list of Section
         Summary first (verdict, notes, the one-screen table), then gates, tests,
-        defects, figures, benchmarks, environment and raw inputs.
+        defects, benchmark targets, figures, benchmarks, environment and raw inputs.
     """
     speed_png = [p.name for p in data.plots if p.name == "speedup_at_seed_sizes.png"]
     out = [Section("Summary", [_headline(data)] + data.notes, data.summary, speed_png)]
@@ -444,8 +498,17 @@ def _test_sections(data: ReportData) -> list[Section]:
 
 
 def _benchmark_sections(data: ReportData, workloads: Workloads) -> list[Section]:
-    """Figures at the seed's sizes, feasibility, measured speed-ups, every benchmark."""
+    """Targets, figures at the seed's sizes, feasibility, measured speed-ups, benchmarks."""
     return [
+        Section("Benchmark targets", [
+            "Targets the issues state for the benchmarks (not pytest gates), defined in "
+            "`instances/workloads.json` (`benchmark_targets`). Each figure is a ratio of two asv "
+            "medians from this same run (numerator / denominator, or the smaller of several "
+            "denominators where the issue says 'the better of'), or a `track_` value, compared "
+            "with the limit. 'not measured' gives the reason (the size is not run in quick "
+            "mode, a benchmark failed or was skipped). These verdicts are informational: they "
+            "do not affect the exit code (issue 4: state the figure even when the pool loses)."],
+            _targets_table(data.targets)),
         Section("Figures at the seed's sizes", [
             "Median time at each operation's reference size; where an implementation did not "
             "run that size, the power-law extrapolation (marked, with its exponent b), or n/a "

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 __all__ = ["Gate", "Operation", "Workloads", "InstanceError", "load_workloads", "parse_workloads",
-           "default_instances_dir", "build_args", "IMPLEMENTATIONS"]
+           "default_instances_dir", "build_args", "IMPLEMENTATIONS", "BenchSelector",
+           "BenchmarkTarget", "TARGET_COMPARISONS"]
 
 #: Implementation names understood by the harness.
 IMPLEMENTATIONS = ("baseline", "optimized")
@@ -22,6 +23,9 @@ _FAMILIES = ("map", "matrix", "primes", "text", "pipeline")
 _SIZE_KEYS = ("baseline", "optimized", "quick")
 _GATE_KINDS = ("max_seconds", "max_ratio_to_sequential_over_workers", "max_ipc_share",
                "min_ratio_to_slowest_stage")
+#: How a benchmark target's measured figure is compared with its limit.
+TARGET_COMPARISONS = ("<", "<=", ">", ">=")
+_MEASURE_KINDS = ("ratio", "track")
 
 
 class InstanceError(ValueError):
@@ -62,6 +66,47 @@ class Operation:
 
 
 @dataclass(frozen=True)
+class BenchSelector:
+    """One asv measurement: a benchmark's dotted name and the parameter values of one point.
+
+    ``params`` must name every parameter of the benchmark (one point, not several);
+    an unparameterised benchmark has ``params == {}``.
+    """
+
+    benchmark: str
+    params: Mapping[str, Any]
+
+    def describe(self) -> str:
+        """``Suite.time_x(impl=pool, size=100000)``: short, for tables."""
+        short = ".".join(self.benchmark.split(".")[-2:])
+        args = ", ".join(f"{k}={v}" for k, v in self.params.items())
+        return f"{short}({args})" if args else short
+
+
+@dataclass(frozen=True)
+class BenchmarkTarget:
+    """A benchmark target stated by an issue (not a pytest gate), judged on asv results.
+
+    ``kind == "ratio"``: the median of ``numerator`` over the median of the
+    ``denominator`` (the smallest of several - "the better of" - when it lists more
+    than one), all from the same asv run. ``kind == "track"``: the value of the
+    ``track_`` benchmark ``numerator`` (``denominator`` is empty). The figure passes
+    when ``figure <comparison> limit``. ``full_run_only`` (non-empty) says why quick
+    mode's figure is not at the target's setting.
+    """
+
+    id: str
+    issue: int
+    text: str
+    kind: str
+    numerator: BenchSelector
+    denominator: tuple[BenchSelector, ...]
+    comparison: str
+    limit: float
+    full_run_only: str = ""
+
+
+@dataclass(frozen=True)
 class Workloads:
     """The whole validated instance file."""
 
@@ -71,6 +116,7 @@ class Workloads:
     word_cycle: tuple[str, ...]
     operations: Mapping[str, Operation]
     known_answers: Mapping[str, Any] = field(default_factory=dict)
+    benchmark_targets: tuple[BenchmarkTarget, ...] = ()
 
     def gate(self, gate_id: str) -> Gate:
         """Return the gate with id ``gate_id`` (e.g. ``"R2"``)."""
@@ -140,6 +186,82 @@ def _parse_gate(raw: Any, op: str, workloads: Mapping[str, float], where: str) -
                 workload=workload, kind=kind, limit=float(limit), text=_need(raw, "text", str, where))
 
 
+def _parse_selector(raw: Any, kind: str, where: str) -> BenchSelector:
+    """One ``{"benchmark": "module.Suite.<kind>_name", "params": {...}}``."""
+    name = _need(raw, "benchmark", str, where)
+    parts = name.split(".")
+    if len(parts) < 2 or not all(parts) or not parts[-1].startswith(f"{kind}_"):
+        raise InstanceError(f"{where}.benchmark: expected asv's dotted name of a {kind}_ "
+                            f"benchmark (module.Suite.{kind}_...), got {name!r}")
+    params = raw.get("params", {})
+    if not isinstance(params, dict):
+        raise InstanceError(f"{where}.params: expected an object of parameter values, "
+                            f"got {type(params).__name__} {params!r}")
+    for key, value in params.items():
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise InstanceError(f"{where}.params.{key}: expected a string or a number, "
+                                f"got {value!r}")
+    return BenchSelector(benchmark=name, params=dict(params))
+
+
+def _parse_denominator(raw: Any, where: str) -> tuple[BenchSelector, ...]:
+    """A selector, or ``{"min_of": [selector, selector, ...]}`` ("the better of")."""
+    if isinstance(raw, Mapping) and "min_of" in raw:
+        items = raw["min_of"]
+        if not isinstance(items, list) or len(items) < 2:
+            raise InstanceError(f"{where}.min_of: expected a list of at least 2 selectors, "
+                                f"got {items!r}")
+        return tuple(_parse_selector(s, "time", f"{where}.min_of[{i}]")
+                     for i, s in enumerate(items))
+    return (_parse_selector(raw, "time", where),)
+
+
+def _parse_target(raw: Any, where: str) -> BenchmarkTarget:
+    measure = _need(raw, "measure", dict, where)
+    kind = _need(measure, "kind", str, f"{where}.measure")
+    if kind not in _MEASURE_KINDS:
+        raise InstanceError(f"{where}.measure.kind: expected one of {_MEASURE_KINDS}, "
+                            f"got {kind!r}")
+    if kind == "ratio":
+        numerator = _parse_selector(_need(measure, "numerator", dict, f"{where}.measure"),
+                                    "time", f"{where}.measure.numerator")
+        denominator = _parse_denominator(_need(measure, "denominator", dict,
+                                               f"{where}.measure"), f"{where}.measure.denominator")
+    else:
+        numerator = _parse_selector(_need(measure, "value", dict, f"{where}.measure"),
+                                    "track", f"{where}.measure.value")
+        denominator = ()
+    comparison = _need(raw, "comparison", str, where)
+    if comparison not in TARGET_COMPARISONS:
+        raise InstanceError(f"{where}.comparison: expected one of {TARGET_COMPARISONS}, "
+                            f"got {comparison!r}")
+    limit = _need(raw, "limit", (int, float), where)
+    if not limit > 0:
+        raise InstanceError(f"{where}.limit: expected a positive number, got {limit!r}")
+    issue = _need(raw, "issue", int, where)
+    if issue < 1:
+        raise InstanceError(f"{where}.issue: expected a positive issue number, got {issue!r}")
+    full_run_only = raw.get("full_run_only", "")
+    if not isinstance(full_run_only, str):
+        raise InstanceError(f"{where}.full_run_only: expected str (why quick mode is not "
+                            f"the target's setting), got {full_run_only!r}")
+    return BenchmarkTarget(id=_need(raw, "id", str, where), issue=issue,
+                           text=_need(raw, "text", str, where), kind=kind, numerator=numerator,
+                           denominator=denominator, comparison=comparison, limit=float(limit),
+                           full_run_only=full_run_only)
+
+
+def _parse_targets(raw: Any, where: str) -> tuple[BenchmarkTarget, ...]:
+    if not isinstance(raw, list):
+        raise InstanceError(f"{where}: expected a list of targets, got {type(raw).__name__}")
+    targets = tuple(_parse_target(t, f"{where}[{i}]") for i, t in enumerate(raw))
+    ids = [t.id for t in targets]
+    dup = {i for i in ids if ids.count(i) > 1}
+    if dup:
+        raise InstanceError(f"{where}: duplicate target ids {sorted(dup)}")
+    return targets
+
+
 def _parse_operation(name: str, raw: Any, workloads: Mapping[str, float], where: str) -> Operation:
     family = _need(raw, "family", str, where)
     if family not in _FAMILIES:
@@ -199,9 +321,10 @@ def parse_workloads(raw: Any, path: Path) -> Workloads:
     if dup:
         raise InstanceError(f"{where}: duplicate gate ids {sorted(dup)}")
     cycle = _need(raw, "word_cycle", list, where)
+    targets = _parse_targets(raw.get("benchmark_targets", []), f"{where}.benchmark_targets")
     return Workloads(path=path, gate_workers=_need(raw, "gate_workers", int, where),
                      workloads=workloads, word_cycle=tuple(cycle), operations=ops,
-                     known_answers=raw.get("known_answers", {}))
+                     known_answers=raw.get("known_answers", {}), benchmark_targets=targets)
 
 
 def load_workloads(path: str | os.PathLike[str] | None = None) -> Workloads:

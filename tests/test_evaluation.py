@@ -10,6 +10,7 @@ The end-to-end run of ``python -m evaluation --quick`` is marked ``evaluation_e2
 """
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -25,12 +26,14 @@ import pandas as pd
 import pytest
 
 from evaluation import analysis as A
-from evaluation.asv_results import load_results, parse_benchmark_name
+from evaluation.asv_results import (QUICK_SELECTION, bench_selection, load_results,
+                                   parse_benchmark_name)
 from evaluation.fit import FitError, fit_power_law
 from evaluation.patch import PATCH_PATH, is_stale, render_patch
 from evaluation.report import REPORT_FILES, build_report, write_report
 from evaluation.run_tests import (E2E_MARKER, INNER_ENV, TestCase, marker_expression,
                                   parse_junit, pytest_command)
+from evaluation.workloads import Workloads, parse_workloads
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "evaluation" / "raw"
@@ -653,6 +656,167 @@ def test_failed_asv_run_is_a_problem_and_old_results_are_not_reused(tmp_path, mo
     assert second.previous  # the first run's file was there before
     with pytest.raises(FileNotFoundError, match="written by this run"):
         collect_results(second.results_dir, commit, tmp_path / "raw2" / "asv", second.previous)
+
+
+# --------------------------------------------------------------------------- benchmark targets
+def _sel(benchmark: str, **params: object) -> dict:
+    return {"benchmark": benchmark, "params": params}
+
+
+def _target(tid: str, measure: dict, comparison: str, limit: float, **extra: object) -> dict:
+    return {"id": tid, "issue": 4, "text": f"fixture target {tid}", "measure": measure,
+            "comparison": comparison, "limit": limit, **extra}
+
+
+def _ratio(num: dict, den: dict) -> dict:
+    return {"kind": "ratio", "numerator": num, "denominator": den}
+
+
+TRACK = "bench_fixture.FindPrimes.track_primes_found"
+FIXTURE_TARGETS = [
+    _target("met", _ratio(_sel(PRIMES, impl="optimized", size=1000000),
+                          _sel(PRIMES, impl="single", size=1000000)), "<=", 1.5),
+    _target("not-met", _ratio(_sel(PRIMES, impl="optimized", size=500),
+                              _sel(PRIMES, impl="single", size=500)), "<=", 1.5),
+    _target("better-of", _ratio(_sel(PRIMES, impl="optimized", size=2000),
+                                {"min_of": [_sel(PRIMES, impl="baseline", size=2000),
+                                            _sel(PRIMES, impl="single", size=2000)]}), ">", 1.0),
+    _target("failed", _ratio(_sel(PRIMES, impl="optimized", size=100000),
+                             _sel(PRIMES, impl="single", size=100000)), "<=", 1.5),
+    _target("skipped", _ratio(_sel(PRIMES, impl="single", size=1000000),
+                              _sel(PRIMES, impl="baseline", size=1000000)), "<", 1.0),
+    _target("size-not-run", _ratio(_sel(PRIMES, impl="optimized", size=10 ** 8),
+                                   _sel(PRIMES, impl="single", size=10 ** 8)), "<", 1.0),
+    _target("no-benchmark", _ratio(_sel("bench_x.Gone.time_gone", impl="pool"),
+                                   _sel("bench_x.Gone.time_gone", impl="single")), "<", 1.0),
+    _target("track", {"kind": "track", "value": _sel(TRACK, impl="optimized", size=2000)},
+            ">=", 150, full_run_only="quick mode counts fewer primes"),
+]
+
+
+@pytest.fixture(scope="module")
+def fixture_targets(workloads) -> Workloads:
+    raw = json.loads(workloads.path.read_text())
+    raw["benchmark_targets"] = FIXTURE_TARGETS
+    return parse_workloads(raw, workloads.path)
+
+
+def _median(bench: pd.DataFrame, name: str, impl: str, size: int) -> float:
+    r = bench[(bench["benchmark"] == name) & (bench["impl"] == impl) & (bench["size"] == size)]
+    assert len(r) == 1 and r.iloc[0]["status"] == "ok"
+    return float(r.iloc[0]["median"])
+
+
+def test_benchmark_targets_met_not_met_and_not_measured(bench, fixture_targets) -> None:
+    t = A.target_verdicts(bench, fixture_targets, "full").set_index("target")
+    assert list(t.index) == [x["id"] for x in FIXTURE_TARGETS]
+    # The figure is the ratio of the two asv medians of the fixture run.
+    for tid, size in (("met", 1000000), ("not-met", 500)):
+        want = _median(bench, PRIMES, "optimized", size) / _median(bench, PRIMES, "single", size)
+        assert t.loc[tid, "measured"] == pytest.approx(want)
+    # Fixture shapes: optimized 1 ms + 1e-7 n, single 2e-7 n -> about 0.5 at 10**6, > 5 at 500.
+    assert t.loc["met", "measured"] < 1.0 and t.loc["met", "verdict"] == "met"
+    assert t.loc["not-met", "measured"] > 1.5 and t.loc["not-met", "verdict"] == "NOT met"
+    # "The better of": the smaller denominator (single, 0.4 ms, not the baseline's 18 ms).
+    opt, single = (_median(bench, PRIMES, i, 2000) for i in ("optimized", "single"))
+    assert _median(bench, PRIMES, "baseline", 2000) > single
+    assert t.loc["better-of", "measured"] == pytest.approx(opt / single)
+    assert "[impl=single, size=2000]" in t.loc["better-of", "figure"]
+    assert t.loc["better-of", "verdict"] == "met"
+    assert t.loc["track", "measured"] == 200.0 and t.loc["track", "verdict"] == "met"
+    reasons = {"failed": "benchmark failed (asv null)", "skipped": "skipped (asv NaN)",
+               "size-not-run": "size=100,000,000 not run (this run: 500, 2,000, 10,000",
+               "no-benchmark": "benchmark not in this run's results"}
+    for tid, reason in reasons.items():
+        row = t.loc[tid]
+        assert row["verdict"] == "not measured" and math.isnan(row["measured"]), tid
+        assert reason in row["reason"] and row["figure"] == "n/a", (tid, row["reason"])
+    assert (t.loc[["met", "not-met", "better-of", "track"], "reason"] == "").all()
+
+
+def test_quick_mode_does_not_judge_a_full_run_only_target(bench, fixture_targets) -> None:
+    t = A.target_verdicts(bench, fixture_targets, "quick").set_index("target")
+    assert t.loc["track", "verdict"] == "not measured"
+    assert "quick mode counts fewer primes" in t.loc["track", "reason"]
+    assert t.loc["track", "figure"] == "200"  # shown, at quick mode's setting
+    assert t.loc["met", "verdict"] == "met"  # a target whose size quick mode ran is judged
+    assert "quick mode runs smaller sizes" in t.loc["size-not-run", "reason"]
+
+
+def test_target_verdicts_do_not_change_the_exit_code(tmp_path, fixture_targets) -> None:
+    data = build_report(_fixture_copy(tmp_path), fixture_targets)
+    assert data.exit_code == 3  # as without targets: R3, R6, R7 have no test in the fixture
+    assert not any("target" in r for r in data.exit_reasons)
+    assert "NOT met" in set(data.targets["verdict"])
+    write_report(data, fixture_targets, tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    section = md.split("## Benchmark targets", 1)[1].split("\n## ", 1)[0]
+    assert "do not affect the exit code" in section
+    for x in FIXTURE_TARGETS:
+        assert f"{x['id']} (issue 4)" in section
+    assert "<h2>Benchmark targets</h2>" in (tmp_path / "report.html").read_text()
+    rep = _strict_json((tmp_path / "report.json").read_text())
+    by_id = {r["target"]: r for r in rep["benchmark_targets"]}
+    assert by_id["not-met"]["verdict"] == "NOT met" and by_id["failed"]["measured"] is None
+
+
+def test_real_targets_name_real_benchmark_points(workloads) -> None:
+    """Every selector of instances/workloads.json names one point of a benchmark in benchmarks/."""
+    import importlib
+    if os.environ.get("PPD_BENCH_QUICK", "").strip() not in ("", "0"):
+        pytest.skip("the full-run sizes are checked; PPD_BENCH_QUICK is set")
+    assert workloads.benchmark_targets
+    for t in workloads.benchmark_targets:
+        for sel in (t.numerator, *t.denominator):
+            module, suite, method = sel.benchmark.split(".")
+            cls = getattr(importlib.import_module(f"benchmarks.{module}"), suite)
+            assert callable(getattr(cls, method, None)), (t.id, sel.benchmark)
+            names = list(getattr(cls, "param_names", []))
+            assert sorted(names) == sorted(sel.params), (t.id, sel.benchmark, names)
+            for name, values in zip(names, getattr(cls, "params", [])):
+                assert sel.params[name] in values, (t.id, name, sel.params[name], values)
+
+
+def test_real_targets_on_fixture_results_are_not_measured(report_dir, workloads) -> None:
+    rep = _strict_json((report_dir / "report.json").read_text())
+    got = {r["target"]: r for r in rep["benchmark_targets"]}
+    assert set(got) == {t.id for t in workloads.benchmark_targets}
+    assert all(r["verdict"] == "not measured" and r["reason"] for r in got.values())
+
+
+# --------------------------------------------------------------------------- --skip-baseline
+def test_skip_baseline_selection_leaves_out_every_baseline_point() -> None:
+    from types import SimpleNamespace
+
+    from asv.benchmarks import Benchmarks
+
+    meta = json.loads((FIXTURES / "asv" / "benchmarks.json").read_text())
+    listed = [b for b in meta.values() if isinstance(b, dict)]
+    assert bench_selection(False) is None and bench_selection(True) == QUICK_SELECTION
+    for quick in (False, True):
+        regex = bench_selection(quick, ["baseline"])
+        chosen = Benchmarks(SimpleNamespace(benchmark_dir="benchmarks"), listed, regex=regex)
+        for b in listed:
+            combos = list(itertools.product(*b["params"]))
+            idx = chosen.benchmark_selection.get(b["name"]) if b["name"] in chosen else []
+            want = [i for i, c in enumerate(combos) if "'baseline'" not in c
+                    and not (quick and ".peakmem_" in b["name"])]
+            assert idx == want, (quick, b["name"], idx, want)
+
+
+def test_excluded_implementation_is_not_run_in_the_report(tmp_path, workloads) -> None:
+    raw = _fixture_copy(tmp_path)
+    run = json.loads((raw / "run.json").read_text())
+    run["impls_run"] = ["optimized"]
+    run["stages"] = {"asv": {"excluded_impls": ["baseline"]}}
+    (raw / "run.json").write_text(json.dumps(run))
+    data = build_report(raw, workloads)
+    base = data.bench[data.bench["impl"] == "baseline"]
+    assert not base.empty and (base["status"] == "not run").all() and base["median"].isna().all()
+    assert (data.bench[data.bench["impl"] != "baseline"]["status"] != "not run").all()
+    assert data.figures[data.figures["impl"] == "baseline"]["seconds"].isna().all()
+    assert any("--skip-baseline" in n for n in data.notes)
+    assert data.speedups["speedup_vs_baseline"].isna().all()
 
 
 # --------------------------------------------------------------------------- patch

@@ -34,6 +34,15 @@ def test_every_public_method_has_an_instance(workloads) -> None:
     assert methods - helpers <= set(workloads.operations)
 
 
+def test_real_instances_have_the_issues_benchmark_targets(workloads) -> None:
+    targets = {t.id: t for t in workloads.benchmark_targets}
+    assert {3, 4} == {t.issue for t in targets.values()} and len(targets) >= 11
+    auto = targets["I3-auto-vs-best"]  # "the better of forced-inline and forced-pool"
+    assert [d.params["impl"] for d in auto.denominator] == ["inline", "pool"]
+    assert targets["I4-primes-1e8-two-cores"].comparison == "<"
+    assert targets["I4-primes-1e8-two-cores"].limit == 1.0
+
+
 def test_instance_json_is_consistent(raw) -> None:
     assert (ROOT / "instances" / "instance.json").exists()
     inst = json.loads((ROOT / "instances" / "instance.json").read_text())
@@ -52,6 +61,24 @@ def test_instance_json_is_consistent(raw) -> None:
     (lambda d: d["operations"]["parallel_find_primes"].update(baseline_max="10"), "baseline_max: expected int"),
     (lambda d: d["operations"]["run_pipeline"]["gates"][0].update(id="R5"), "duplicate gate ids"),
     (lambda d: d.update(schema_version=2), "schema_version: expected 1"),
+    # benchmark targets (issue 3 / 4): each malformed field named
+    (lambda d: d.update(benchmark_targets={}), "benchmark_targets: expected a list"),
+    (lambda d: d["benchmark_targets"][0].pop("limit"), "benchmark_targets[0]: missing required field 'limit'"),
+    (lambda d: d["benchmark_targets"][0].update(limit=0), "benchmark_targets[0].limit: expected a positive number"),
+    (lambda d: d["benchmark_targets"][0].update(comparison="=="), "benchmark_targets[0].comparison: expected one of"),
+    (lambda d: d["benchmark_targets"][0].update(issue="3"), "benchmark_targets[0].issue: expected int"),
+    (lambda d: d["benchmark_targets"][0]["measure"].update(kind="speed"), "benchmark_targets[0].measure.kind: expected one of"),
+    (lambda d: d["benchmark_targets"][0]["measure"].pop("denominator"), "benchmark_targets[0].measure: missing required field 'denominator'"),
+    (lambda d: d["benchmark_targets"][0]["measure"]["numerator"].update(benchmark="ProcessDataSpawnPerItem"),
+     "benchmark_targets[0].measure.numerator.benchmark: expected asv's dotted name of a time_ benchmark"),
+    (lambda d: d["benchmark_targets"][0]["measure"]["numerator"]["params"].update(size=[1]),
+     "benchmark_targets[0].measure.numerator.params.size: expected a string or a number"),
+    (lambda d: d["benchmark_targets"][1]["measure"]["denominator"].update(min_of=[]),
+     "benchmark_targets[1].measure.denominator.min_of: expected a list of at least 2"),
+    (lambda d: d["benchmark_targets"][2]["measure"]["value"].update(benchmark="bench_map.X.time_y"),
+     "benchmark_targets[2].measure.value.benchmark: expected asv's dotted name of a track_ benchmark"),
+    (lambda d: d["benchmark_targets"][2].update(full_run_only=True), "benchmark_targets[2].full_run_only: expected str"),
+    (lambda d: d["benchmark_targets"][1].update(id=d["benchmark_targets"][0]["id"]), "duplicate target ids"),
 ])
 def test_malformed_instance_is_rejected_with_a_clear_message(raw, mutate, message) -> None:
     bad = copy.deepcopy(raw)
