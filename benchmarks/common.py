@@ -483,12 +483,15 @@ class OperationBenchmark:
             # the largest sizes (seconds per call) warm on the smallest input instead.
             # Items that sleep (latency workload) have no such costs worth a full call.
             small = _is_largest(self.operation, size) or self.workload != "compute"
-            warm = min(sizes(self.operation)) if small else size
-            self.fn(*self.inputs(warm))
+            warm = self.inputs(min(sizes(self.operation)) if small else size)
+            self.fn(*warm)
             # For about 0.25 s after the workers start, calls in the parent run slower
             # (measured: 100x100 matmul mean 1.2 ms, spikes to 30 ms, vs 0.75 ms after;
-            # the new workers still use CPU). A long-lived processor is past that.
-            time.sleep(max(0.0, _SETTLE_S - (time.perf_counter() - created)))
+            # the new workers still use CPU), and the first calls after the fork pay
+            # copy-on-write faults in the parent (2x2 matmul: 520 us, 115, 90, ... then
+            # 55 us). A long-lived processor is past both: keep calling until it settles.
+            while time.perf_counter() - created < _SETTLE_S:
+                self.fn(*warm)
 
     def teardown(self, *params: Any) -> None:
         close_processor(getattr(self, "processor", None))
@@ -617,7 +620,7 @@ def _median_seconds(fn: Callable[[], Any], repeats: int) -> float:
 
 
 def parallel_efficiency(processor: Any, func: Callable[[Any], Any], items: Sequence[Any],
-                        repeats: int = 3) -> float:
+                        repeats: int = 5) -> float:
     """``sequential time / (workers x wall time of processor.map)``, medians of ``repeats``.
 
     1.0 means every worker was busy with useful work the whole time.
