@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test report quick-report demo bench bench-quick patch clean
+.PHONY: setup test lint report quick-report demo bench bench-quick patch clean
 
 setup: $(STAMP)
 
@@ -15,9 +15,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[harness]'
 	touch $(STAMP)
 
-## The test suite (what CI runs).
-test: $(STAMP)
+## The test suite (what CI runs): the static checks first (seconds), then pytest.
+test: lint
 	$(BIN)/python -m pytest
+
+## Static checks alone: ruff (pyflakes, pycodestyle, bugbear, pyupgrade, isort) and mypy.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 ## The main job: gates on both implementations + asv suites -> report folder.
 report: $(STAMP)

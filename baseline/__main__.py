@@ -14,7 +14,8 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from baseline.data import generate_test_data, generate_test_matrix, generate_test_text
 from baseline.processor import UnoptimizedParallelProcessor

@@ -82,14 +82,15 @@ import os
 import shutil
 import tempfile
 import time
-from multiprocessing.context import BaseContext
+from collections.abc import Sequence
+from multiprocessing.context import ForkContext
 from multiprocessing.queues import Queue as MPQueue
-from typing import Any, Sequence
+from typing import Any
 
 __all__ = ["UnoptimizedParallelProcessor", "FORK_CONTEXT"]
 
 #: The only start method the original works with (see defect 4).
-FORK_CONTEXT: BaseContext = multiprocessing.get_context("fork")
+FORK_CONTEXT: ForkContext = multiprocessing.get_context("fork")
 
 Number = int | float
 
@@ -387,12 +388,12 @@ class UnoptimizedParallelProcessor:
             the population variance (divided by ``n``).
         """
         n = len(data)
-        total = 0
+        total: Number = 0
         for x in data:
             total = total + x
         mean = total / n
 
-        squared_diffs = 0
+        squared_diffs: Number = 0
         for x in data:
             squared_diffs = squared_diffs + (x - mean) * (x - mean)
         variance = squared_diffs / n
@@ -417,7 +418,7 @@ class UnoptimizedParallelProcessor:
     # Parallel sum
     # ------------------------------------------------------------------ #
     def _partial_sum_worker(self, chunk: list[Number], queue: MPQueue) -> None:
-        partial = 0
+        partial: Number = 0
         for x in chunk:
             partial = partial + x
         queue.put(partial)
@@ -467,7 +468,7 @@ class UnoptimizedParallelProcessor:
         j: int,
         queue: MPQueue,
     ) -> None:
-        value = 0
+        value: Number = 0
         for k in range(len(B)):
             value = value + A[i][k] * B[k][j]
         queue.put((i, j, value))
@@ -491,10 +492,10 @@ class UnoptimizedParallelProcessor:
         """
         rows = len(A)
         cols = len(B[0]) if rows else 0
-        result = []
-        for i in range(rows):
-            row = []
-            for j in range(cols):
+        result: list[list[Number]] = []
+        for _i in range(rows):
+            row: list[Number] = []
+            for _j in range(cols):
                 row.append(0)
             result.append(row)
 

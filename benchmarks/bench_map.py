@@ -11,10 +11,25 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from .common import (GATE_WORKERS, IMPLS, WORKLOADS, EFFICIENCY_ITEMS, OperationBenchmark,
-                     close_processor, gate_size, local_kernel_start_method, make_processor,
-                     map_sizes, median_overhead_share, operation_args, parallel_efficiency,
-                     sequential_map, sizes, spin, workload_sizes)
+from .common import (
+    EFFICIENCY_ITEMS,
+    GATE_WORKERS,
+    IMPLS,
+    WORKLOADS,
+    OperationBenchmark,
+    close_processor,
+    gate_size,
+    local_kernel_start_method,
+    make_processor,
+    map_sizes,
+    median_overhead_share,
+    operation_args,
+    parallel_efficiency,
+    sequential_map,
+    sizes,
+    spin,
+    workload_sizes,
+)
 
 #: The implementations timed on the latency workload: ``inline`` is the sequential
 #: in-process run (it sleeps 1 ms per item too); the NumPy ``single`` reference does

@@ -3,10 +3,18 @@ and the float64 ndarray product of the pool against plain ``A @ B``."""
 from __future__ import annotations
 
 import operator
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from .common import (IMPLS, TWO_CORES, OperationBenchmark, float_matrices, largest_size,
-                     memory_sizes, sizes)
+from .common import (
+    IMPLS,
+    TWO_CORES,
+    OperationBenchmark,
+    float_matrices,
+    largest_size,
+    memory_sizes,
+    sizes,
+)
 
 
 class ParallelMatrixMultiply(OperationBenchmark):

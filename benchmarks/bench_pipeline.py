@@ -1,9 +1,22 @@
 """Three-stage pipeline: batched, bounded queues vs per-item queues and a Manager list."""
 from __future__ import annotations
 
-from .common import (IMPLS, PER_ITEM_STAGES, SLOW_STAGE_ITEMS, WORKLOADS, OperationBenchmark,
-                     close_processor, gate_size, local_kernel_start_method, make_processor,
-                     operation_args, pipeline_stages, sizes, slow_stage, throughput_ratio)
+from .common import (
+    IMPLS,
+    PER_ITEM_STAGES,
+    SLOW_STAGE_ITEMS,
+    WORKLOADS,
+    OperationBenchmark,
+    close_processor,
+    gate_size,
+    local_kernel_start_method,
+    make_processor,
+    operation_args,
+    pipeline_stages,
+    sizes,
+    slow_stage,
+    throughput_ratio,
+)
 
 
 class RunPipeline(OperationBenchmark):

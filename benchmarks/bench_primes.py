@@ -1,8 +1,16 @@
 """Primes below a limit: segmented sieve vs trial division vs a plain NumPy sieve."""
 from __future__ import annotations
 
-from .common import (IMPLS, TWO_CORES, OperationBenchmark, PeakRssBenchmark, gate_size,
-                     largest_size, memory_sizes, sizes)
+from .common import (
+    IMPLS,
+    TWO_CORES,
+    OperationBenchmark,
+    PeakRssBenchmark,
+    gate_size,
+    largest_size,
+    memory_sizes,
+    sizes,
+)
 
 
 class ParallelFindPrimes(OperationBenchmark):

@@ -1,8 +1,16 @@
 """Map-reduce word count: index-partitioned counting vs one process per 100 words."""
 from __future__ import annotations
 
-from .common import (IMPLS, TWO_CORES, OperationBenchmark, PeakRssBenchmark, gate_size,
-                     largest_size, memory_sizes, sizes)
+from .common import (
+    IMPLS,
+    TWO_CORES,
+    OperationBenchmark,
+    PeakRssBenchmark,
+    gate_size,
+    largest_size,
+    memory_sizes,
+    sizes,
+)
 
 
 class MapReduceWordCount(OperationBenchmark):

@@ -22,12 +22,16 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from evaluation.workloads import Operation, Workloads, build_args, load_workloads
+
+if TYPE_CHECKING:  # only for the annotation: discovery must not import the package
+    from optimized.chunking import ExecutionMode
 
 __all__ = ["INSTANCES", "QUICK", "QUICK_ENV", "WORKLOADS", "GATE_WORKERS", "IMPLS",
            "TWO_CORES", "operation", "sizes", "workload_sizes", "largest_size", "memory_sizes",
@@ -56,7 +60,7 @@ GATE_WORKERS: int = WORKLOADS.gate_workers
 TWO_CORES = 2
 #: Every ``impl`` value, in report order (see the package docstring).
 IMPLS = ("baseline", "optimized", "inline", "pool", "single")
-_EXECUTION = {"optimized": "auto", "inline": "inline", "pool": "pool"}
+_EXECUTION: dict[str, ExecutionMode] = {"optimized": "auto", "inline": "inline", "pool": "pool"}
 #: Module of :mod:`optimized.ops` that implements each operation family.
 _OPS_MODULE = {"map": "mapping", "matrix": "matrix", "primes": "primes", "text": "wordcount",
                "pipeline": "pipeline"}

@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     for reason in data.exit_reasons:
         print(f"! {reason}", file=sys.stderr)
     print(f"report written to {out_dir} ({time.monotonic() - t0:.0f} s): "
-          f"{'PASS' if data.exit_code == 0 else 'exit code %d' % data.exit_code}")
+          f"{'PASS' if data.exit_code == 0 else f'exit code {data.exit_code}'}")
     return data.exit_code
 
 

@@ -31,9 +31,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -375,8 +376,9 @@ def _rows_for(key: str, res: Any, meta: dict[str, Any], operations: Iterable[str
     parts = parse_benchmark_name(key)
     ops = set(operations)
     rows = []
-    stats = stats or itertools.repeat(None)
-    for combo, value, st in zip(itertools.product(*params), values, stats):
+    combos = list(itertools.product(*params))
+    stats = stats or [None] * len(combos)
+    for combo, value, st in zip(combos, values, stats, strict=True):
         p = {(names[i] if i < len(names) else f"param{i}"): _param_value(v)
              for i, v in enumerate(combo)}
         status = _status(value)

@@ -154,7 +154,7 @@ def plot_speedups(figures: pd.DataFrame, out_dir: Path) -> Path | None:
         return None
     fig, ax = plt.subplots(figsize=(8, 0.55 * len(rows) + 1.5))
     y = np.arange(len(rows))
-    for i, (op, ratio, extrap, size) in enumerate(rows):
+    for i, (_op, ratio, extrap, _size) in enumerate(rows):
         ax.barh(i, ratio, color="tab:blue", hatch="//" if extrap else None,
                 edgecolor="white" if extrap else "tab:blue", alpha=0.85)
         ax.text(ratio, i, f" {ratio:,.0f}x" if ratio >= 10 else f" {ratio:.2g}x", va="center",

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 __all__ = ["Gate", "Operation", "Workloads", "InstanceError", "load_workloads", "parse_workloads",
            "default_instances_dir", "build_args", "IMPLEMENTATIONS", "BenchSelector",

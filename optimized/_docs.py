@@ -5,7 +5,8 @@ the piece should be; :func:`fill_doc` replaces that line with the piece's lines.
 """
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 __all__ = ["fill_doc", "PIECES"]
 
@@ -72,7 +73,7 @@ def fill_doc(func: F) -> F:
     KeyError
         The docstring names a piece that does not exist.
     """
-    lines = []
+    lines: list[str] = []
     for line in (func.__doc__ or "").splitlines():
         name = line.strip()
         if name.startswith("{{") and name.endswith("}}"):

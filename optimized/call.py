@@ -7,8 +7,9 @@ operation gets the same timeout, metrics and progress handling for free.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain, islice
-from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 from .chunking import Cost, ExecutionMode, Path, choose_path
 from .engine import Backend, Deadline
@@ -18,6 +19,12 @@ from .progress import Progress, make_progress
 __all__ = ["Call", "CHECK_INTERVAL_S"]
 
 T = TypeVar("T")
+if TYPE_CHECKING:
+    import numpy as np
+
+#: What the in-process helpers walk through: any sized, sliceable sequence, or a 1-D
+#: ndarray (which typing does not count as a ``Sequence``).
+Values = Union[Sequence[T], "np.ndarray"]
 
 #: Target seconds of inline work between two deadline checks. The contract is a
 #: check at least every ~50 ms; aiming at 20 ms leaves room for a noisy machine.
@@ -130,7 +137,7 @@ class Call:
             lo = hi
         self.deadline.check()
 
-    def inline_parts(self, values: Sequence[T]) -> Iterator[Iterable[T]]:
+    def inline_parts(self, values: Values[T]) -> Iterator[Iterable[T]]:
         """Consecutive parts of ``values`` for a pass that carries a running result.
 
         For consumers that accept a start value (``sum(part, acc)``,
@@ -165,7 +172,7 @@ class Call:
             # the last part is the bare iterator: no per-item wrapper on a fast pass
             yield it if hi == n else islice(it, hi - lo)
 
-    def paced(self, values: Sequence[T]) -> Iterable[T]:
+    def paced(self, values: Values[T]) -> Iterable[T]:
         """``values`` for a single in-process pass that obeys the call's timeout.
 
         Without a timeout: ``values`` itself. With one: an iterator over the same

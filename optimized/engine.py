@@ -40,21 +40,25 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
+import multiprocessing.connection
 import numbers
 import os
 import pickle
+import signal
 import time
 import weakref
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 from . import worker
 from .errors import ProcessorClosedError, ProcessorTimeoutError, WorkerCrashedError
 from .metrics import TaskStats
 
-__all__ = ["Backend", "LocalBackend", "Deadline", "START_METHODS", "ensure_picklable"]
+__all__ = ["Backend", "ChannelBackend", "LocalBackend", "Deadline", "START_METHODS",
+           "ensure_picklable"]
 
 START_METHODS = ("fork", "forkserver", "spawn")
 _STARTUP_TIMEOUT_S = 120.0
@@ -99,7 +103,7 @@ class Deadline:
     def check(self) -> None:
         """Raise :class:`ProcessorTimeoutError` if the budget is spent."""
         left = self.remaining()
-        if left is not None and left <= 0:
+        if self.timeout is not None and left is not None and left <= 0:
             raise ProcessorTimeoutError(self.operation, self.timeout)
 
     def wait_time(self, cap: float | None = None) -> float | None:
@@ -154,6 +158,29 @@ class Backend(ABC):
         """True after :meth:`close`/:meth:`terminate`."""
 
 
+@runtime_checkable
+class ChannelBackend(Protocol):
+    """A backend whose workers share inherited queues: what the streaming pipeline needs.
+
+    The pipeline runs long-lived stage loops (:meth:`submit`) that pass batches
+    through :attr:`channels`, and on failure discards workers and channels together
+    (:meth:`reset`). :class:`LocalBackend` provides all three.
+    """
+
+    @property
+    def channels(self) -> tuple[Any, ...]:
+        """The bounded queues every current worker inherited."""
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """Start one long-running task now."""
+
+    def reset(self, restart: bool) -> list[tuple[int, int | None]]:
+        """Kill the workers and discard the channels; optionally start afresh.
+
+        Returns the ``(pid, exitcode)`` of workers that had died before the reset.
+        """
+
+
 def _kill_executor(executor: ProcessPoolExecutor | None, graceful: bool) -> list[Any]:
     """Shut an executor down; SIGKILL workers unless ``graceful``. Returns its processes."""
     if executor is None:
@@ -176,6 +203,26 @@ def _kill_executor(executor: ProcessPoolExecutor | None, graceful: bool) -> list
     if thread is not None:
         thread.join(timeout=_JOIN_TIMEOUT_S)
     return procs
+
+
+def _deaths(procs: Iterable[Any]) -> list[tuple[int, int | None]]:
+    """``(pid, exitcode)`` of the workers that are already dead, before anyone kills the rest.
+
+    When one worker dies the executor SIGTERMs the others, so where a worker ended
+    otherwise, the SIGTERMed ones are bystanders and are left out.
+    """
+    dead = []
+    for p in procs:
+        if multiprocessing.connection.wait([p.sentinel], 0):  # it has exited
+            # The executor's manager thread may be reaping it right now: our waitpid
+            # then fails (ECHILD) and reads None until that thread records the status.
+            end = time.monotonic() + 1.0
+            while p.exitcode is None and time.monotonic() < end:
+                time.sleep(0.005)
+        if p.exitcode is not None:
+            dead.append((p.pid, p.exitcode))
+    culprits = [d for d in dead if d[1] != -signal.SIGTERM]
+    return culprits or dead
 
 
 def _discard_channels(queues: Iterable[Any]) -> None:
@@ -236,6 +283,9 @@ class LocalBackend(Backend):
             self._holder.update(executor=ex, channels=channels)
             pings = [ex.submit(worker.ping) for _ in range(self.num_workers)]
             done, not_done = wait(pings, timeout=_STARTUP_TIMEOUT_S)
+            # Every worker is started by now (all pings submitted); keep the Process
+            # objects to say which one died, and how, if one does.
+            self._holder["procs"] = list((getattr(ex, "_processes", None) or {}).values())
         finally:
             for k, v in saved.items():
                 if v is None:
@@ -243,23 +293,40 @@ class LocalBackend(Backend):
                 else:
                     os.environ[k] = v
         if not_done or len(getattr(ex, "_processes", {})) < self.num_workers:
-            self._reset(restart=False)
+            self.reset(restart=False)
             raise RuntimeError(f"could not start {self.num_workers} worker processes "
                                f"within {_STARTUP_TIMEOUT_S:g} s")
         try:
             for f in done:
                 f.result()  # a worker that died at start (e.g. its initializer failed)
+        except BrokenProcessPool as exc:
+            deaths = self.reset(restart=False)
+            raise WorkerCrashedError("start-up", "" if deaths else str(exc), deaths) from exc
         except BaseException:
-            self._reset(restart=False)
+            self.reset(restart=False)
             raise
 
-    def _reset(self, restart: bool) -> None:
-        """Kill the workers, discard executor and channels; optionally start afresh."""
+    def reset(self, restart: bool) -> list[tuple[int, int | None]]:
+        """Kill the workers, discard executor and channels; optionally start afresh.
+
+        Parameters
+        ----------
+        restart : bool
+            Start a fresh pool (and channels) at once; False leaves it to the next call.
+
+        Returns
+        -------
+        list of (int, int or None)
+            ``(pid, exitcode)`` of the workers that had died before this reset killed
+            the rest (what :class:`WorkerCrashedError` reports).
+        """
+        deaths = _deaths(self._holder.pop("procs", ()))
         _discard_channels(self._holder.pop("channels", ()))
         _kill_executor(self._holder.pop("executor", None), graceful=False)
         if restart and not self._closed:
             self.restarts += 1
             self._start()
+        return deaths
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._closed:
@@ -368,7 +435,13 @@ class LocalBackend(Backend):
             with the pool, which was restarted.
         """
         ex = self._executor()
-        futures = [ex.submit(worker.run_task, fn, args) for args in tasks]
+        futures: list[Future] = []
+        try:
+            for args in tasks:  # a worker may die while later tasks are still submitted
+                futures.append(ex.submit(worker.run_task, fn, args))
+        except BaseException as exc:
+            self._fail(futures, exc, deadline.operation)
+            raise
         return self.collect(futures, deadline=deadline, stats=stats, on_done=on_done)
 
     def collect(self, futures: Sequence[Future], *, deadline: Deadline, stats: TaskStats,
@@ -404,9 +477,10 @@ class LocalBackend(Backend):
         later on a busy pool), which fails them all.
         """
         running = any(not f.done() for f in futures)
+        deaths: list[tuple[int, int | None]] = []
         if isinstance(exc, KeyboardInterrupt):
-            self._reset(restart=False)  # the user wants out: no new processes now
+            self.reset(restart=False)  # the user wants out: no new processes now
         elif isinstance(exc, BrokenProcessPool) or running:
-            self._reset(restart=True)
+            deaths = self.reset(restart=True)
         if isinstance(exc, BrokenProcessPool) and not isinstance(exc, WorkerCrashedError):
-            raise WorkerCrashedError(operation, str(exc)) from exc
+            raise WorkerCrashedError(operation, "" if deaths else str(exc), deaths) from exc

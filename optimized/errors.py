@@ -8,9 +8,35 @@ carries the worker's formatted traceback.
 """
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterable
 from concurrent.futures.process import BrokenProcessPool
 
-__all__ = ["ProcessorTimeoutError", "WorkerCrashedError", "ProcessorClosedError"]
+__all__ = ["ProcessorTimeoutError", "WorkerCrashedError", "ProcessorClosedError",
+           "describe_exit"]
+
+
+def describe_exit(exitcode: int | None) -> str:
+    """How a process ended, in words: ``"killed by SIGKILL (-9)"``, ``"exited with exit code 3"``.
+
+    Parameters
+    ----------
+    exitcode : int or None
+        ``multiprocessing.Process.exitcode``: negative for a signal, None while running.
+
+    Returns
+    -------
+    str
+    """
+    if exitcode is None:
+        return "ended (exit status unknown)"
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        return f"was killed by {name} ({exitcode})"
+    return f"exited with exit code {exitcode}"
 
 
 class ProcessorTimeoutError(TimeoutError):
@@ -45,25 +71,46 @@ class WorkerCrashedError(BrokenProcessPool):
 
     The pool is restarted before this is raised, so the processor stays usable.
 
+    The message names each dead worker's pid and how it ended (``was killed by
+    SIGKILL (-9)``, ``exited with exit code 1``); for SIGKILL it adds that the
+    kernel's OOM killer is a common cause.
+
     Parameters
     ----------
     operation : str
-        Name of the processor method that was running (e.g. ``"find_primes"``).
+        Name of the processor method that was running (e.g. ``"find_primes"``), or
+        ``"start-up"`` for a worker that died while the pool started.
     detail : str, optional
         Extra text appended to the message (typically the original
         ``BrokenProcessPool`` message); empty for none.
+    deaths : iterable of (int, int or None), optional
+        ``(pid, exitcode)`` of each worker found dead; empty when unknown.
 
     Attributes
     ----------
     operation : str
         As given.
+    deaths : tuple of (int, int or None)
+        As given.
     """
 
-    def __init__(self, operation: str, detail: str = "") -> None:
-        msg = (f"a worker process died abruptly during {operation}() (killed by a signal, "
-               "out of memory, or exited); the pool was restarted")
-        super().__init__(msg + (f": {detail}" if detail else ""))
+    def __init__(self, operation: str, detail: str = "",
+                 deaths: Iterable[tuple[int, int | None]] = ()) -> None:
         self.operation = operation
+        self.deaths = tuple(deaths)
+        where = "while the pool started" if operation == "start-up" else f"during {operation}()"
+        if self.deaths:
+            who = "; ".join(f"worker process {pid} {describe_exit(code)}"
+                            for pid, code in self.deaths)
+            msg = f"{who} {where}"
+        else:
+            msg = (f"a worker process died abruptly {where} (killed by a signal, out of "
+                   "memory, or exited)")
+        if any(code == -signal.SIGKILL for _, code in self.deaths):
+            msg += (" - SIGKILL is what the kernel's OOM killer sends: if no one killed it, "
+                    "check `dmesg` for 'Out of memory'")
+        msg += "; the pool was restarted" if operation != "start-up" else ""
+        super().__init__(msg + (f" ({detail})" if detail else ""))
 
 
 class ProcessorClosedError(RuntimeError):

@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 import multiprocessing as mp
 import os
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, overload
 
 import numpy as np
 
@@ -95,7 +96,7 @@ class OptimizedParallelProcessor:
         self.lock = mp.get_context(self.start_method).Lock()
 
     # -- lifecycle (R8) ---------------------------------------------------------------
-    def __enter__(self) -> "OptimizedParallelProcessor":
+    def __enter__(self) -> OptimizedParallelProcessor:
         """Return the processor itself (its pool is already running)."""
         return self
 
@@ -287,9 +288,15 @@ class OptimizedParallelProcessor:
         """
         return mapping.single_item_value(item, self.item_latency_s)
 
-    @fill_doc
+    @overload
+    def process_data_spawn_per_item(self, data: np.ndarray, *,
+                                    timeout: float | None = None) -> np.ndarray: ...
+    @overload
     def process_data_spawn_per_item(self, data: Sequence[float], *,
-                                    timeout: float | None = None) -> list[float]:
+                                    timeout: float | None = None) -> list[float]: ...
+    @fill_doc
+    def process_data_spawn_per_item(self, data: Sequence[float] | np.ndarray, *,
+                                    timeout: float | None = None) -> list[float] | np.ndarray:
         """:meth:`process_single_item` over ``data``, in input order, on the pool (R1).
 
         One pooled map over explicitly sized chunks (never a process per item);
@@ -313,9 +320,15 @@ class OptimizedParallelProcessor:
         with self._call("process_data_spawn_per_item", timeout) as call:
             return mapping.map_single_item(call, data, self.item_latency_s)
 
-    @fill_doc
+    @overload
+    def process_with_file_based_ipc(self, data: np.ndarray, chunk_size: int = 10, *,
+                                    timeout: float | None = None) -> np.ndarray: ...
+    @overload
     def process_with_file_based_ipc(self, data: Sequence[float], chunk_size: int = 10, *,
-                                    timeout: float | None = None) -> list[float]:
+                                    timeout: float | None = None) -> list[float]: ...
+    @fill_doc
+    def process_with_file_based_ipc(self, data: Sequence[float] | np.ndarray, chunk_size: int = 10, *,
+                                    timeout: float | None = None) -> list[float] | np.ndarray:
         """Same results as the original - without any file: data moves through shared memory.
 
         Identical to :meth:`process_data_spawn_per_item`. ``chunk_size`` is validated
@@ -350,9 +363,15 @@ class OptimizedParallelProcessor:
         with self._call("process_with_file_based_ipc", timeout) as call:
             return mapping.map_single_item(call, data, self.item_latency_s)
 
-    @fill_doc
+    @overload
+    def process_with_excessive_queue_ops(self, data: np.ndarray, *,
+                                         timeout: float | None = None) -> np.ndarray: ...
+    @overload
     def process_with_excessive_queue_ops(self, data: Sequence[float], *,
-                                         timeout: float | None = None) -> list[float]:
+                                         timeout: float | None = None) -> list[float]: ...
+    @fill_doc
+    def process_with_excessive_queue_ops(self, data: Sequence[float] | np.ndarray, *,
+                                         timeout: float | None = None) -> list[float] | np.ndarray:
         """Same results as the original, complete and in input order: no per-item queue ops.
 
         Identical to :meth:`process_data_spawn_per_item` (the original's queue
@@ -504,6 +523,15 @@ class OptimizedParallelProcessor:
         with self._call("batch_process_with_manager", timeout) as call:
             return mapping.map_batches(call, data_batches, self.item_latency_s)
 
+    @overload
+    def parallel_matrix_multiply(self, A: np.ndarray, B: Any, *,
+                                 timeout: float | None = None) -> np.ndarray: ...
+    @overload
+    def parallel_matrix_multiply(self, A: Any, B: np.ndarray, *,
+                                 timeout: float | None = None) -> np.ndarray: ...
+    @overload
+    def parallel_matrix_multiply(self, A: Sequence[Sequence[float]], B: Sequence[Sequence[float]],
+                                 *, timeout: float | None = None) -> list[list[Any]]: ...
     @fill_doc
     def parallel_matrix_multiply(self, A: Any, B: Any, *,
                                  timeout: float | None = None) -> list[list[Any]] | np.ndarray:

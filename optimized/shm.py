@@ -21,12 +21,13 @@ import os
 import secrets
 import sys
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import shared_memory
-from typing import Iterator
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 __all__ = ["ArraySpec", "SharedArray", "attached", "live_segments", "SEGMENT_PREFIX",
            "segment_prefix"]
@@ -98,9 +99,9 @@ class SharedArray:
 
     Attributes
     ----------
-    array : numpy.ndarray or None
-        The parent's view of the segment (uninitialised contents); None after
-        :meth:`release`.
+    array : numpy.ndarray
+        The parent's view of the segment (uninitialised contents); reading it after
+        :meth:`release` raises ``RuntimeError``.
     spec : ArraySpec
         What to send to workers so they can :func:`attached` to it.
 
@@ -114,20 +115,28 @@ class SharedArray:
     Use as a context manager; :meth:`release` is idempotent and unlinks the segment.
     """
 
-    def __init__(self, shape: tuple[int, ...], dtype: np.dtype | str) -> None:
+    def __init__(self, shape: tuple[int, ...], dtype: DTypeLike) -> None:
         dt = np.dtype(dtype)
         if dt.hasobject:
             raise TypeError(f"shared arrays hold fixed-size numbers, not {dt}")
         nbytes = max(1, int(np.prod(shape, dtype=np.int64)) * dt.itemsize)
         name = segment_prefix() + secrets.token_hex(8)
-        self._shm = shared_memory.SharedMemory(name=name, create=True, size=nbytes)
+        self._shm: shared_memory.SharedMemory | None = shared_memory.SharedMemory(
+            name=name, create=True, size=nbytes)
         with _live_lock:
             _live.add(self._shm.name)
         self.spec = ArraySpec(self._shm.name, tuple(int(s) for s in shape), dt.str)
-        self.array: np.ndarray | None = np.ndarray(shape, dtype=dt, buffer=self._shm.buf)
+        self._array: np.ndarray | None = np.ndarray(shape, dtype=dt, buffer=self._shm.buf)
+
+    @property
+    def array(self) -> np.ndarray:
+        """The parent's view of the segment; ``RuntimeError`` once released."""
+        if self._array is None:
+            raise RuntimeError(f"shared array {self.spec.name} was already released")
+        return self._array
 
     @classmethod
-    def copy_of(cls, arr: np.ndarray, dtype: np.dtype | str | None = None) -> "SharedArray":
+    def copy_of(cls, arr: np.ndarray, dtype: DTypeLike | None = None) -> SharedArray:
         """A new shared array holding a copy of ``arr`` (converted to ``dtype`` if given).
 
         Parameters
@@ -163,8 +172,9 @@ class SharedArray:
         """Drop the parent's view, close and unlink the segment (idempotent)."""
         if self._shm is None:
             return
-        self.array = None
-        shm, self._shm = self._shm, None
+        self._array = None
+        shm: shared_memory.SharedMemory = self._shm
+        self._shm = None
         try:
             shm.close()
         finally:
@@ -175,7 +185,7 @@ class SharedArray:
             with _live_lock:
                 _live.discard(shm.name)
 
-    def __enter__(self) -> "SharedArray":
+    def __enter__(self) -> SharedArray:
         """Return ``self``; the segment is released when the block exits."""
         return self
 

@@ -209,6 +209,7 @@ def numeric_input(data: Any, name: str = "data", *, finite: bool = False) -> Num
         item is infinite.
     """
     check_sequence(data, name)
+    arr: np.ndarray | None
     if isinstance(data, np.ndarray):
         if data.dtype.kind not in "biuf":
             raise TypeError(f"{name} must hold ints or floats, got an array of dtype {data.dtype}")

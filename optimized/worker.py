@@ -6,6 +6,15 @@ fork, forkserver and spawn alike (D10). A worker:
 - ignores SIGINT: Ctrl-C is the parent's to handle, and the parent terminates the
   workers (a terminal delivers SIGINT to the whole process group; without this every
   worker would die mid-task with its own KeyboardInterrupt);
+- exits on its own when its owner dies (D14): a daemon thread blocks on
+  ``multiprocessing.parent_process().sentinel`` - the read end of a pipe whose write
+  end only the owning process holds, under fork, forkserver and spawn alike - and
+  calls ``os._exit`` at its EOF. The kernel closes that write end however the owner
+  died (SIGKILL, OOM), so no worker is orphaned, whatever its main thread is doing
+  (a Python loop, a sleep, or C code that releases the GIL, such as BLAS or NumPy's
+  sieve kernels). Not ``prctl(PR_SET_PDEATHSIG)``: under forkserver the OS parent is
+  the fork server, and under fork/spawn it fires when the *thread* that started the
+  worker ends, not the process;
 - limits its BLAS to ``blas_threads`` threads so ``workers x threads <= cores`` (D8);
 - keeps the pipeline channels it inherited at start (queues can only be shared by
   inheritance, and the pool is created once);
@@ -14,19 +23,28 @@ fork, forkserver and spawn alike (D10). A worker:
 """
 from __future__ import annotations
 
+import multiprocessing as mp
+import multiprocessing.connection
 import os
 import signal
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-__all__ = ["WorkerConfig", "TaskOutput", "init_worker", "run_task", "ping", "channels"]
+__all__ = ["WorkerConfig", "TaskOutput", "init_worker", "run_task", "ping", "channels",
+           "watch_owner", "OWNER_GONE_EXIT"]
 
 _BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
              "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 _channels: tuple[Any, ...] = ()
 _blas_limiter: Any = None
+
+#: Exit status of a worker whose owner died (the owner is gone; nobody reads it, but a
+#: distinct code tells this exit apart from a crash in a core dump or process listing).
+OWNER_GONE_EXIT = 75
 
 
 @dataclass(frozen=True)
@@ -90,11 +108,34 @@ def _limit_blas(threads: int) -> None:
     _blas_limiter = threadpool_limits(limits=threads)
 
 
-def init_worker(config: WorkerConfig, channel_queues: tuple[Any, ...]) -> None:
-    """Pool initializer: signals, BLAS threads, inherited pipeline channels.
+def _exit_when_owner_dies(sentinel: int) -> None:
+    """Block until ``sentinel`` reports EOF (the owner died), then leave at once."""
+    multiprocessing.connection.wait([sentinel])
+    os._exit(OWNER_GONE_EXIT)  # no cleanup: the owner's resource tracker frees segments
 
-    Runs once in every new worker: ignores SIGINT, caps BLAS threads and keeps the
-    channels for :func:`channels`.
+
+def watch_owner() -> threading.Thread | None:
+    """Start the daemon thread that ends this process when its owner dies.
+
+    Returns
+    -------
+    threading.Thread or None
+        The watcher; None outside a multiprocessing child (no owner to watch).
+    """
+    owner = mp.parent_process()
+    if owner is None or owner.sentinel is None:
+        return None
+    t = threading.Thread(target=_exit_when_owner_dies, args=(owner.sentinel,),
+                         name="ppd-owner-watch", daemon=True)
+    t.start()
+    return t
+
+
+def init_worker(config: WorkerConfig, channel_queues: tuple[Any, ...]) -> None:
+    """Pool initializer: owner watch, signals, BLAS threads, pipeline channels.
+
+    Runs once in every new worker: starts :func:`watch_owner`, ignores SIGINT, caps
+    BLAS threads and keeps the channels for :func:`channels`.
 
     Parameters
     ----------
@@ -104,6 +145,7 @@ def init_worker(config: WorkerConfig, channel_queues: tuple[Any, ...]) -> None:
         The pipeline channels created with the pool.
     """
     global _channels
+    watch_owner()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _limit_blas(config.blas_threads)
     _channels = channel_queues

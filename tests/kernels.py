@@ -27,7 +27,7 @@ def sleep_then_return(x: float) -> float:
     return x
 
 
-def busy_us(x: int, micros: float = 200.0) -> int:
+def busy_us(micros: float) -> float:
     """Spin for ``micros`` microseconds of this process's CPU time (a CPU-bound item).
 
     CPU time, not wall time: on a loaded machine a descheduled worker must not appear
@@ -37,4 +37,4 @@ def busy_us(x: int, micros: float = 200.0) -> int:
     n = 0
     while time.process_time() < end:
         n += 1
-    return x
+    return micros

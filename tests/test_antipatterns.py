@@ -26,8 +26,9 @@ import multiprocessing.process
 import multiprocessing.queues
 import os
 import sys
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import pytest
 
@@ -42,7 +43,8 @@ CALLS: dict[str, Callable[[Any, list[int]], Any]] = {
     "process_with_file_based_ipc": lambda p, d: p.process_with_file_based_ipc(d),
     "process_with_excessive_queue_ops": lambda p, d: p.process_with_excessive_queue_ops(d),
     "parallel_sum_spawn_many": lambda p, d: p.parallel_sum_spawn_many(d),
-    "batch_process_with_manager": lambda p, d: p.batch_process_with_manager([d[i:i + 20] for i in range(0, len(d), 20)]),
+    "batch_process_with_manager":
+        lambda p, d: p.batch_process_with_manager([d[i:i + 20] for i in range(0, len(d), 20)]),
     "parallel_matrix_multiply": lambda p, d: p.parallel_matrix_multiply([[1, 2], [3, 4]], [[5, 6], [7, 8]]),
     "parallel_find_primes": lambda p, d: p.parallel_find_primes(len(d)),
     "map_reduce_word_count": lambda p, d: p.map_reduce_word_count("the quick brown fox " * 50),
@@ -235,5 +237,5 @@ def test_results_are_complete_and_in_input_order(make_processor, impl) -> None:
     expected = [x * x + math.sin(x) * math.cos(x) for x in data]
     ops = ("process_data_spawn_per_item", "process_with_excessive_queue_ops")
     _, results = run_counted(impl, make_processor, ops, data)
-    for op, got in zip(ops, results):
+    for op, got in zip(ops, results, strict=True):
         assert got == pytest.approx(expected, rel=1e-12), f"{op}: results missing or out of order"

@@ -27,10 +27,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import jsonschema
 import numpy as np
@@ -201,7 +202,7 @@ def _bench_frame() -> pd.DataFrame:
         parts = parse_benchmark_name(name)
         names = list(cls.param_names)
         for combo in itertools.product(*cls.params):
-            p = dict(zip(names, combo))
+            p = dict(zip(names, combo, strict=True))
             rows.append({"benchmark": name, **parts,
                          "operation": parts["metric"] if parts["metric"] in ops else None,
                          "impl": p.get("impl"), "size": p.get("size"),
@@ -325,7 +326,7 @@ def test_reference_matmul_is_exact(shape: tuple[int, int, int], high: int, path:
     rng = np.random.default_rng(7)
     A = rng.integers(-high, high, size=(n, m)).tolist()
     B = rng.integers(-high, high, size=(m, p)).tolist()
-    exact = [[sum(a * b for a, b in zip(row, col)) for col in zip(*B)] for row in A]
+    exact = [[sum(a * b for a, b in zip(row, col, strict=True)) for col in zip(*B, strict=True)] for row in A]
     if path != "object":  # prove the fast path is the one taken
         monkeypatch.setattr(common, "_object_matmul", lambda a, b: pytest.fail("object path"))
     got = common.exact_matmul(A, B)

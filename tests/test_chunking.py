@@ -2,10 +2,17 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from optimized.chunking import (MIN_ITEMS_PER_CHUNK, Cost, chunk_bounds, chunk_size,
-                                choose_path, split_bounds)
+from optimized.chunking import (
+    MIN_ITEMS_PER_CHUNK,
+    Cost,
+    choose_path,
+    chunk_bounds,
+    chunk_size,
+    split_bounds,
+)
 
 
 @pytest.mark.parametrize("total, workers, expected", [

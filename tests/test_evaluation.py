@@ -18,21 +18,31 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from evaluation import analysis as A
-from evaluation.asv_results import (QUICK_SELECTION, bench_selection, load_results,
-                                   parse_benchmark_name)
+from evaluation.asv_results import (
+    QUICK_SELECTION,
+    bench_selection,
+    load_results,
+    parse_benchmark_name,
+)
 from evaluation.fit import FitError, fit_power_law
 from evaluation.patch import PATCH_PATH, is_stale, render_patch
 from evaluation.report import REPORT_FILES, build_report, write_report
-from evaluation.run_tests import (E2E_MARKER, INNER_ENV, TestCase, marker_expression,
-                                  parse_junit, pytest_command)
+from evaluation.run_tests import (
+    E2E_MARKER,
+    INNER_ENV,
+    TestCase,
+    marker_expression,
+    parse_junit,
+    pytest_command,
+)
 from evaluation.workloads import Workloads, parse_workloads
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -777,7 +787,7 @@ def test_real_targets_name_real_benchmark_points(workloads) -> None:
             assert callable(getattr(cls, method, None)), (t.id, sel.benchmark)
             names = list(getattr(cls, "param_names", []))
             assert sorted(names) == sorted(sel.params), (t.id, sel.benchmark, names)
-            for name, values in zip(names, getattr(cls, "params", [])):
+            for name, values in zip(names, getattr(cls, "params", []), strict=True):
                 assert sel.params[name] in values, (t.id, name, sel.params[name], values)
 
 

@@ -13,7 +13,8 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 import optimized
 import optimized.call
@@ -52,7 +53,7 @@ int_lists = st.lists(st.one_of(st.integers(-10**6, 10**6), st.integers(-2**200, 
 
 def assert_close_list(got, want):
     assert type(got) is list and len(got) == len(want)
-    for i, (g, w) in enumerate(zip(got, want)):
+    for i, (g, w) in enumerate(zip(got, want, strict=True)):
         assert type(g) is float, (i, g)
         assert g == pytest.approx(w, rel=1e-12, abs=1e-300), (i, g, w)
 

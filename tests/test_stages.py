@@ -16,8 +16,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optimized.ops import stages
-from optimized.ops.stages import (DEFAULT_STAGES, add_ten, apply_stages, as_list, batch_stage,
-                                  double, join_batches, numeric_source, pack, square, unpack)
+from optimized.ops.stages import (
+    DEFAULT_STAGES,
+    add_ten,
+    apply_stages,
+    as_list,
+    batch_stage,
+    double,
+    join_batches,
+    numeric_source,
+    pack,
+    square,
+    unpack,
+)
 
 INT64_MAX = 2 ** 63 - 1
 
@@ -31,7 +42,7 @@ def same(got: list[Any], want: list[Any]) -> bool:
     """Equal item by item, including type (int stays int) and NaN in the same places."""
     if len(got) != len(want):
         return False
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         if type(g) is not type(w):
             return False
         if isinstance(w, float) and math.isnan(w):

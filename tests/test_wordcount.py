@@ -18,10 +18,12 @@ import pickle
 import statistics
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from optimized import data as optimized_data
 from optimized.call import Call
@@ -276,7 +278,7 @@ def test_the_text_crosses_to_the_workers_once_through_shared_memory(
     assert segments == [(nbytes,)]  # exactly one copy of the text, shared by every worker
     spans = [(t[1], t[2]) for t in dispatched]
     assert spans[0][0] == 0 and spans[-1][1] == nbytes
-    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))  # contiguous, no overlap
+    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))  # contiguous, no overlap
 
 
 # -- failure contract (D11) on the pooled path ------------------------------------------------

@@ -11,12 +11,12 @@ import functools
 import math
 import operator
 import time
-from collections.abc import Iterable, Sequence
-from typing import Any, Callable
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
-from ..call import Call
+from ..call import Call, Values
 from ..chunking import Cost, chunk_bounds, chunk_size
 from ..engine import ensure_picklable
 from ..shm import ArraySpec, SharedArray, attached
@@ -267,7 +267,7 @@ def user_map(call: Call, func: Callable[[Any], Any], items: Any, chunksize: int 
     return done + [v for part in parts for v in part]
 
 
-def _fsum(values: Sequence[Any], feed: Callable[[Sequence[Any]], Iterable[Any]] = iter) -> float:
+def _fsum(values: Values[Any], feed: Callable[[Values[Any]], Iterable[Any]] = iter) -> float:
     """``math.fsum(feed(values))``: the correctly rounded sum of the floats.
 
     Where fsum raises instead of answering - an intermediate result beyond the float
@@ -360,19 +360,19 @@ def parallel_sum(call: Call, data: Any) -> int | float:
         call.choose(0, Cost())
         return 0
     arr = inp.array
-    exact_int64 = arr is not None and arr.dtype.kind in "iu" and (
-        inp.n * max(abs(int(arr.max())), abs(int(arr.min()))) < 2 ** 63)
-    numeric = arr is not None and (arr.dtype.kind == "f" or exact_int64)
-    path = call.choose(inp.n, Cost(cpu_s=1e-9 if numeric else 3e-8))
+    if arr is not None and arr.dtype.kind in "iu" and (
+            inp.n * max(abs(int(arr.max())), abs(int(arr.min()))) >= 2 ** 63):
+        arr = None  # an int64 partial sum could wrap: exact Python arithmetic
+    path = call.choose(inp.n, Cost(cpu_s=1e-9 if arr is not None else 3e-8))
     if path == "inline":
-        if not numeric:
+        if arr is None:
             return _carried_sum(call, inp.python_values())
-        if arr.dtype.kind in "iu":  # exact_int64: no partial sum can wrap
+        if arr.dtype.kind in "iu":  # no partial sum can wrap (checked above)
             return sum(int(arr[lo:hi].sum()) for lo, hi in call.inline_bounds(inp.n))
         return _fsum(arr, call.paced)
     bounds = chunk_bounds(inp.n, chunk_size(inp.n, call.num_workers))
     sizes = [hi - lo for lo, hi in bounds]
-    if not numeric:
+    if arr is None:
         vals = inp.python_values()
         return sum(call.run(_sum_objects_task, [(vals[lo:hi],) for lo, hi in bounds], sizes))
     with SharedArray.copy_of(arr) as src:

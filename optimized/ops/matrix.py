@@ -57,9 +57,9 @@ from __future__ import annotations
 
 import numbers
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import numpy as np
 

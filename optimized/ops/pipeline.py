@@ -84,12 +84,22 @@ import numpy as np
 from .. import worker
 from ..call import Call
 from ..chunking import Cost, chunk_bounds
-from ..engine import ensure_picklable
+from ..engine import ChannelBackend, ensure_picklable
 from ..errors import WorkerCrashedError
 from ..progress import make_progress
 from ..validation import check_positive_int, numeric_input
-from .stages import (DEFAULT_STAGES, Stage, apply_stages, as_list, is_batch_stage, join_batches,
-                     numeric_source, pack, stage_name, unpack)
+from .stages import (
+    DEFAULT_STAGES,
+    Stage,
+    apply_stages,
+    as_list,
+    is_batch_stage,
+    join_batches,
+    numeric_source,
+    pack,
+    stage_name,
+    unpack,
+)
 
 __all__ = ["run_pipeline", "StageReport", "Plan", "plan_layout", "stage_loop"]
 
@@ -454,9 +464,12 @@ class _Run:
         self.plan = plan
         self.bounds = chunk_bounds(len(items) - start, batch_size)
         self.bounds = [(lo + start, hi + start) for lo, hi in self.bounds]
-        # The local backend's long-running tasks, channels and reset (not part of
-        # the Backend interface yet: a cluster backend would need its own pipeline).
-        self.backend: Any = call.backend
+        # Stage loops talk through queues the workers inherited: a capability of the
+        # backend beyond Backend.run (a cluster backend needs a pipeline of its own).
+        if not isinstance(call.backend, ChannelBackend):
+            raise NotImplementedError(f"the streaming pipeline needs worker channels, which "
+                                      f"{type(call.backend).__name__} does not provide")
+        self.backend: ChannelBackend = call.backend
         self.channels = self.backend.channels
         if len(self.channels) < len(plan.groups) + 1:
             raise ValueError(f"{len(plan.groups)} stage tasks need {len(plan.groups) + 1} "
@@ -473,7 +486,7 @@ class _Run:
         call.progress = make_progress(getattr(call, "_progress_enabled", False), call.name,
                                       self.bounds[-1][1] - self.bounds[0][0], len(self.bounds))
         try:
-            for pos, (fns, count) in enumerate(zip(self.plan.groups, self.plan.replicas)):
+            for pos, (fns, count) in enumerate(zip(self.plan.groups, self.plan.replicas, strict=True)):
                 for _ in range(count):
                     self.futures.append(self.backend.submit(stage_loop, pos, fns))
             self.feeder.start()
@@ -481,9 +494,9 @@ class _Run:
             self._send_sentinels()
             self._check_counts(self._collect())
         except BaseException as exc:
-            self._abort(exc)
+            deaths = self._abort(exc)
             if isinstance(exc, BrokenProcessPool) and not isinstance(exc, WorkerCrashedError):
-                raise WorkerCrashedError(call.name, str(exc)) from exc
+                raise WorkerCrashedError(call.name, "" if deaths else str(exc), deaths) from exc
             raise
         finally:
             self.feeder.halt()
@@ -571,10 +584,13 @@ class _Run:
         extra["replica_batches"] = [[r.batches for r in reports if r.position == pos]
                                     for pos in range(len(self.plan.groups))]
 
-    def _abort(self, exc: BaseException) -> None:
-        """Failure contract: stop feeding, kill the workers, fresh pool and channels."""
+    def _abort(self, exc: BaseException) -> list[tuple[int, int | None]]:
+        """Failure contract: stop feeding, kill the workers, fresh pool and channels.
+
+        Returns the ``(pid, exitcode)`` of workers that had died (for the error).
+        """
         self.feeder.halt()  # stage tasks are never cancelled one by one: see engine._fail
-        self.backend._reset(restart=not isinstance(exc, KeyboardInterrupt))
+        return self.backend.reset(restart=not isinstance(exc, KeyboardInterrupt))
 
 
 # -- entry point ---------------------------------------------------------------------------

@@ -31,7 +31,7 @@ Memory
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -186,7 +186,7 @@ def sieve_odd_range(base: np.ndarray, i_lo: int, i_hi: int, dtype: np.dtype) -> 
         start = np.maximum(ps * ps, -(-first // ps) * ps)
         start += ps * (start % 2 == 0)
         offsets = (start - first) // 2  # odd multiples 2p apart are p indices apart
-        for p, j in zip(ps.tolist(), offsets.tolist()):
+        for p, j in zip(ps.tolist(), offsets.tolist(), strict=True):
             seg[j::p] = False
     found = np.flatnonzero(seg)  # int64 positions -> the numbers 2*(i_lo + i) + 1, in place
     found += i_lo
@@ -319,7 +319,7 @@ def find_primes(call: Call, limit: int) -> list[int]:
     path = call.choose(limit, Cost(cpu_s=_SIEVE_S_PER_NUMBER))
     base = base_primes(limit)
     if path == "inline":  # int64 as found: no conversion, nothing to transfer
-        dtype = np.dtype(np.int64)
+        dtype: np.dtype = np.dtype(np.int64)
         parts = _sieve_segments(base, 0, n_odd, SEGMENT_ODDS, dtype, call.deadline.check)
     else:  # 4-byte results halve what travels back from the workers
         dtype = np.dtype(np.uint32 if limit <= 2 ** 32 else np.int64)

@@ -24,8 +24,8 @@ bytes (no per-element pickling), anything else pickled (protocol 5).
 from __future__ import annotations
 
 import pickle
-from collections.abc import Sequence
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 

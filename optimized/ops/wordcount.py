@@ -57,7 +57,8 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -203,7 +204,7 @@ def _count_shared_range(spec: ArraySpec, lo: int, hi: int,
     Returns the cleaned counts and the number of raw tokens (for the metrics).
     """
     with attached(spec) as arr:
-        buf = memoryview(arr)
+        buf = arr.data  # a memoryview of the mapping: no copy
         try:
             raw = _count_utf8(buf, lo, hi, piece)
         finally:
@@ -247,7 +248,7 @@ def _count_pooled(call: Call, text: str) -> tuple[dict[str, int], int]:
     nbytes = len(text) if encoded is None else len(encoded)
     parts = _task_count(nbytes, call.num_workers)
     with SharedArray((nbytes,), np.uint8) as shared:
-        buf = memoryview(shared.array)
+        buf = shared.array.data
         try:
             _fill_utf8(buf, text, encoded)
             del encoded  # the segment is the one copy the workers read
