@@ -38,3 +38,57 @@ def busy_us(micros: float) -> float:
     while time.process_time() < end:
         n += 1
     return micros
+
+
+#: Fault modes the fault matrix injects (tests/children/fault_matrix.py).
+FAULT_MODES = ("raise", "hang", "exit3")
+
+
+class InjectedFault(ValueError):
+    """What an injected ``raise`` fault raises in a worker (a ValueError: a bad item)."""
+
+
+def _fault(mode: str) -> None:
+    if mode == "raise":
+        raise InjectedFault(f"injected fault in worker {os.getpid()}")
+    if mode == "exit3":
+        os._exit(3)
+    if mode == "hang":  # busy until killed, interrupted or timed out
+        time.sleep(60)
+    elif mode != "none":
+        raise AssertionError(f"unknown fault mode {mode!r}")
+
+
+class Faulty:
+    """A task function that injects ``mode`` before calling ``fn`` (picklable by value).
+
+    Wrapped around every task of a call at the engine seam, so each operation's own
+    worker code is reached on its pooled path under every start method.
+    """
+
+    def __init__(self, fn: object, mode: str) -> None:
+        self.fn, self.mode = fn, mode
+
+    def __call__(self, *args: object) -> object:
+        _fault(self.mode)
+        return self.fn(*args)  # type: ignore[operator]
+
+
+class FaultyStage:
+    """A pipeline stage (identity) that injects ``mode`` on its first item."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+
+    def __call__(self, x: object) -> object:
+        _fault(self.mode)
+        return x
+
+
+def identity(x: object) -> object:
+    return x
+
+
+def exit_1(*args: object) -> None:
+    """A pool initializer that dies at once (a worker lost at start-up)."""
+    os._exit(1)

@@ -215,6 +215,16 @@ def test_worker_killed_by_sigkill_raises_promptly_and_next_call_works(make_proce
     assert set(p.worker_pids()).isdisjoint(old) and _gone(old)
 
 
+def test_worker_dying_at_start_up_is_named_with_its_exit_status(monkeypatch) -> None:
+    from optimized import worker
+    monkeypatch.setattr(worker, "init_worker", kernels.exit_1)  # forked workers run it
+    t0 = time.perf_counter()
+    with pytest.raises(WorkerCrashedError,
+                       match=r"worker process \d+ exited with exit code 1 while the pool started"):
+        OptimizedParallelProcessor(2, start_method="fork")
+    assert time.perf_counter() - t0 < 10
+
+
 def test_worker_killed_from_outside_mid_call(make_processor) -> None:
     p = make_processor(2, execution="pool")
     victim = p.worker_pids()[0]
