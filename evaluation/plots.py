@@ -15,13 +15,14 @@ from pathlib import Path
 
 import matplotlib
 
+# E402 below: the backend must be chosen before pyplot is first imported (anywhere).
 matplotlib.use("Agg")  # before pyplot: headless, deterministic
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402 - after matplotlib.use, see above
+import numpy as np  # noqa: E402 - grouped with the imports above
+import pandas as pd  # noqa: E402 - grouped with the imports above
 
-from .analysis import timed_rows  # noqa: E402
-from .workloads import Workloads  # noqa: E402
+from .analysis import timed_rows  # noqa: E402 - grouped with the imports above
+from .workloads import Workloads  # noqa: E402 - grouped with the imports above
 
 __all__ = ["plot_scaling", "plot_speedups", "IMPL_STYLE"]
 

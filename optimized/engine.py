@@ -91,7 +91,12 @@ class Deadline:
             if not 0 < timeout < math.inf:  # NaN fails both comparisons
                 raise ValueError(f"timeout must be a positive, finite number of seconds or "
                                  f"None, got {timeout!r}")
-            timeout = float(timeout)
+            try:
+                timeout = float(timeout)
+            except OverflowError:  # an int beyond the float range: no finite deadline
+                raise ValueError(f"timeout must be a positive, finite number of seconds or "
+                                 f"None, got an int too large for a float ({timeout!r:.30})"
+                                 ) from None
         self.operation = operation
         self.timeout = timeout
         self._end = None if timeout is None else time.monotonic() + timeout
@@ -139,6 +144,10 @@ class Backend(ABC):
         worker traceback as ``__cause__``), :class:`ProcessorTimeoutError` or
         :class:`WorkerCrashedError`; in each case no task of the call is left running.
         """
+
+    @abstractmethod
+    def worker_pids(self) -> list[int]:
+        """Process ids of the current workers (empty where the backend has none here)."""
 
     @abstractmethod
     def close(self) -> None:

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ["check_num_workers", "check_positive_int", "check_sequence", "NumericInput",
-           "numeric_input", "check_text", "check_int_limit"]
+           "numeric_input", "check_text", "check_int_limit", "check_worker_limit",
+           "check_flag", "check_seconds", "MAX_WORKERS"]
 
 #: Largest magnitude at which every integer is exactly a float64.
 _EXACT_FLOAT_INT = 2 ** 53
@@ -46,6 +47,85 @@ def check_num_workers(num_workers: Any, name: str = "num_workers") -> int:
     if num_workers < 1:
         raise ValueError(f"{name} must be >= 1, got {num_workers!r}")
     return int(num_workers)
+
+
+#: Most worker processes one processor may start: far more than one machine's cores
+#: can use, and few enough that a typo (``num_workers=10**6``) fails before any work.
+MAX_WORKERS = 1024
+#: File descriptors the parent holds per worker (sentinel, pipeline channel, queues),
+#: measured at about 4.2 on Linux; rounded up.
+_FDS_PER_WORKER = 6
+
+
+def check_worker_limit(num_workers: int, name: str = "num_workers") -> int:
+    """A worker count this machine can start: at most :data:`MAX_WORKERS` and within
+    the open-file limit (each worker costs the parent a few file descriptors).
+
+    Parameters
+    ----------
+    num_workers : int
+        A count already checked by :func:`check_num_workers`.
+    name : str, default "num_workers"
+        Argument name for error messages.
+
+    Returns
+    -------
+    int
+        ``num_workers``, unchanged.
+
+    Raises
+    ------
+    ValueError
+        Too many workers (the message gives the limit and why).
+    """
+    import resource
+
+    if num_workers > MAX_WORKERS:
+        raise ValueError(f"{name} must be <= {MAX_WORKERS} (each worker is a process), "
+                         f"got {num_workers:,}")
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    need = 64 + _FDS_PER_WORKER * num_workers
+    if soft != resource.RLIM_INFINITY and need > soft:
+        raise ValueError(f"{name}={num_workers} needs about {need} open files, but this "
+                         f"process may open {soft} (RLIMIT_NOFILE; raise it with `ulimit -n`)")
+    return num_workers
+
+
+def check_flag(value: Any, name: str) -> bool:
+    """A bool option (``verbose=``, ``ordered=``): no truthy strings or numbers.
+
+    Raises
+    ------
+    TypeError
+        ``value`` is not a bool.
+    """
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return value
+
+
+def check_seconds(value: Any, name: str, *, optional: bool = True) -> float | None:
+    """A finite, non-negative number of seconds (None allowed when ``optional``).
+
+    Raises
+    ------
+    TypeError
+        Not a real number (bools and strings rejected).
+    ValueError
+        Negative, infinite, NaN, or too large for a float.
+    """
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number of seconds{' or None' if optional else ''}, "
+                        f"got {type(value).__name__} {value!r:.60}")
+    try:
+        seconds = float(value)
+    except OverflowError:
+        raise ValueError(f"{name} is too large for a float: {value!r:.40}") from None
+    if not 0 <= seconds < math.inf:  # NaN fails both comparisons
+        raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
+    return seconds
 
 
 def check_positive_int(value: Any, name: str) -> int:

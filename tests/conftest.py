@@ -2,13 +2,19 @@
 
 The implementation under test is chosen with ``--impl=baseline|optimized`` or the
 ``PPD_IMPL`` environment variable (default ``optimized``), so the same tests run
-against the slow original. After every test, no child process and no shared-memory
-segment of ours may be left (checked, waited for briefly, then killed and failed).
+against the slow original. After every test (the autouse guard :func:`no_leaks`) none
+of these may be left: a child process (recursive; multiprocessing's resource tracker
+and fork server excepted), a shared-memory segment of ours, a new entry in the temp
+dir - the session's own, set as ``TMPDIR`` so child processes use it too - or a
+processor ``close()`` that took over 10 s. Leftovers are waited for briefly, then
+killed or removed, and the test fails.
 """
 from __future__ import annotations
 
 import importlib
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +29,44 @@ ROOT = Path(__file__).resolve().parent.parent
 SHM_DIR = Path("/dev/shm")
 SHM_PREFIX = "ppd_"
 _LEAK_GRACE_S = 5.0
+_CLOSE_LIMIT_S = 10.0
+#: The session's private temp dir (TMPDIR for this process and its children).
+_SESSION_TMP: Path | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give the session a temp dir of its own, so the guard sees only our files."""
+    global _SESSION_TMP
+    _SESSION_TMP = Path(tempfile.mkdtemp(prefix=f"ppd-tests-{os.getpid()}-"))
+    os.environ["TMPDIR"] = str(_SESSION_TMP)
+    tempfile.tempdir = str(_SESSION_TMP)  # pytest's own tmp_path base lives here too
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the session temp dir - after multiprocessing has removed its own in it."""
+    if _SESSION_TMP is None:
+        return
+    for path in _SESSION_TMP.iterdir():
+        if not path.name.startswith("pymp-"):
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(True)
+    # multiprocessing deletes its pymp-* dir at exit (finalizer exit priority -100);
+    # a lower priority runs after it, so neither removes the other's directory.
+    from multiprocessing import util
+    util.Finalize(None, shutil.rmtree, args=(str(_SESSION_TMP),),
+                  kwargs={"ignore_errors": True}, exitpriority=-200)
+
+
+#: Temp entries that belong to the tools, not to a test: pytest's ``tmp_path`` base, and
+#: multiprocessing's per-process ``pymp-*`` dir (the fork server's socket lives there;
+#: like the fork server itself it lasts until interpreter exit, which removes it).
+_TOOL_TEMP_PREFIXES = ("pytest-of-", "pymp-")
+
+
+def _temp_entries() -> set[str]:
+    """Entries of the session temp dir, except the tools' own (see above)."""
+    if _SESSION_TMP is None or not _SESSION_TMP.exists():
+        return set()
+    return {p.name for p in _SESSION_TMP.iterdir() if not p.name.startswith(_TOOL_TEMP_PREFIXES)}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -222,22 +266,47 @@ def _is_resource_tracker(p: psutil.Process) -> bool:
         return False
 
 
+def _timed_closes(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Record how long every ``OptimizedParallelProcessor.close()`` of the test takes."""
+    from optimized import OptimizedParallelProcessor
+    seconds: list[float] = []
+    original = OptimizedParallelProcessor.close
+
+    def close(self: Any) -> None:
+        t0 = time.monotonic()
+        try:
+            original(self)
+        finally:
+            seconds.append(time.monotonic() - t0)
+
+    monkeypatch.setattr(OptimizedParallelProcessor, "close", close)
+    return seconds
+
+
 @pytest.fixture(autouse=True)
 def no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Fail a test that leaves a child process or a shared-memory segment behind.
+    """Fail a test that leaves a child process, a segment or a temp file behind.
 
     multiprocessing's own helpers (the resource tracker, the forkserver) are
-    long-lived by design and shared by all tests, so they are not counted.
+    long-lived by design and shared by all tests, so they are not counted. A
+    processor ``close()`` slower than 10 s fails the test as well.
     """
     before_shm = our_segments()
-    yield
+    before_tmp = _temp_entries()
+    patch = pytest.MonkeyPatch()
+    closes = _timed_closes(patch)
+    try:
+        yield
+    finally:
+        patch.undo()
     deadline = time.monotonic() + _LEAK_GRACE_S
     while True:
         allowed = _allowed_pids()
         procs = [p for p in _live_children()
                  if not _is_resource_tracker(p) and p.pid not in allowed]
         shm = our_segments() - before_shm
-        if (not procs and not shm) or time.monotonic() > deadline:
+        tmp = _temp_entries() - before_tmp
+        if (not procs and not shm and not tmp) or time.monotonic() > deadline:
             break
         time.sleep(0.05)
     for p in procs:
@@ -251,5 +320,14 @@ def no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
                         f"{[(p.pid, p.name()) for p in procs if p.is_running()]}")
     if shm:
         problems.append(f"shared-memory segments left in /dev/shm: {sorted(shm)}")
+    if tmp:
+        problems.append(f"new entries left in the temp dir {_SESSION_TMP}: {sorted(tmp)}")
+        for name in tmp:
+            assert _SESSION_TMP is not None
+            path = _SESSION_TMP / name
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(True)
+    slow = [s for s in closes if s > _CLOSE_LIMIT_S]
+    if slow:
+        problems.append(f"close() took {max(slow):.1f} s (limit {_CLOSE_LIMIT_S:g} s)")
     if problems:
         pytest.fail("; ".join(problems), pytrace=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable
 
 
 def square(x: int) -> int:
@@ -66,12 +67,12 @@ class Faulty:
     worker code is reached on its pooled path under every start method.
     """
 
-    def __init__(self, fn: object, mode: str) -> None:
+    def __init__(self, fn: Callable[..., object], mode: str) -> None:
         self.fn, self.mode = fn, mode
 
     def __call__(self, *args: object) -> object:
         _fault(self.mode)
-        return self.fn(*args)  # type: ignore[operator]
+        return self.fn(*args)
 
 
 class FaultyStage:

@@ -135,7 +135,7 @@ def test_inner_runs_exclude_the_end_to_end_test_and_select_by_implementation() -
 def test_junit_outcomes_markers_and_node_ids() -> None:
     base = parse_junit(FIXTURES / "junit-baseline.xml")
     opt = parse_junit(FIXTURES / "junit-optimized.xml")
-    count = lambda cases, o: sum(c.outcome == o for c in cases)  # noqa: E731
+    count = lambda cases, o: sum(c.outcome == o for c in cases)  # noqa: E731 - a one-line counting helper
     assert (count(base, "passed"), count(base, "failed"), count(base, "skipped"),
             count(base, "xfailed")) == (1, 8, 1, 1)
     assert (count(opt, "passed"), count(opt, "failed"), count(opt, "xfailed")) == (10, 0, 1)

@@ -128,7 +128,7 @@ def int64_operands(draw: Any) -> tuple[np.ndarray, np.ndarray]:
     """int64 matrices of any bit widths whose exact product fits int64 (the kernel's bound)."""
     n, m, p = (draw(st.integers(1, 5)) for _ in range(3))
     bits_a, bits_b = draw(st.integers(0, 62)), draw(st.integers(0, 62))
-    ints = lambda bits: st.integers(-(2 ** bits), 2 ** bits - 1)  # noqa: E731
+    ints = lambda bits: st.integers(-(2 ** bits), 2 ** bits - 1)  # noqa: E731 - a one-line strategy factory
     a = np.array(draw(st.lists(st.lists(ints(bits_a), min_size=m, max_size=m),
                                min_size=n, max_size=n)), dtype=np.int64)
     b = np.array(draw(st.lists(st.lists(ints(bits_b), min_size=p, max_size=p),

@@ -243,6 +243,8 @@ def user_map(call: Call, func: Callable[[Any], Any], items: Any, chunksize: int 
     if isinstance(items, (str, bytes)) or not isinstance(items, Sequence) and not isinstance(
             items, np.ndarray):
         raise TypeError(f"items must be a sized sequence, got {type(items).__name__}")
+    if isinstance(items, np.ndarray) and items.ndim == 0:
+        raise TypeError("items must be a sized sequence, got a 0-d ndarray (a scalar)")
     n = len(items)
     if n == 0:
         call.choose(0, Cost())

@@ -79,10 +79,10 @@ def _inject(family: str, fault: str) -> tuple[str, Callable[[], None]]:
     def run(self: LocalBackend, fn: Any, tasks: Any, **kw: Any) -> Any:
         return original(self, kernels.Faulty(fn, mode), tasks, **kw)
 
-    LocalBackend.run = run  # type: ignore[method-assign]
+    LocalBackend.run = run  # type: ignore[method-assign]  # fault injection at the seam
 
     def undo() -> None:
-        LocalBackend.run = original  # type: ignore[method-assign]
+        LocalBackend.run = original  # type: ignore[method-assign]  # undo the injection
 
     return "none", undo
 
