@@ -59,7 +59,7 @@ __all__ = ["TEST_COLUMNS", "tests_frame", "tests_summary", "map_gate_ids", "gate
            "target_verdicts", "TARGET_COLUMNS", "TARGET_VERDICTS"]
 
 TEST_COLUMNS = ["impl", "nodeid", "file", "test", "outcome", "seconds", "is_gate", "gate_ids",
-                "markers", "message"]
+                "markers", "message", "record"]
 #: Outcomes that make a run fail.
 FAILING_OUTCOMES = ("failed", "error")
 #: Extrapolation rules (see the module docstring): beyond FAR_REACH x the largest size
@@ -132,7 +132,8 @@ def tests_frame(runs: Mapping[str, Sequence[TestCase]], workloads: Workloads) ->
     -------
     pandas.DataFrame
         Columns :data:`TEST_COLUMNS`; ``message`` is the first line of the failure or
-        skip message, ``gate_ids`` comma-separated.
+        skip message, ``gate_ids`` comma-separated, ``record`` the test's reliability
+        record (JSON text, or "").
     """
     rows = []
     for impl, cases in runs.items():
@@ -142,7 +143,8 @@ def tests_frame(runs: Mapping[str, Sequence[TestCase]], workloads: Workloads) ->
                          "seconds": c.seconds, "is_gate": c.is_gate,
                          "gate_ids": ",".join(map_gate_ids(c, workloads)),
                          "markers": ",".join(c.markers),
-                         "message": _first_line(c.message) or _first_line(c.details)})
+                         "message": _first_line(c.message) or _first_line(c.details),
+                         "record": c.record})
     return pd.DataFrame(rows, columns=TEST_COLUMNS)
 
 

@@ -29,6 +29,7 @@ import pandas as pd
 from . import analysis as A
 from .asv_results import RESULT_COLUMNS, load_results
 from .plots import plot_scaling, plot_speedups
+from .reliability import reliability_summary, reliability_table
 from .run_tests import parse_junit
 from .workloads import IMPLEMENTATIONS, Workloads
 
@@ -62,6 +63,7 @@ class ReportData:
     targets: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=A.TARGET_COLUMNS))
     notes: list[str] = field(default_factory=list)
     plots: list[Path] = field(default_factory=list)
+    reliability: dict[str, Any] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- building
@@ -227,7 +229,8 @@ def build_report(raw: Path, workloads: Workloads) -> ReportData:
         summary=A.summary_table(figures, gates, workloads, bench), speedups=A.speedups(bench),
         defects=A.baseline_defects(tests), opt_failures=A.optimized_failures(tests),
         tests_summary=A.tests_summary(tests, IMPLEMENTATIONS), exit_code=code,
-        exit_reasons=reasons, targets=targets, notes=_notes(run, gates, bench, figures, targets))
+        exit_reasons=reasons, targets=targets, notes=_notes(run, gates, bench, figures, targets),
+        reliability=reliability_summary(tests))
 
 
 # --------------------------------------------------------------------------- JSON / CSV
@@ -306,6 +309,7 @@ def report_json(data: ReportData, workloads: Workloads, links: dict[str, str]) -
         "benchmark_targets": _records(data.targets),
         "tests": tests,
         "baseline_defects": _records(data.defects),
+        "reliability": data.reliability,
         "benchmarks": _records(data.bench),
         "notes": data.notes,
         "links": links,
@@ -489,6 +493,8 @@ def _test_sections(data: ReportData) -> list[Section]:
     if not data.opt_failures.empty:
         out.append(Section("Optimized failures", ["These make the command exit non-zero."],
                            data.opt_failures))
+    paragraphs, table = reliability_table(data.reliability)
+    out.append(Section("Reliability", paragraphs, table))
     if "baseline" in data.impls_run:
         counts = data.defects["category"].value_counts()
         out.append(Section("Baseline defects that showed up", [

@@ -67,6 +67,9 @@ class TestCase:
         Marker names of the test.
     gate_ids : tuple of str
         Gate ids given explicitly to ``@pytest.mark.gate(...)``.
+    record : str
+        The test's ``reliability`` property (JSON written with pytest's
+        ``record_property``: what a reliability test injected or measured), or "".
     """
 
     __test__ = False  # not a pytest test class, despite the name
@@ -78,6 +81,7 @@ class TestCase:
     details: str = ""
     markers: tuple[str, ...] = ()
     gate_ids: tuple[str, ...] = ()
+    record: str = ""
 
     @property
     def is_gate(self) -> bool:
@@ -305,7 +309,7 @@ def parse_junit(path: Path) -> list[TestCase]:
             nodeid=_nodeid(case, props), outcome=outcome,
             seconds=float(case.get("time", "0") or 0), message=message,
             details=details[-_TAIL_CHARS:], markers=_split(props.get("markers", "")),
-            gate_ids=_split(props.get("gate_ids", "")))
+            gate_ids=_split(props.get("gate_ids", "")), record=props.get("reliability", ""))
         cases[tc.nodeid] = _merge(cases[tc.nodeid], tc) if tc.nodeid in cases else tc
     return list(cases.values())
 
@@ -323,4 +327,5 @@ def _merge(first: TestCase, second: TestCase) -> TestCase:
                     message=worse.message or other.message,
                     details=(worse.details + extra)[-_TAIL_CHARS:],
                     markers=first.markers or second.markers,
-                    gate_ids=first.gate_ids or second.gate_ids)
+                    gate_ids=first.gate_ids or second.gate_ids,
+                    record=first.record or second.record)

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -58,7 +59,10 @@ def _segments_of(pid: int) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize(("start_method", "mode"), CASES, ids=[f"{s}-{m}" for s, m in CASES])
-def test_workers_exit_when_the_owner_is_sigkilled(start_method: str, mode: str) -> None:
+def test_workers_exit_when_the_owner_is_sigkilled(start_method: str, mode: str,
+                                                  record_property: Any) -> None:
+    record_property("reliability", json.dumps({"kind": "parent_death", "start_method": start_method,
+                                               "mode": mode, "survived": False}))
     child = subprocess.Popen([sys.executable, "-m", "tests.children.hold_processor",
                               start_method, mode], cwd=ROOT, stdin=subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -92,4 +96,6 @@ def test_workers_exit_when_the_owner_is_sigkilled(start_method: str, mode: str) 
         time.sleep(0.05)
     assert not _segments_of(info["pid"]), _segments_of(info["pid"])
     assert "Traceback" not in err, err[-3000:]
-    print(f"{start_method}/{mode}: workers gone {waited * 1000:.0f} ms after SIGKILL")
+    record_property("reliability", json.dumps({
+        "kind": "parent_death", "start_method": start_method, "mode": mode, "survived": True,
+        "workers_gone_ms": round(waited * 1000, 1)}))
