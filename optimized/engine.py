@@ -329,6 +329,14 @@ class LocalBackend(Backend):
             ``(pid, exitcode)`` of the workers that had died before this reset killed
             the rest (what :class:`WorkerCrashedError` reports).
         """
+        ex = self._holder.get("executor")
+        if ex is not None and getattr(ex, "_broken", False):
+            # A worker died: let the executor's manager thread finish reaping first. Two
+            # threads polling one forkserver child race for its exit status (the loser
+            # reads EOF and records 255), so read the statuses only once it is done.
+            thread = getattr(ex, "_executor_manager_thread", None)
+            if thread is not None:
+                thread.join(_JOIN_TIMEOUT_S)
         deaths = _deaths(self._holder.pop("procs", ()))
         _discard_channels(self._holder.pop("channels", ()))
         _kill_executor(self._holder.pop("executor", None), graceful=False)
