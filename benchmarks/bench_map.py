@@ -9,12 +9,15 @@ from the benchmark of the gate's workload) up to the gate's size, and its IPC sh
 from __future__ import annotations
 
 import functools
+import statistics
+import time
 from typing import Any
 
 from .common import (
     EFFICIENCY_ITEMS,
     GATE_WORKERS,
     IMPLS,
+    WAITING_ITEMS,
     WORKLOADS,
     OperationBenchmark,
     close_processor,
@@ -28,6 +31,7 @@ from .common import (
     sequential_map,
     sizes,
     spin,
+    wait_1ms,
     workload_sizes,
 )
 
@@ -203,6 +207,42 @@ class ParallelEfficiency:
 
     def track_parallel_efficiency(self) -> float:
         return parallel_efficiency(self.processor, spin, self.items)
+
+
+class WaitingItems:
+    """Items that mostly wait (issue 11, D13): 2,000 items of 1 ms on 4 workers.
+
+    ``process_data_spawn_per_item`` on the latency workload (the original's 1 ms sleep)
+    and ``map`` of a 1 ms-sleeping function (its wait share measured on the first
+    item): each worker overlaps the waits with threads. Median of 5 calls, in ms.
+    """
+
+    unit = "milliseconds"
+    timeout = 120.0
+
+    def setup(self) -> None:
+        self.items = list(range(WAITING_ITEMS))
+        self.processor = make_processor("optimized", GATE_WORKERS, 0.001,
+                                        start_method=local_kernel_start_method())
+        self.processor.process_data_spawn_per_item(self.items)  # warm: one-time costs
+        self.processor.map(wait_1ms, self.items[:50])
+
+    def teardown(self) -> None:
+        close_processor(getattr(self, "processor", None))
+
+    def _median_ms(self, call: Any) -> float:
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - t0)
+        return 1e3 * statistics.median(times)
+
+    def track_latency_items_ms(self) -> float:
+        return self._median_ms(lambda: self.processor.process_data_spawn_per_item(self.items))
+
+    def track_waiting_user_map_ms(self) -> float:
+        return self._median_ms(lambda: self.processor.map(wait_1ms, self.items))
 
 
 class IpcShare:

@@ -43,7 +43,7 @@ __all__ = ["INSTANCES", "QUICK", "QUICK_ENV", "WORKLOADS", "GATE_WORKERS", "IMPL
            "throughput_ratio", "stage_inputs", "slow_stage", "SLOW_STAGE_ITEMS",
            "PER_ITEM_STAGES", "exact_matmul", "numpy_sieve", "counter_word_count",
            "FLOAT_MATMUL_SEED", "float_matrices", "PeakRss", "peak_rss_during",
-           "PeakRssBenchmark"]
+           "PeakRssBenchmark", "wait_1ms", "WAITING_ITEMS"]
 
 #: ``instances/`` of the working tree this suite belongs to.
 INSTANCES = Path(__file__).resolve().parent.parent / "instances"
@@ -571,6 +571,16 @@ def spin(x: int) -> int:
     for i in range(SPIN_ITERATIONS):
         acc = (acc + i * i) % 1_000_003
     return acc
+
+
+#: Items that mostly wait, through one call (issue 11: 2,000 x 1 ms on 4 workers).
+WAITING_ITEMS = 2000
+
+
+def wait_1ms(x: Any) -> Any:
+    """An item that mostly waits: a 1 ms sleep (a stand-in for I/O), then ``x``."""
+    time.sleep(0.001)
+    return x
 
 
 #: Items through the pipeline with one slow stage (the replication benchmark).

@@ -65,7 +65,7 @@ class Call:
         self._progress_enabled = progress
         self.progress = Progress()
 
-    def choose(self, n_items: int, cost: Cost) -> Path:
+    def choose(self, n_items: int, cost: Cost, threads_per_worker: int = 1) -> Path:
         """Inline or pool for ``n_items`` of ``cost`` (records the choice).
 
         Parameters
@@ -74,6 +74,8 @@ class Call:
             Items the operation will process (recorded in the metrics).
         cost : Cost
             Estimated per-item cost (CPU, waiting, transfer seconds).
+        threads_per_worker : int, default 1
+            Items each worker would overlap on the pool (items that mostly wait).
 
         Returns
         -------
@@ -81,7 +83,8 @@ class Call:
             The forced path when the processor's ``execution`` is not ``"auto"``,
             else the cheaper estimate of :func:`~optimized.chunking.choose_path`.
         """
-        path = choose_path(n_items, cost, self.num_workers, self.mode)
+        path = choose_path(n_items, cost, self.num_workers, self.mode,
+                           threads_per_worker=threads_per_worker)
         self.recorder.items = n_items
         self.recorder.path = path
         return path

@@ -55,6 +55,10 @@ class Cost:
         """In-process seconds per item."""
         return self.cpu_s + self.wait_s
 
+    def wall_s(self, threads: int = 1) -> float:
+        """Wall seconds per item in a worker that overlaps ``threads`` items' waits."""
+        return self.cpu_s + self.wait_s / max(1, threads)
+
 
 def _check_counts(total: int, num_workers: int) -> None:
     for name, value, low in (("total", total, 0), ("num_workers", num_workers, 1)):
@@ -155,7 +159,7 @@ def split_bounds(total: int, parts: int) -> list[tuple[int, int]]:
 
 
 def choose_path(n_items: int, cost: Cost, num_workers: int, mode: ExecutionMode = "auto",
-                *, cores: int | None = None) -> Path:
+                *, cores: int | None = None, threads_per_worker: int = 1) -> Path:
     """Decide whether ``n_items`` of ``cost`` run in-process or on the pool (D4).
 
     ``mode`` ``"inline"`` or ``"pool"`` forces the answer; ``"auto"`` takes the path
@@ -175,6 +179,9 @@ def choose_path(n_items: int, cost: Cost, num_workers: int, mode: ExecutionMode 
     cores : int, optional
         CPU cores to assume; default ``os.cpu_count()``. CPU work parallelises over
         at most ``min(num_workers, cores)`` workers, waiting over all of them.
+    threads_per_worker : int, default 1
+        Items each worker overlaps (:mod:`optimized.threads`): waiting parallelises
+        over ``num_workers * threads_per_worker``.
 
     Returns
     -------
@@ -190,5 +197,6 @@ def choose_path(n_items: int, cost: Cost, num_workers: int, mode: ExecutionMode 
     inline = n_items * cost.total_s
     cpu_par = max(1, min(num_workers, cores))
     pooled = (POOL_ROUND_TRIP_S + n_items * cost.cpu_s / cpu_par
-              + n_items * cost.wait_s / num_workers + n_items * cost.transfer_s)
+              + n_items * cost.wait_s / (num_workers * max(1, threads_per_worker))
+              + n_items * cost.transfer_s)
     return "pool" if pooled < inline else "inline"

@@ -43,7 +43,6 @@ import multiprocessing as mp
 import multiprocessing.connection
 import numbers
 import os
-import pickle
 import signal
 import time
 import weakref
@@ -57,8 +56,7 @@ from . import worker
 from .errors import ProcessorClosedError, ProcessorTimeoutError, WorkerCrashedError
 from .metrics import TaskStats
 
-__all__ = ["Backend", "ChannelBackend", "LocalBackend", "Deadline", "START_METHODS",
-           "ensure_picklable"]
+__all__ = ["Backend", "ChannelBackend", "LocalBackend", "Deadline", "START_METHODS"]
 
 START_METHODS = ("fork", "forkserver", "spawn")
 _STARTUP_TIMEOUT_S = 120.0
@@ -117,15 +115,6 @@ class Deadline:
         if left is None:
             return cap
         return max(0.0, left if cap is None else min(left, cap))
-
-
-def ensure_picklable(obj: Any, what: str) -> None:
-    """Raise TypeError before dispatch if ``obj`` cannot be sent to a worker."""
-    try:
-        pickle.dumps(obj)
-    except Exception as exc:
-        raise TypeError(f"{what} must be picklable to run on worker processes (a module-level "
-                        f"function, not a lambda or closure); pickling failed: {exc}") from None
 
 
 class Backend(ABC):

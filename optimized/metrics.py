@@ -2,19 +2,36 @@
 
 Every public operation records one :class:`CallMetrics`: the processor exposes the
 latest as ``last_metrics`` and all of them in ``metrics_history``; ``verbose=True``
-logs each through :mod:`logging` (logger ``"optimized"``).
+reports each (:func:`report`): through :mod:`logging` (logger ``"optimized"``) when the
+application has set logging up, else on stderr, as joblib's ``verbose`` does - a line
+that nobody can see would make the option a no-op.
 """
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["CallMetrics", "CallRecorder", "TaskStats", "logger"]
+__all__ = ["CallMetrics", "CallRecorder", "TaskStats", "logger", "report"]
 
 #: The package's logger: ``verbose=True`` logs each call's :meth:`CallMetrics.summary` here.
 logger = logging.getLogger("optimized")
+
+
+def report(line: str) -> None:
+    """Show one ``verbose`` line: to the logger if any handler would receive it, else stderr.
+
+    Parameters
+    ----------
+    line : str
+        The metrics summary.
+    """
+    if logger.hasHandlers():  # the application configured logging (here or on the root)
+        logger.info(line)
+    else:
+        print(f"[optimized] {line}", file=sys.stderr, flush=True)
 
 
 @dataclass

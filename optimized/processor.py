@@ -14,7 +14,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, overload
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -23,7 +23,7 @@ from .call import Call
 from .chunking import ExecutionMode, chunk_size
 from .engine import Backend, Deadline, LocalBackend
 from .errors import ProcessorClosedError, ProcessorTimeoutError
-from .metrics import CallMetrics, logger
+from .metrics import CallMetrics, report
 from .ops import mapping
 from .validation import (
     check_flag,
@@ -38,6 +38,8 @@ from .validation import (
 __all__ = ["OptimizedParallelProcessor"]
 
 _MODES = ("auto", "inline", "pool")
+Concurrency = Literal["auto", "processes", "threads"]
+_CONCURRENCY = ("auto", "processes", "threads")
 
 
 class OptimizedParallelProcessor:
@@ -55,7 +57,8 @@ class OptimizedParallelProcessor:
     start_method : {"fork", "forkserver", "spawn"}, optional
         Multiprocessing start method of the pool (D10); default: the platform's.
     verbose : bool
-        Log one metrics line per call (logger ``"optimized"``, level INFO).
+        Report one metrics line per call: to the ``"optimized"`` logger (INFO) when
+        the application has configured logging, else on stderr.
     progress : bool
         Show a progress bar (tqdm) for pooled calls of several tasks.
     pipeline_batch_size : int
@@ -226,7 +229,7 @@ class OptimizedParallelProcessor:
             self.last_metrics = call.recorder.finish()
             self.metrics_history.append(self.last_metrics)
             if self.verbose:
-                logger.info(self.last_metrics.summary())
+                report(self.last_metrics.summary())
         finally:
             self._turn.release()
 
@@ -234,14 +237,17 @@ class OptimizedParallelProcessor:
     @fill_doc
     def map(self, func: Callable[[Any], Any], items: Sequence[Any], *,
             chunksize: int | None = None, ordered: bool = True, timeout: float | None = None,
-            cost_per_item_s: float | None = None) -> list[Any]:
+            cost_per_item_s: float | None = None,
+            concurrency: Concurrency = "auto") -> list[Any]:
         """``[func(x) for x in items]`` on the pool, with chunking, cost model and timeout.
 
         Parameters
         ----------
         func : callable
-            A picklable (module-level) function of one item. Under
-            ``execution="inline"`` any callable works (nothing is pickled).
+            A function of one item. A module-level function travels to the workers
+            by reference; a lambda, a closure or a function defined in ``__main__``
+            (a notebook, ``python -c``) by value, with cloudpickle (D15). Under
+            ``execution="inline"`` nothing is sent.
         items : sequence
             Any sized, indexable sequence (list, tuple, range, ndarray; not str/bytes).
         chunksize : int, optional
@@ -258,6 +264,15 @@ class OptimizedParallelProcessor:
             Estimated seconds per item. When omitted (``execution="auto"``),
             ``func(items[0])`` runs as one task on the pool - so a slow item still obeys
             ``timeout`` - and its measured time decides inline vs pool; its result is kept.
+            A declared cost counts as CPU time (see ``concurrency``).
+        concurrency : {"auto", "processes", "threads"}
+            How many items each worker runs at once (D13). ``"auto"``: threads in
+            each worker when the measured first item mostly waits (>= 75 % of its
+            wall time is not CPU: I/O, sleeps), ``ceil(1 + wait / cpu)`` of them, at
+            most 16; one per worker otherwise. ``"processes"``: one item per worker.
+            ``"threads"``: threads even without a measurement (16 per worker). Results,
+            order, timeouts and errors are the same on both paths; threads die with
+            their worker.
 
         Returns
         -------
@@ -267,7 +282,8 @@ class OptimizedParallelProcessor:
         Raises
         ------
         TypeError
-            ``func`` is not callable or (for the pool) not picklable, ``items`` is not
+            ``func`` is not callable or (for the pool) cannot be serialised even by
+            cloudpickle (it holds a lock, a socket...), ``items`` is not
             a sized sequence, or ``chunksize``, ``cost_per_item_s`` or ``timeout`` has
             the wrong type.
         ValueError
@@ -282,8 +298,10 @@ class OptimizedParallelProcessor:
             check_positive_int(chunksize, "chunksize")
         check_flag(ordered, "ordered")
         cost = check_seconds(cost_per_item_s, "cost_per_item_s")
+        if concurrency not in _CONCURRENCY:
+            raise ValueError(f"concurrency must be one of {_CONCURRENCY}, got {concurrency!r}")
         with self._call("map", timeout) as call:
-            return mapping.user_map(call, func, items, chunksize, ordered, cost)
+            return mapping.user_map(call, func, items, chunksize, ordered, cost, concurrency)
 
     # -- the original's methods (R8) -----------------------------------------------------
     def process_single_item(self, item: Any) -> float:
@@ -747,8 +765,9 @@ class OptimizedParallelProcessor:
             list, tuple, range or 1-D ndarray: real numbers for the default stages,
             any picklable items for custom ones.
         stages : sequence of callable, optional
-            Picklable per-item functions, or per-batch ones marked with
-            :func:`optimized.batch_stage`. Default: the original's three stages.
+            Per-item functions, or per-batch ones marked with
+            :func:`optimized.batch_stage`; lambdas and closures travel by value
+            (cloudpickle, D15). Default: the original's three stages.
         batch_size : int, optional
             Items per batch; default ``pipeline_batch_size``.
         replicas : sequence of int, optional
@@ -765,7 +784,7 @@ class OptimizedParallelProcessor:
         Raises
         ------
         TypeError
-            Bad ``stages`` (not callable or not picklable), ``replicas``,
+            Bad ``stages`` (not callable, or not serialisable even by cloudpickle), ``replicas``,
             ``batch_size``, ``data`` or ``timeout`` type; an item or stage result
             that cannot be pickled.
         ValueError

@@ -227,8 +227,8 @@ OTHER_ROWS: list[Row] = [
      Raises(ValueError, "chunk_size must be >= 1")),
     # map(func, items, ...)
     *[("map", cls, call, out) for cls, call, out in [
-        ("lambda", lambda p: p.map(lambda x: x, [1, 2]), Raises(TypeError, "must be picklable")),
-        ("unpicklable_callable", lambda p: p.map(_HoldsALock(), [1, 2]), Raises(TypeError, "must be picklable")),
+        ("lambda", lambda p: p.map(lambda x: x, [1, 2]), Ok(list)),  # by value (cloudpickle)
+        ("unpicklable_callable", lambda p: p.map(_HoldsALock(), [1, 2]), Raises(TypeError, "cannot pickle '_thread.lock'")),
         ("not_callable", lambda p: p.map(3, [1, 2]), Raises(TypeError, "func must be callable")),
         ("items_None", lambda p: p.map(abs, None), Raises(TypeError, "items must be a sized sequence")),
         ("items_str", lambda p: p.map(abs, "12"), Raises(TypeError, "items must be a sized sequence")),
@@ -240,6 +240,7 @@ OTHER_ROWS: list[Row] = [
         ("items_empty", lambda p: p.map(abs, []), Ok(list)),
         ("items_ndarray", lambda p: p.map(abs, np.arange(3)), Ok(list)),
         ("items_mixed", lambda p: p.map(abs, [1, -2.5, Fraction(1, 3), decimal.Decimal(1)]), Ok(list)),
+        ("concurrency_unknown", lambda p: p.map(abs, [1], concurrency="fibers"), Raises(ValueError, "concurrency must be one of")),
         ("chunksize_0", lambda p: p.map(abs, [1], chunksize=0), Raises(ValueError, "chunksize must be >= 1")),
         ("chunksize_float", lambda p: p.map(abs, [1], chunksize=1.5), Raises(TypeError, "chunksize must be an int")),
         ("ordered_str", lambda p: p.map(abs, [1], ordered="yes"), Raises(TypeError, "ordered must be True or False")),
@@ -248,8 +249,10 @@ OTHER_ROWS: list[Row] = [
         ("cost_str", lambda p: p.map(abs, [1], cost_per_item_s="1"), Raises(TypeError, "cost_per_item_s"))]],
     # run_pipeline(data, stages, batch_size, replicas)
     *[("run_pipeline", cls, call, out) for cls, call, out in [
-        ("stage_lambda", lambda p: p.run_pipeline([1], [lambda x: x]), Raises(TypeError, "stages[0]")),
-        ("stage_unpicklable", lambda p: p.run_pipeline([1], [_HoldsALock()]), Raises(TypeError, "must be picklable")),
+        ("stage_lambda", lambda p: p.run_pipeline([1], [lambda x: x]), Ok(list)),  # by value
+        ("stage_unpicklable", lambda p: p.run_pipeline([1], [_HoldsALock()]), Raises(TypeError, "stages[0]")),
+        ("stage_unpicklable_named", lambda p: p.run_pipeline([1], [abs, _HoldsALock()]),
+         Raises(TypeError, "cannot pickle '_thread.lock'")),
         ("stage_not_callable", lambda p: p.run_pipeline([1], ["x"]), Raises(TypeError, "stages[0] must be a callable")),
         ("second_stage_not_callable", lambda p: p.run_pipeline([1], [abs, 3]), Raises(TypeError, "stages[1]")),
         ("no_stages", lambda p: p.run_pipeline([1], []), Raises(ValueError, "at least one function")),

@@ -36,7 +36,9 @@ def test_every_public_method_has_an_instance(workloads) -> None:
 
 def test_real_instances_have_the_issues_benchmark_targets(workloads) -> None:
     targets = {t.id: t for t in workloads.benchmark_targets}
-    assert {3, 4} == {t.issue for t in targets.values()} and len(targets) >= 11
+    assert {3, 4, 11} == {t.issue for t in targets.values()} and len(targets) >= 13
+    waiting = targets["I11-waiting-items"]  # issue 11: "2,000 x 1 ms items ... at most 70 ms"
+    assert waiting.comparison == "<=" and waiting.limit == 70
     auto = targets["I3-auto-vs-best"]  # "the better of forced-inline and forced-pool"
     assert [d.params["impl"] for d in auto.denominator] == ["inline", "pool"]
     assert targets["I4-primes-1e8-two-cores"].comparison == "<"

@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 
 from ..call import Call, Values
+from ..callables import portable
 from ..chunking import Cost, chunk_bounds, chunk_size
-from ..engine import ensure_picklable
 from ..shm import ArraySpec, SharedArray, attached
+from ..threads import MAX_THREADS_PER_WORKER, thread_map, threads_for
 from ..validation import NumericInput, numeric_input
 
 __all__ = ["single_item_value", "single_item_vector", "map_single_item", "map_batches",
@@ -105,21 +106,23 @@ def _kernel_inline(call: Call, inp: NumericInput, latency_s: float) -> list[floa
 
 # -- worker tasks (module level: picklable under every start method) --------------------
 def _shm_chunk_task(in_spec: ArraySpec, out_spec: ArraySpec, lo: int, hi: int,
-                    latency_s: float) -> None:
+                    latency_s: float, threads: int = 1) -> None:
     with attached(in_spec) as src, attached(out_spec) as dst:
         if latency_s:
-            dst[lo:hi] = [single_item_value(float(v) if src.dtype.kind == "f" else int(v), latency_s)
-                          for v in src[lo:hi]]
+            values = src[lo:hi].tolist()  # Python floats/ints, as process_single_item gets
+            dst[lo:hi] = thread_map(functools.partial(single_item_value, latency_s=latency_s),
+                                    values, threads)
         else:
             single_item_vector(src[lo:hi], out=dst[lo:hi])
 
 
-def _object_chunk_task(items: list[Any], latency_s: float) -> list[float]:
-    return [single_item_value(x, latency_s) for x in items]
+def _object_chunk_task(items: list[Any], latency_s: float, threads: int = 1) -> list[float]:
+    return thread_map(functools.partial(single_item_value, latency_s=latency_s), items, threads)
 
 
-def _apply_chunk_task(func: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
-    return [func(x) for x in items]
+def _apply_chunk_task(func: Callable[[Any], Any], items: Sequence[Any],
+                      threads: int = 1) -> list[Any]:
+    return thread_map(func, items, threads)
 
 
 # -- operations -------------------------------------------------------------------------
@@ -160,17 +163,20 @@ def _map_numeric(call: Call, inp: NumericInput, latency_s: float) -> list[float]
         call.choose(0, Cost())
         return []
     cost = _item_cost(latency_s, inp.array is not None)
-    if call.choose(inp.n, cost) == "inline":
+    threads = threads_for(cost)  # > 1 only for items that mostly wait (D13)
+    if call.choose(inp.n, cost, threads) == "inline":
         return _kernel_inline(call, inp, latency_s)
-    bounds = chunk_bounds(inp.n, chunk_size(inp.n, call.num_workers, cost.total_s))
+    bounds = chunk_bounds(inp.n, chunk_size(inp.n, call.num_workers, cost.wall_s(threads)))
     sizes = [hi - lo for lo, hi in bounds]
+    call.recorder.extra["threads_per_worker"] = threads
     if inp.array is None:  # exact Python path: one pickled chunk per task
         vals = inp.python_values()
-        parts = call.run(_object_chunk_task, [(vals[lo:hi], latency_s) for lo, hi in bounds], sizes)
+        parts = call.run(_object_chunk_task,
+                         [(vals[lo:hi], latency_s, threads) for lo, hi in bounds], sizes)
         return [v for part in parts for v in part]
     with SharedArray.copy_of(inp.array) as src, SharedArray((inp.n,), np.float64) as dst:
-        call.run(_shm_chunk_task, [(src.spec, dst.spec, lo, hi, latency_s) for lo, hi in bounds],
-                 sizes)
+        call.run(_shm_chunk_task,
+                 [(src.spec, dst.spec, lo, hi, latency_s, threads) for lo, hi in bounds], sizes)
         return dst.array.copy()
 
 
@@ -209,15 +215,17 @@ def map_batches(call: Call, data_batches: Any, latency_s: float) -> list[float]:
 
 
 def user_map(call: Call, func: Callable[[Any], Any], items: Any, chunksize: int | None,
-             ordered: bool, cost_per_item_s: float | None) -> list[Any]:
-    """Run a picklable ``func`` over ``items`` (see ``OptimizedParallelProcessor.map``).
+             ordered: bool, cost_per_item_s: float | None,
+             concurrency: str = "auto") -> list[Any]:
+    """Run ``func`` over ``items`` (see ``OptimizedParallelProcessor.map``).
 
     Parameters
     ----------
     call : Call
         The processor's per-call state (mode, deadline, metrics, backend).
     func : callable
-        A function of one item; picklable unless the call is forced inline.
+        A function of one item; sent to the workers by reference or, where pickle
+        cannot carry it (lambdas, closures, ``__main__``), by value with cloudpickle.
     items : sequence
         Sized and sliceable (not str/bytes).
     chunksize : int, optional
@@ -226,6 +234,8 @@ def user_map(call: Call, func: Callable[[Any], Any], items: Any, chunksize: int 
         Results in input order (True) or task-completion order.
     cost_per_item_s : float, optional
         Estimated seconds per item; measured on the first item when None in auto mode.
+    concurrency : {"auto", "processes", "threads"}
+        Threads per worker: from the measured wait share (auto), none, or forced.
 
     Returns
     -------
@@ -234,7 +244,7 @@ def user_map(call: Call, func: Callable[[Any], Any], items: Any, chunksize: int 
     Raises
     ------
     TypeError
-        ``func`` not callable (or not picklable for the pool), ``items`` not a sequence.
+        ``func`` not callable (or not serialisable for the pool), ``items`` not a sequence.
     ProcessorTimeoutError
         The call's timeout expired (in-process: checked between chunks).
     """
@@ -249,24 +259,57 @@ def user_map(call: Call, func: Callable[[Any], Any], items: Any, chunksize: int 
     if n == 0:
         call.choose(0, Cost())
         return []
-    if call.mode != "inline":
-        ensure_picklable(func, "func")
+    shipped = portable(func, "func") if call.mode != "inline" else func
     done: list[Any] = []
+    # A declared cost counts as CPU: only a measured item shows how much of it waits.
+    cost = Cost(cpu_s=cost_per_item_s or 0.0, transfer_s=_TRANSFER_S)
     if cost_per_item_s is None and call.mode == "auto":
-        # Measure: run the first item as a task on the pool (so a slow item still obeys
-        # the timeout and the caller's process stays free), keep its result.
-        before = call.recorder.stats.work_s
-        done = call.run(_apply_chunk_task, [(func, [items[0]])])[0]
-        cost_per_item_s = call.recorder.stats.work_s - before
+        done, cost = _probe(call, shipped, items[0])
+    threads = _threads_for_call(concurrency, cost, measured=cost_per_item_s is None)
     rest = items[len(done):]
-    if call.choose(n, Cost(cpu_s=cost_per_item_s or 0.0, transfer_s=2e-6)) == "inline" \
-            or not len(rest):
+    if call.choose(n, cost, threads) == "inline" or not len(rest):
         return done + [func(x) for x in call.paced(rest)]
-    size = chunksize or chunk_size(len(rest), call.num_workers, cost_per_item_s)
+    size = chunksize or chunk_size(len(rest), call.num_workers, cost.wall_s(threads))
     bounds = chunk_bounds(len(rest), size)
-    tasks = [(func, list(rest[lo:hi])) for lo, hi in bounds]
+    call.recorder.extra["threads_per_worker"] = threads
+    tasks = [(shipped, list(rest[lo:hi]), threads) for lo, hi in bounds]
     parts = call.run(_apply_chunk_task, tasks, [hi - lo for lo, hi in bounds], ordered=ordered)
     return done + [v for part in parts for v in part]
+
+
+#: Pickling one item and its result, per item (a small Python object), estimated.
+_TRANSFER_S = 2e-6
+
+
+def _timed_item_task(func: Callable[[Any], Any], item: Any) -> tuple[Any, float, float]:
+    """Worker task: ``func(item)`` with its own thread's CPU seconds and its wall seconds.
+
+    The calling thread's CPU clock, not the process's: the worker's other threads (the
+    result queue's feeder, the owner watch) must not count as the item's CPU.
+    """
+    c0, w0 = time.thread_time(), time.perf_counter()
+    value = func(item)
+    return value, time.thread_time() - c0, time.perf_counter() - w0
+
+
+def _probe(call: Call, func: Callable[[Any], Any], first: Any) -> tuple[list[Any], Cost]:
+    """Run the first item as one pool task; its result and its measured CPU/wait split.
+
+    On the pool, so that a slow item still obeys the timeout and the caller stays free.
+    """
+    value, cpu, wall = call.run(_timed_item_task, [(func, first)])[0]
+    return [value], Cost(cpu_s=min(cpu, wall), wait_s=max(0.0, wall - cpu),
+                         transfer_s=_TRANSFER_S)
+
+
+def _threads_for_call(concurrency: str, cost: Cost, measured: bool) -> int:
+    """Threads per worker for ``map``: see ``OptimizedParallelProcessor.map``'s ``concurrency``."""
+    if concurrency == "processes":
+        return 1
+    if concurrency == "threads":
+        waits = cost.wait_s > 0 and measured
+        return max(2, threads_for(cost, forced=True)) if waits else MAX_THREADS_PER_WORKER
+    return threads_for(cost)
 
 
 def _fsum(values: Values[Any], feed: Callable[[Values[Any]], Iterable[Any]] = iter) -> float:

@@ -83,8 +83,9 @@ import numpy as np
 
 from .. import worker
 from ..call import Call
+from ..callables import portable
 from ..chunking import Cost, chunk_bounds
-from ..engine import ChannelBackend, ensure_picklable
+from ..engine import ChannelBackend
 from ..errors import WorkerCrashedError
 from ..progress import make_progress
 from ..validation import check_positive_int, numeric_input
@@ -234,8 +235,6 @@ def _check_stages(stages: Any) -> tuple[Stage, ...]:
         if not callable(fn):
             raise TypeError(f"stages[{i}] must be a callable of one item, got "
                             f"{type(fn).__name__} {fn!r}")
-    for i, fn in enumerate(stages):
-        ensure_picklable(fn, f"stages[{i}] ({stage_name(fn)})")
     return tuple(stages)
 
 
@@ -610,9 +609,9 @@ def run_pipeline(call: Call, data: Any, stages: Sequence[Stage] | None,
     stages : sequence of callable, optional
         Functions applied in order, each per item (``[f(x) for x in batch]``) or,
         if marked with :func:`~optimized.ops.stages.batch_stage`, per batch
-        (``f(batch)``; a list, or an int64/float64 array for numeric data). They
-        must be picklable (module-level functions, not lambdas or closures),
-        checked before anything runs. Default: the original's ``x*2``, ``x+10``,
+        (``f(batch)``; a list, or an int64/float64 array for numeric data). On the
+        pool they travel by reference, or by value with cloudpickle where pickle
+        cannot carry them (checked before anything runs). Default: the original's ``x*2``, ``x+10``,
         ``x*x`` as exact batch stages (NumPy where no int64 can overflow).
     batch_size : int, optional
         Items per batch (positive int; R6 recommends 100-1000). Default: the
@@ -647,6 +646,9 @@ def run_pipeline(call: Call, data: Any, stages: Sequence[Stage] | None,
         ``__cause__``.
     """
     fns = _check_stages(stages)
+    # What the workers get: by reference, or by value where pickle cannot (D15).
+    sent = fns if call.mode == "inline" else tuple(
+        portable(fn, f"stages[{i}] ({stage_name(fn)})") for i, fn in enumerate(fns))
     size = call.options["batch_size"] if batch_size is None else \
         check_positive_int(batch_size, "batch_size")
     counts = _check_replicas(replicas, len(fns), call.num_workers)
@@ -662,7 +664,7 @@ def run_pipeline(call: Call, data: Any, stages: Sequence[Stage] | None,
         if call.deadline.timeout is None:
             head, cost = _probe(fns, items, size)
         else:  # a slow first item must not escape the timeout: probe on the pool
-            head, cost = _probe_on_pool(call, fns, items, size)
+            head, cost = _probe_on_pool(call, sent, items, size)
         call.deadline.check()
         path = call.choose(n, cost)
     else:
@@ -671,7 +673,7 @@ def run_pipeline(call: Call, data: Any, stages: Sequence[Stage] | None,
         call.recorder.path = "inline"
         extra.update(replicas=None, layout=None)
         return head + as_list(apply_stages(fns, items[len(head):]))
-    plan = plan_layout(fns, counts, call.num_workers, -(-(n - len(head)) // size))
+    plan = plan_layout(sent, counts, call.num_workers, -(-(n - len(head)) // size))
     extra.update(replicas=list(plan.replicas), layout=plan.describe(), fused=plan.fused)
     call.recorder.path = "pool"
     return head + _Run(call, items, len(head), plan, size).execute()
