@@ -186,6 +186,35 @@ class Map:
         self.run()
 
 
+class MapCallables:
+    """``map`` with the same ~200 us kernel sent three ways (D15, issue 11).
+
+    ``module_function``: by reference (pickle); ``lambda`` and ``closure``: by value
+    (cloudpickle, loaded once per worker). The by-reference path must not get slower
+    for the by-value one to exist; the two by-value ones show what shipping costs.
+    """
+
+    params = [["module_function", "lambda", "closure"]]
+    param_names = ["callable"]
+    timeout = 120.0
+    repeat = (2, 5, 3.0)
+
+    def setup(self, kind: str) -> None:
+        self.items = list(range(EFFICIENCY_ITEMS))
+        offset = 0
+        self.func = {"module_function": spin, "lambda": lambda x: spin(x),
+                     "closure": lambda x: spin(x + offset)}[kind]
+        self.processor = make_processor("optimized", GATE_WORKERS,
+                                        start_method=local_kernel_start_method())
+        self.processor.map(self.func, self.items[:10])  # warm: first-call costs untimed
+
+    def teardown(self, kind: str) -> None:
+        close_processor(getattr(self, "processor", None))
+
+    def time_map_callable(self, kind: str) -> None:
+        self.processor.map(self.func, self.items)
+
+
 class ParallelEfficiency:
     """CPU-bound items (2,000 x ~200 us) through ``map`` on 2 workers.
 

@@ -33,6 +33,7 @@ from .asv_results import asv_paths, collect_results, run_asv
 from .environment import describe_environment, git_commit
 from .report import RAW_DIR, build_report, write_report
 from .run_tests import marker_expression, run_pytest
+from .terminal import compact_summary
 from .workloads import load_workloads
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,12 +186,11 @@ def main(argv: list[str] | None = None) -> int:
     workloads = load_workloads()
     data = build_report(out_dir / RAW_DIR, workloads)
     write_report(data, workloads, out_dir, asv_html=_asv_html())
-    print(data.summary[["operation", "baseline", "optimized", "speed-up", "verdict"]]
-          .to_string(index=False))
     for reason in data.exit_reasons:
         print(f"! {reason}", file=sys.stderr)
-    print(f"report written to {out_dir} ({time.monotonic() - t0:.0f} s): "
-          f"{'PASS' if data.exit_code == 0 else f'exit code {data.exit_code}'}")
+    verdict = (f"report written to {out_dir} ({time.monotonic() - t0:.0f} s): "
+               f"{'PASS' if data.exit_code == 0 else f'exit code {data.exit_code}'}")
+    print(compact_summary(data.summary, data.gates, verdict, out_dir / "report.html"))
     return data.exit_code
 
 

@@ -317,7 +317,7 @@ def _measured(at: pd.DataFrame) -> Figure | None:
     return None
 
 
-def _figure(rows: pd.DataFrame, impl: str, size: int) -> Figure:
+def _figure(rows: pd.DataFrame, impl: str, size: int, extrapolate: bool = True) -> Figure:
     """Measured median at ``size``, else a trustworthy power-law extrapolation, else n/a."""
     mine = rows[rows["impl"] == impl]
     at = mine[mine["size"] == size]
@@ -325,6 +325,8 @@ def _figure(rows: pd.DataFrame, impl: str, size: int) -> Figure:
     if measured is not None:
         return measured
     status_at = at["status"].iloc[0] if not at.empty else "not in suite"
+    if not extrapolate:
+        return Figure(math.nan, False, status=status_at, note="not measured at this size")
     ok = mine[(mine["status"] == "ok") & mine["size"].notna()]
     if ok.empty:
         note = "no successful measurement" if not mine.empty else "not benchmarked"
@@ -345,7 +347,8 @@ def _figure(rows: pd.DataFrame, impl: str, size: int) -> Figure:
 
 
 def reference_figures(bench: pd.DataFrame, workloads: Workloads,
-                      impls: Sequence[str] = ("baseline", "optimized")) -> pd.DataFrame:
+                      impls: Sequence[str] = ("baseline", "optimized"),
+                      no_extrapolation: Sequence[str] = ()) -> pd.DataFrame:
     """Per operation and implementation: the time at the reference size.
 
     Parameters
@@ -356,6 +359,10 @@ def reference_figures(bench: pd.DataFrame, workloads: Workloads,
         Operations, their reference sizes and gates.
     impls : sequence of str
         Implementations to give a figure for.
+    no_extrapolation : sequence of str
+        Implementations given only measured figures ("not measured at this size"
+        otherwise): the optimized side in quick mode, whose smallest sizes say
+        nothing about the seed's.
 
     Returns
     -------
@@ -373,7 +380,7 @@ def reference_figures(bench: pd.DataFrame, workloads: Workloads,
         if not timed.empty:  # the workload actually measured (a fallback may differ)
             workload = _workload_of(timed.iloc[0], workloads)
         for impl in impls:
-            f = _figure(timed, impl, size)
+            f = _figure(timed, impl, size, extrapolate=impl not in no_extrapolation)
             rows.append({"operation": op.name, "size": size, "size_source": source,
                          "workload": workload, "impl": impl, "seconds": f.seconds,
                          "extrapolated": f.extrapolated, "exponent": f.exponent, "r2": f.r2,

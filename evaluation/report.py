@@ -219,7 +219,8 @@ def build_report(raw: Path, workloads: Workloads) -> ReportData:
     tests = _tests(raw, impls_run, workloads, problems)
     excluded = run.get("stages", {}).get("asv", {}).get("excluded_impls", [])
     bench = _bench(raw, workloads, problems, excluded)
-    figures = A.reference_figures(bench, workloads)
+    quick = run.get("mode") == "quick"  # tiny sizes: never extrapolate the optimized side
+    figures = A.reference_figures(bench, workloads, no_extrapolation=("optimized",) if quick else ())
     targets = A.target_verdicts(bench, workloads, str(run.get("mode", "unknown")))
     gates = A.gate_verdicts(tests, figures, workloads, impls_run)
     code, reasons = A.exit_status(tests, gates, problems, impls_run)

@@ -1,0 +1,71 @@
+"""What ``python -m evaluation`` prints fits a terminal (issue 12, part 5)."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from evaluation.report import build_report
+from evaluation.terminal import WIDTH, compact_summary
+from evaluation.workloads import load_workloads
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures" / "evaluation" / "raw"
+
+
+def _raw(tmp_path: Path, mode: str = "full") -> Path:
+    raw = tmp_path / "raw"
+    shutil.copytree(FIXTURES, raw)
+    run = json.loads((raw / "run.json").read_text())
+    (raw / "run.json").write_text(json.dumps({**run, "mode": mode}))
+    return raw
+
+
+def test_summary_fits_120_columns_with_reasons_as_footnotes(tmp_path: Path) -> None:
+    data = build_report(_raw(tmp_path), load_workloads(ROOT / "instances"))
+    text = compact_summary(data.summary, data.gates, "report written: PASS",
+                           tmp_path / "report.html")
+    lines = text.splitlines()
+    assert all(len(line) <= WIDTH for line in lines), max(lines, key=len)
+    assert lines[0].split()[:2] == ["operation", "met?"]
+    assert lines[-1] == f"open {tmp_path / 'report.html'}"
+    marks = {m for line in lines[2:] for m in line.split() if m.startswith("[") and m.endswith("]")}
+    notes = [line for line in lines if line[:1] == "[" and line[1:2].isdigit()]
+    assert len(notes) == len({m for m in marks if m[1:-1].isdigit()}), (marks, notes)
+    for _, r in data.summary.iterrows():  # every operation has its row
+        assert any(line.startswith(r["operation"][:32]) for line in lines)
+    long_cells = [c for c in data.summary[["baseline", "optimized"]].to_numpy().ravel() if len(c) > 16]
+    if long_cells:  # a long reason is footnoted, not printed inline
+        assert notes and not any(c in text for c in long_cells)
+
+
+def test_extrapolated_figures_are_starred_with_one_legend_line() -> None:
+    summary = pd.DataFrame([{"operation": "op", "baseline": "96.9 s (extrapolated, b=1.00)",
+                             "optimized": "1.0 ms", "speed-up": "482x (extrapolated)",
+                             "verdict": "-"}])
+    text = compact_summary(summary, pd.DataFrame(columns=["operation", "optimized"]), "PASS", None)
+    assert "96.9 s*" in text and "482x*" in text and text.count("* extrapolated") == 1
+
+
+def test_footnotes_are_numbered_once_per_distinct_reason() -> None:
+    summary = pd.DataFrame([{"operation": f"op{i}", "baseline": "n/a (cannot extrapolate: b=0.31 < 0.8)",
+                             "optimized": "1.0 ms", "speed-up": "n/a", "verdict": "no seed gate"}
+                            for i in range(3)])
+    gates = pd.DataFrame(columns=["operation", "optimized"])
+    text = compact_summary(summary, gates, "PASS", None)
+    assert text.count("[1]") == 4 and "[2]" not in text, text  # one reason, one number
+    assert "[1] cannot extrapolate: b=0.31 < 0.8" in text
+
+
+def test_quick_mode_never_extrapolates_the_optimized_side(tmp_path: Path) -> None:
+    data = build_report(_raw(tmp_path, "quick"), load_workloads(ROOT / "instances"))
+    opt = data.figures[data.figures["impl"] == "optimized"]
+    assert not opt["extrapolated"].any()
+    unmeasured = opt[opt["seconds"].isna()]
+    assert (unmeasured["note"] == "not measured at this size").all()
+    assert len(unmeasured) > 0  # the fixture's optimized side misses some seed sizes
+    full = build_report(_raw(tmp_path / "full"), load_workloads(ROOT / "instances"))
+    fopt = full.figures[full.figures["impl"] == "optimized"]
+    assert "not measured at this size" not in set(fopt["note"])  # full mode: fit or refuse
