@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test lint report quick-report demo bench bench-quick patch clean
+.PHONY: setup test lint report quick-report compare demo bench bench-quick patch clean
 
 setup: $(STAMP)
 
@@ -30,6 +30,11 @@ report: $(STAMP)
 
 quick-report: $(STAMP)
 	$(BIN)/python -m evaluation --quick
+
+## The report plus "Changes since REF" (default main); exit 1 on a significant slow-down.
+REF ?= main
+compare: $(STAMP)
+	$(BIN)/python -m evaluation --compare $(REF)
 
 ## The original nine-step demo of the slow baseline.
 demo: $(STAMP)

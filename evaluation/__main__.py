@@ -30,6 +30,7 @@ from typing import Any
 from tqdm import tqdm
 
 from .asv_results import asv_paths, collect_results, run_asv
+from .compare import DEFAULT_FACTOR, compare_results, ref_results
 from .environment import describe_environment, git_commit
 from .report import RAW_DIR, build_report, write_report
 from .run_tests import marker_expression, run_pytest
@@ -60,6 +61,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--from-results", type=Path, metavar="DIR",
                    help="rebuild the report from DIR/raw without running anything "
                         "(written to DIR unless --output is given)")
+    p.add_argument("--compare", metavar="REF",
+                   help="also compare this run's asv results with commit REF's (from asv's "
+                        "results directory, or by running asv for REF in its own virtualenv): "
+                        "a 'Changes since REF' section, and exit 1 when a benchmark got "
+                        "significantly slower by more than --factor")
+    p.add_argument("--factor", type=float, default=DEFAULT_FACTOR,
+                   help=f"smallest slow-down that counts as a regression (asv continuous -f; "
+                        f"default {DEFAULT_FACTOR})")
+    p.add_argument("--asv-results-dir", type=Path, metavar="DIR",
+                   help="where REF's asv results are looked for (default: asv.conf.json's)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -147,6 +158,28 @@ def _run_all(args: argparse.Namespace, out_dir: Path) -> None:
         (raw / "run.json").write_text(json.dumps(run, indent=2, default=str), encoding="utf-8")
 
 
+def _compare(args: argparse.Namespace, raw: Path, data: Any) -> None:
+    """``--compare REF``: REF's asv results against this run's; regressions set exit 1."""
+    paths = asv_paths(ROOT)
+    head = sorted(p for p in (raw / "asv").glob("*/*.json") if p.name != "machine.json")
+    try:
+        if not head:
+            raise FileNotFoundError("this run has no asv result file to compare")
+        ref = ref_results(ROOT, args.compare, args.asv_results_dir or paths["results_dir"],
+                          raw / "asv-ref", config=paths["config"],
+                          wall_timeout_s=ASV_CAP_S["full"], log=raw / "asv-ref.log")
+    except (ValueError, FileNotFoundError, OSError) as exc:
+        data.exit_reasons.append(f"--compare {args.compare}: {exc}")
+        data.exit_code = max(data.exit_code, 3)
+        return
+    data.comparison = compare_results(ref, head[-1], args.factor)
+    n = len(data.comparison.regressions)
+    if n:
+        data.exit_reasons.append(f"{n} benchmark point(s) significantly slower than "
+                                 f"{args.compare} by more than {args.factor:g}x")
+        data.exit_code = data.exit_code or 1
+
+
 def _asv_html() -> Path | None:
     try:
         return asv_paths(ROOT)["html_dir"] / "index.html"
@@ -185,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         _run_all(args, out_dir)
     workloads = load_workloads()
     data = build_report(out_dir / RAW_DIR, workloads)
+    if args.compare:
+        _compare(args, out_dir / RAW_DIR, data)
     write_report(data, workloads, out_dir, asv_html=_asv_html())
     for reason in data.exit_reasons:
         print(f"! {reason}", file=sys.stderr)

@@ -171,3 +171,44 @@ def plot_speedups(figures: pd.DataFrame, out_dir: Path) -> Path | None:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_changes(changes: pd.DataFrame, ref: str, out_dir: Path) -> list[Path]:
+    """Per operation, the two commits side by side: ``changes_<operation>.png``.
+
+    Parameters
+    ----------
+    changes : pandas.DataFrame
+        :attr:`evaluation.compare.Comparison.changes`.
+    ref : str
+        The reference commit (for the legend).
+    out_dir : Path
+        Where the PNGs go.
+
+    Returns
+    -------
+    list of Path
+        One file per operation with timed points in both commits.
+    """
+    timed = changes[(changes["kind"] == "time") & changes["before"].notna()
+                    & changes["after"].notna()]
+    written = []
+    for method, rows in timed.groupby(timed["benchmark"].str.rsplit(".", n=1).str[-1]):
+        rows = rows.head(24)  # one readable figure; the table has every point
+        fig, ax = plt.subplots(figsize=(9, 0.32 * len(rows) + 1.6))
+        y = np.arange(len(rows))
+        labels = [f"{b.split('.')[-2]}({p})" for b, p in zip(rows["benchmark"], rows["params"],
+                                                              strict=True)]
+        ax.barh(y - 0.2, rows["before"], 0.4, label=f"{ref[:8]} (before)", color="tab:gray")
+        ax.barh(y + 0.2, rows["after"], 0.4, label="this run", color="tab:blue")
+        ax.set_yticks(y, labels, fontsize=7)
+        ax.set_xscale("log")
+        ax.set(xlabel="seconds (log scale)", title=f"{method}: before and after")
+        ax.invert_yaxis()
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        path = out_dir / f"changes_{method}.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        written.append(path)
+    return written

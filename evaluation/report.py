@@ -28,7 +28,8 @@ import pandas as pd
 
 from . import analysis as A
 from .asv_results import RESULT_COLUMNS, load_results
-from .plots import plot_scaling, plot_speedups
+from .compare import Comparison
+from .plots import plot_changes, plot_scaling, plot_speedups
 from .reliability import reliability_summary, reliability_table
 from .run_tests import parse_junit
 from .workloads import IMPLEMENTATIONS, Workloads
@@ -64,6 +65,7 @@ class ReportData:
     notes: list[str] = field(default_factory=list)
     plots: list[Path] = field(default_factory=list)
     reliability: dict[str, Any] = field(default_factory=dict)
+    comparison: Comparison | None = None  # --compare REF
 
 
 # --------------------------------------------------------------------------- building
@@ -311,6 +313,9 @@ def report_json(data: ReportData, workloads: Workloads, links: dict[str, str]) -
         "tests": tests,
         "baseline_defects": _records(data.defects),
         "reliability": data.reliability,
+        "changes_since": None if data.comparison is None else {
+            "ref": data.comparison.ref, "head": data.comparison.head,
+            "factor": data.comparison.factor, "changes": _records(data.comparison.changes)},
         "benchmarks": _records(data.bench),
         "notes": data.notes,
         "links": links,
@@ -471,6 +476,8 @@ def sections(data: ReportData, workloads: Workloads, links: dict[str, str]) -> l
     """
     speed_png = [p.name for p in data.plots if p.name == "speedup_at_seed_sizes.png"]
     out = [Section("Summary", [_headline(data)] + data.notes, data.summary, speed_png)]
+    if data.comparison is not None:
+        out.append(_changes_section(data.comparison, data.plots))
     out += _test_sections(data)
     out += _benchmark_sections(data, workloads)
     env_par = [f"[{k}]({v})" for k, v in links.items()]
@@ -480,6 +487,19 @@ def sections(data: ReportData, workloads: Workloads, links: dict[str, str]) -> l
         "`raw/` holds the JUnit XML of each pytest run, the asv result files and run.json; "
         "rebuild this report with `python -m evaluation --from-results <this folder>`."]))
     return out
+
+
+def _changes_section(c: Comparison, plots: list[Path]) -> Section:
+    """Changes since REF: every benchmark point that changed, regressions first."""
+    counts = c.changes["change"].value_counts()
+    changed = c.changes[~c.changes["change"].isin(["no change", "not comparable"])]
+    return Section(f"Changes since {c.ref[:10]}", [
+        f"This run ({c.head[:10]}) against {c.ref[:10]}, point by point, classified as "
+        f"`asv compare` does (its own code: beyond a factor of {c.factor:g} and significant by "
+        "asv's test on the samples). " + ", ".join(f"{n} {k}" for k, n in counts.items()) +
+        ". Lower is better for time and memory; track_ values have no direction and never count "
+        "as regressions."], changed.round({"ratio": 3}),
+        [p.name for p in plots if p.name.startswith("changes_")])
 
 
 def _test_sections(data: ReportData) -> list[Section]:
@@ -596,6 +616,8 @@ def write_report(data: ReportData, workloads: Workloads, out_dir: Path,
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     data.plots = plot_scaling(data.bench, data.figures, workloads, out_dir)
+    if data.comparison is not None:
+        data.plots += plot_changes(data.comparison.changes, data.comparison.ref, out_dir)
     speed = plot_speedups(data.figures, out_dir)
     if speed:
         data.plots.append(speed)
