@@ -29,6 +29,7 @@ import pandas as pd
 from . import analysis as A
 from .asv_results import RESULT_COLUMNS, load_results
 from .compare import Comparison
+from .growth import growth_table
 from .plots import plot_changes, plot_scaling, plot_speedups
 from .reliability import reliability_summary, reliability_table
 from .run_tests import parse_junit
@@ -313,6 +314,7 @@ def report_json(data: ReportData, workloads: Workloads, links: dict[str, str]) -
         "tests": tests,
         "baseline_defects": _records(data.defects),
         "reliability": data.reliability,
+        "growth": _records(growth_table(data.bench, workloads)),
         "changes_since": None if data.comparison is None else {
             "ref": data.comparison.ref, "head": data.comparison.head,
             "factor": data.comparison.factor, "changes": _records(data.comparison.changes)},
@@ -549,6 +551,13 @@ def _benchmark_sections(data: ReportData, workloads: Workloads) -> list[Section]
             "Every size where both ran; 'optimized / single' compares with the best "
             "single-process implementation of the same work (1.0 = as fast)."],
             _speedups_table(data.speedups)),
+        Section("Growth with size", [
+            "t ~ n^b fitted over the largest sizes each implementation ran (up to 3) in the "
+            "operation's main compute-workload curve, beside the single-process reference's b "
+            "(impl 'single', the best one-process implementation of the same work). A b above "
+            "the reference's means the processor grows faster than the work at those sizes. "
+            "The log-log charts of every implementation are under 'All benchmarks'."],
+            growth_table(data.bench, workloads)),
         Section("All benchmarks", [
             "Median ± half the interquartile range; 'skipped' = asv NaN, 'failed' = asv null."],
             bench_table(data.bench),
