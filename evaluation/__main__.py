@@ -32,6 +32,7 @@ from tqdm import tqdm
 from .asv_results import asv_paths, collect_results, run_asv
 from .compare import DEFAULT_FACTOR, compare_results, ref_results
 from .environment import describe_environment, git_commit
+from .probe import ProbeOutcome, probe_all
 from .report import RAW_DIR, build_report, write_report
 from .run_tests import marker_expression, run_pytest
 from .terminal import compact_summary
@@ -71,6 +72,12 @@ def _parser() -> argparse.ArgumentParser:
                         f"default {DEFAULT_FACTOR})")
     p.add_argument("--asv-results-dir", type=Path, metavar="DIR",
                    help="where REF's asv results are looked for (default: asv.conf.json's)")
+    p.add_argument("--probe-budget", type=float, default=60.0, metavar="S",
+                   help="seconds each probed baseline call may take (full mode; default 60)")
+    p.add_argument("--probe-total", type=float, default=300.0, metavar="S",
+                   help="seconds the whole baseline probe may take (default 300)")
+    p.add_argument("--no-probe", action="store_true",
+                   help="do not probe the baseline beyond its benchmark sizes")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -121,7 +128,8 @@ def _run_all(args: argparse.Namespace, out_dir: Path) -> None:
         "commit": commit, "impls_run": impls, "options": {k: str(v) for k, v in vars(args).items()},
         "selection": {i: marker_expression(i, args.quick) for i in impls},
         "environment": describe_environment(ROOT), "stages": {}, "problems": []}
-    bar = _Progress(len(impls) + 1, enabled=not args.no_progress)
+    probing = not args.quick and not args.skip_baseline and not args.no_probe
+    bar = _Progress(len(impls) + 1 + probing, enabled=not args.no_progress)
     try:
         for k, impl in enumerate(impls):
             bar.stage(k, f"pytest {impl}")
@@ -137,7 +145,10 @@ def _run_all(args: argparse.Namespace, out_dir: Path) -> None:
                                                "command": res.command}
             if res.problem:
                 run["problems"].append(_problem("pytest", impl, res.problem))
-        bar.stage(len(impls), "asv run")
+        if probing:
+            bar.stage(len(impls), "probe baseline")
+            _probe_stage(args, raw, run, bar)
+        bar.stage(len(impls) + probing, "asv run")
         excluded = ["baseline"] if args.skip_baseline else []
         asv = run_asv(ROOT, commit, raw, quick=args.quick, wall_timeout_s=ASV_CAP_S[mode],
                       on_progress=lambda pct: bar.update(pct, f"asv run {pct:.0f}%"),
@@ -151,11 +162,35 @@ def _run_all(args: argparse.Namespace, out_dir: Path) -> None:
             collect_results(asv.results_dir, commit, raw / "asv", previous=asv.previous)
         except FileNotFoundError as exc:
             run["problems"].append(_problem("asv", None, f"{exc} (see {asv.log_path.name})"))
-        bar.stage(len(impls) + 1, "done")
+        bar.stage(len(impls) + 1 + probing, "done")
     finally:
         bar.close()
         run["finished_at"] = datetime.now().isoformat(timespec="seconds")
         (raw / "run.json").write_text(json.dumps(run, indent=2, default=str), encoding="utf-8")
+
+
+def _probe_stage(args: argparse.Namespace, raw: Path, run: dict[str, Any],
+                 bar: _Progress) -> None:
+    """Run the original beyond its benchmark sizes (evaluation/probe.py) -> raw/probe.json."""
+    t0 = time.monotonic()
+    seen: list[ProbeOutcome] = []
+
+    def on_outcome(o: ProbeOutcome) -> None:
+        seen.append(o)
+        bar.update(min(99.0, 100 * (time.monotonic() - t0) / args.probe_total),
+                   f"probe baseline: {o.operation} at {o.size:,}: {o.kind}")
+
+    outcomes = probe_all(load_workloads(), budget_s=args.probe_budget,
+                         total_s=args.probe_total, cwd=ROOT, on_outcome=on_outcome)
+    (raw / "probe.json").write_text(json.dumps({
+        "budget_s": args.probe_budget, "total_s": args.probe_total,
+        "outcomes": [o.as_dict() for o in outcomes]}, indent=2), encoding="utf-8")
+    run["stages"]["probe"] = {"seconds": round(time.monotonic() - t0, 1),
+                              "outcomes": len(outcomes)}
+    left = sum(o.leftover for o in outcomes)
+    if left:
+        run["problems"].append(_problem("probe", "baseline",
+                                        f"{left} process(es) of probed calls survived the probe's SIGKILL"))
 
 
 def _compare(args: argparse.Namespace, raw: Path, data: Any) -> None:

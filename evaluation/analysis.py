@@ -278,6 +278,7 @@ class Figure:
     spread: float = math.nan
     status: str = "ok"
     note: str = ""
+    holdout_error: float = math.nan
 
 
 def extrapolation_refusal(law: PowerLaw, size: float) -> str:
@@ -339,11 +340,37 @@ def _figure(rows: pd.DataFrame, impl: str, size: int, extrapolate: bool = True) 
     except FitError as exc:
         return Figure(math.nan, False, status=status_at, note=f"cannot extrapolate: {exc}")
     refusal = extrapolation_refusal(law, size)
+    holdout = _holdout_error(ok)
+    if not refusal and holdout != holdout:
+        refusal = (f"cannot validate the fit: {ok['size'].nunique()} sizes leave none to hold "
+                   "out")
+    elif not refusal and holdout > MAX_HOLDOUT_ERROR:
+        refusal = (f"hold-out error {holdout:.0%} > {MAX_HOLDOUT_ERROR:.0%} (fitted without the "
+                   f"largest size, the law mispredicts it)")
     if refusal:
         return Figure(math.nan, False, law.b, law.r2, law.n_points, status=status_at,
-                      note=f"cannot extrapolate: {refusal}")
+                      note=f"cannot extrapolate: {refusal}", holdout_error=holdout)
     return Figure(law.predict(size), True, law.b, law.r2, law.n_points, status=status_at,
-                  note=f"fit over sizes {law.size_range[0]:g}-{law.size_range[1]:g}")
+                  note=f"fit over sizes {law.size_range[0]:g}-{law.size_range[1]:g}",
+                  holdout_error=holdout)
+
+
+#: A fit that mispredicts its own largest measured size by more than this is refused.
+MAX_HOLDOUT_ERROR = 0.5
+
+
+def _holdout_error(ok: pd.DataFrame) -> float:
+    """Fit without the largest size, predict it: |predicted - measured| / measured."""
+    by_size = ok.sort_values("size").drop_duplicates("size", keep="last")
+    if len(by_size) < 3:
+        return math.nan
+    head, last = by_size.iloc[:-1], by_size.iloc[-1]
+    try:
+        law = fit_power_law(head["size"].astype(float), head["median"].astype(float))
+    except FitError:
+        return math.nan
+    measured = float(last["median"])
+    return abs(law.predict(float(last["size"])) - measured) / measured
 
 
 def reference_figures(bench: pd.DataFrame, workloads: Workloads,
@@ -385,7 +412,8 @@ def reference_figures(bench: pd.DataFrame, workloads: Workloads,
                          "workload": workload, "impl": impl, "seconds": f.seconds,
                          "extrapolated": f.extrapolated, "exponent": f.exponent, "r2": f.r2,
                          "n_points": f.n_points, "spread": f.spread,
-                         "status_at_size": f.status, "note": f.note})
+                         "status_at_size": f.status, "note": f.note,
+                         "holdout_error": f.holdout_error})
     return pd.DataFrame(rows)
 
 
@@ -705,7 +733,11 @@ def format_figure(row: pd.Series) -> str:
     """
     text = format_seconds(row["seconds"])
     if row["extrapolated"]:
-        return f"{text} (extrapolated, b={row['exponent']:.2f})"
+        held = row.get("holdout_error", math.nan)
+        held_text = f", hold-out error {held:.0%}" if held == held else ""
+        return f"{text} (extrapolated, b={row['exponent']:.2f}{held_text})"
+    if row.get("kind") in ("hangs", "crashes", "wrong result"):
+        return str(row["note"])
     if text == "n/a" and row["note"]:
         return f"n/a ({row['note']})"
     return text
@@ -798,13 +830,15 @@ def summary_table(figures: pd.DataFrame, gates: pd.DataFrame, workloads: Workloa
         base, opt = f.loc["baseline"], f.loc["optimized"]
         ratio = base["seconds"] / opt["seconds"]
         extrap = bool(base["extrapolated"] or opt["extrapolated"])
+        broke = base.get("kind") in ("hangs", "crashes", "wrong result")
         rows.append({
             "operation": op.name,
             "seed target": "; ".join(g.text for g in op.gates) or "-",
             "size": f"{int(base['size']):,}",
             "baseline": format_figure(base),
             "optimized": format_figure(opt),
-            "speed-up": format_ratio(ratio) + (" (extrapolated)" if extrap else "")
+            "speed-up": "baseline does not finish" if broke else
+                        format_ratio(ratio) + (" (extrapolated)" if extrap else "")
                         if ratio == ratio else "n/a",
         })
         if bench is not None:

@@ -119,8 +119,12 @@ def _scaling_chart(op: str, ok: pd.DataFrame, rows: pd.DataFrame, f_op: pd.DataF
     return path
 
 
-def _speedup_rows(figures: pd.DataFrame) -> list[tuple[str, float, bool, int]]:
-    """(operation, baseline / optimized, extrapolated, size) where both figures exist."""
+def _speedup_rows(figures: pd.DataFrame) -> list[tuple[str, float, bool, int, str]]:
+    """(operation, baseline / optimized, extrapolated, size, broke) per drawable operation.
+
+    ``broke`` is the probe's finding when the baseline does not finish (hangs, crashes,
+    wrong result): such a row is drawn as text, not as a bar (its ratio is NaN).
+    """
     rows = []
     for op, f in figures.groupby("operation", sort=False):
         f = f.set_index("impl")
@@ -128,9 +132,14 @@ def _speedup_rows(figures: pd.DataFrame) -> list[tuple[str, float, bool, int]]:
             continue
         b, o = f.loc["baseline"], f.loc["optimized"]
         tb, to = float(b["seconds"]), float(o["seconds"])
-        if math.isfinite(tb) and math.isfinite(to) and tb > 0 and to > 0:
+        if b.get("kind") in ("hangs", "crashes", "wrong result") and math.isfinite(to):
+            size = b.get("probe_size")
+            rows.append((str(op), math.nan, False, int(size) if pd.notna(size) else
+                         int(b["size"]), f"baseline {b['kind']} at n={int(size):,}"
+                         if pd.notna(size) else f"baseline {b['kind']}"))
+        elif math.isfinite(tb) and math.isfinite(to) and tb > 0 and to > 0:
             rows.append((str(op), tb / to, bool(b["extrapolated"]) or bool(o["extrapolated"]),
-                         int(b["size"])))
+                         int(b["size"]), ""))
     return rows
 
 
@@ -155,12 +164,16 @@ def plot_speedups(figures: pd.DataFrame, out_dir: Path) -> Path | None:
         return None
     fig, ax = plt.subplots(figsize=(8, 0.55 * len(rows) + 1.5))
     y = np.arange(len(rows))
-    for i, (_op, ratio, extrap, _size) in enumerate(rows):
+    for i, (_op, ratio, extrap, _size, broke) in enumerate(rows):
+        if broke:  # no bar: the original does not finish there
+            ax.text(1.0, i, f" {broke}: does not finish", va="center", fontsize=8,
+                    color="tab:red")
+            continue
         ax.barh(i, ratio, color="tab:blue", hatch="//" if extrap else None,
                 edgecolor="white" if extrap else "tab:blue", alpha=0.85)
         ax.text(ratio, i, f" {ratio:,.0f}x" if ratio >= 10 else f" {ratio:.2g}x", va="center",
                 fontsize=8)
-    ax.set_yticks(y, [f"{op}\n(n={size:,})" for op, _, _, size in rows], fontsize=8)
+    ax.set_yticks(y, [f"{op}\n(n={size:,})" for op, _, _, size, _ in rows], fontsize=8)
     ax.set_xscale("log")
     ax.axvline(1.0, color="black", lw=0.8)
     ax.set(xlabel="speed-up (baseline time / optimized time), log scale",

@@ -28,6 +28,7 @@ import pandas as pd
 
 from . import analysis as A
 from .asv_results import RESULT_COLUMNS, load_results
+from .baseline_truth import apply_probe, baseline_at_seed_size, load_probe
 from .compare import Comparison
 from .growth import growth_table
 from .plots import plot_changes, plot_scaling, plot_speedups
@@ -67,6 +68,7 @@ class ReportData:
     plots: list[Path] = field(default_factory=list)
     reliability: dict[str, Any] = field(default_factory=dict)
     comparison: Comparison | None = None  # --compare REF
+    probe: list[dict[str, Any]] | None = None  # the baseline probe's outcomes
 
 
 # --------------------------------------------------------------------------- building
@@ -224,6 +226,8 @@ def build_report(raw: Path, workloads: Workloads) -> ReportData:
     bench = _bench(raw, workloads, problems, excluded)
     quick = run.get("mode") == "quick"  # tiny sizes: never extrapolate the optimized side
     figures = A.reference_figures(bench, workloads, no_extrapolation=("optimized",) if quick else ())
+    probe = load_probe(raw)
+    figures = apply_probe(figures, probe)
     targets = A.target_verdicts(bench, workloads, str(run.get("mode", "unknown")))
     gates = A.gate_verdicts(tests, figures, workloads, impls_run)
     code, reasons = A.exit_status(tests, gates, problems, impls_run)
@@ -234,7 +238,7 @@ def build_report(raw: Path, workloads: Workloads) -> ReportData:
         defects=A.baseline_defects(tests), opt_failures=A.optimized_failures(tests),
         tests_summary=A.tests_summary(tests, IMPLEMENTATIONS), exit_code=code,
         exit_reasons=reasons, targets=targets, notes=_notes(run, gates, bench, figures, targets),
-        reliability=reliability_summary(tests))
+        reliability=reliability_summary(tests), probe=probe)
 
 
 # --------------------------------------------------------------------------- JSON / CSV
@@ -314,6 +318,8 @@ def report_json(data: ReportData, workloads: Workloads, links: dict[str, str]) -
         "tests": tests,
         "baseline_defects": _records(data.defects),
         "reliability": data.reliability,
+        "baseline_at_seed_size": baseline_at_seed_size(data.figures),
+        "baseline_probe": data.probe,
         "growth": _records(growth_table(data.bench, workloads)),
         "changes_since": None if data.comparison is None else {
             "ref": data.comparison.ref, "head": data.comparison.head,
@@ -405,10 +411,23 @@ def _gates_table(g: pd.DataFrame) -> pd.DataFrame:
                                "baseline_message": "baseline failure"})
 
 
-def _feasibility(workloads: Workloads) -> pd.DataFrame:
-    return pd.DataFrame([{"operation": op.name, "baseline sizes run": ", ".join(
-        f"{s:,}" for s in op.sizes["baseline"]), "baseline_max": f"{op.baseline_max:,}",
-        "why not larger": op.baseline_max_reason} for op in workloads.operations.values()])
+def _feasibility(workloads: Workloads, probe: list[dict[str, Any]] | None) -> pd.DataFrame:
+    rows = []
+    for op in workloads.operations.values():
+        seen = [o for o in probe or [] if o["operation"] == op.name]
+        done = [o for o in seen if o["kind"] == "finished"]
+        broke = [o for o in seen if o["kind"] != "finished"]
+        if probe is None:
+            why = op.baseline_max_reason + " (instances' note; no probe ran)"
+        elif not seen:
+            why = "the benchmarks reach the seed's size"
+        else:
+            why = "; ".join([f"finished at {o['size']:,} in {o['seconds']:.3g} s" for o in done] +
+                            [f"{o['kind']} at {o['size']:,}: {o['detail']}" for o in broke])
+        rows.append({"operation": op.name, "baseline sizes run": ", ".join(
+            f"{s:,}" for s in op.sizes["baseline"]), "baseline_max": f"{op.baseline_max:,}",
+            "why not larger": why})
+    return pd.DataFrame(rows)
 
 
 def _environment_table(env: dict[str, Any]) -> pd.DataFrame:
@@ -545,8 +564,11 @@ def _benchmark_sections(data: ReportData, workloads: Workloads) -> list[Section]
             "with the reason when the fit is not trustworthy."],
             _figures_table(data.figures)),
         Section("Where the baseline cannot go", [
-            "Sizes above baseline_max are skipped by the benchmarks (asv NaN, 'skipped')."],
-            _feasibility(workloads)),
+            "Sizes above baseline_max are skipped by the benchmarks (asv NaN, 'skipped'). "
+            "'why not larger' is what the probe saw when it ran the original at ~3x steps "
+            "beyond them (evaluation/probe.py: each size in its own process group under a "
+            "budget; a stuck call told from a slow one by CPU use), or the instances' note when no "
+            "probe ran."], _feasibility(workloads, data.probe)),
         Section("Measured speed-ups (side by side, same run)", [
             "Every size where both ran; 'optimized / single' compares with the best "
             "single-process implementation of the same work (1.0 = as fast)."],

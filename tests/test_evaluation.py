@@ -238,7 +238,10 @@ def test_figures_use_the_gate_workload_and_worker_count(bench, figures) -> None:
     # Fitted on the compute suite at 4 workers (1 ms per item -> b close to 1), not on
     # the latency suite (3 ms per item).
     assert base["exponent"] == pytest.approx(1.0, abs=0.1)
-    assert base["seconds"] == pytest.approx(1e-3 * 100000, rel=0.3)
+    # ... but two sizes leave none to hold out, and an unvalidated fit is refused (issue 12)
+    assert math.isnan(base["seconds"]) and "cannot validate the fit" in base["note"]
+    primes = _figure(figures, "parallel_find_primes", "baseline")  # three sizes: validated
+    assert primes["extrapolated"] and 0 <= primes["holdout_error"] < 0.5
 
 
 def test_no_extrapolation_without_a_growing_trend(workloads) -> None:
@@ -296,9 +299,18 @@ def test_trustworthy_extrapolation_is_kept(workloads) -> None:
     assert far["extrapolated"] and far["seconds"] == pytest.approx(1.0)
     assert far["exponent"] == pytest.approx(1.0)
     # a flat trend is followed only a short way (here 10x: 10**5 -> 10**6)
-    near = _primes_figure(_timed("optimized", [10000, 100000], [1e-3, 2e-3]), workloads)
+    near = _primes_figure(_timed("optimized", [1000, 10000, 100000], [5e-4, 1e-3, 2e-3]),
+                          workloads)
     assert near["extrapolated"] and near["exponent"] == pytest.approx(math.log10(2))
-    assert near["seconds"] == pytest.approx(4e-3)
+    assert near["seconds"] == pytest.approx(4e-3) and near["holdout_error"] == pytest.approx(0)
+
+
+def test_a_fit_that_mispredicts_its_largest_size_is_refused(workloads) -> None:
+    # b = 1 up to 3,000, then 10x slower at 10,000: fitted without it, the law says 0.01 s
+    bent = _primes_figure(_timed("baseline", [1000, 3000, 10000], [1e-3, 3e-3, 1e-1]),
+                          workloads, "baseline")
+    assert not bent["extrapolated"] and math.isnan(bent["seconds"])
+    assert "hold-out error" in bent["note"] and bent["holdout_error"] > 0.5
 
 
 def test_asv_cross_check_uses_measurements_only(tests_df, figures, workloads) -> None:

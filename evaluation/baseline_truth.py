@@ -1,0 +1,105 @@
+"""What the original does at the seed's size: measured, probed, or extrapolated (D16).
+
+:func:`apply_probe` folds the probe's outcomes (:mod:`evaluation.probe`, ``raw/probe.json``)
+into the baseline's reference figures, and every figure gets a ``kind``:
+
+- ``measured``: asv, or the probe, ran it at the seed's size and it finished;
+- ``extrapolated``: fitted to smaller sizes (only where the probe saw no hang, crash,
+  wrong result or refusal on the way - never past one);
+- ``hangs`` / ``crashes`` / ``wrong result``: what the probe saw, at the size it saw it
+  (the speed-up then reads "baseline does not finish");
+- ``not run``: no figure (the probe refused a size that would start too many processes,
+  ran out of budget, or nothing was measured), with the reason.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["DOES_NOT_FINISH", "load_probe", "apply_probe", "baseline_at_seed_size"]
+
+#: Kinds for which the baseline has no time at the seed's size, because it broke.
+DOES_NOT_FINISH = ("hangs", "crashes", "wrong result")
+
+
+def load_probe(raw: Path) -> list[dict[str, Any]] | None:
+    """The probe's outcomes from ``raw/probe.json``; None when the stage did not run."""
+    path = raw / "probe.json"
+    if not path.exists():
+        return None
+    return list(json.loads(path.read_text()).get("outcomes", []))
+
+
+def _kind(row: pd.Series) -> str:
+    if row["extrapolated"]:
+        return "extrapolated"
+    return "measured" if row["seconds"] == row["seconds"] else "not run"
+
+
+def apply_probe(figures: pd.DataFrame, outcomes: list[dict[str, Any]] | None) -> pd.DataFrame:
+    """Baseline figures corrected by what the probe saw; a ``kind`` for every figure.
+
+    Parameters
+    ----------
+    figures : pandas.DataFrame
+        :func:`evaluation.analysis.reference_figures`.
+    outcomes : list of dict, optional
+        :func:`load_probe`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``figures`` with a ``kind`` column; a baseline figure the probe contradicts is
+        replaced (no time, the probe's size and reason in ``note``), one it measured at
+        the seed's size takes the probe's time.
+    """
+    out = figures.copy()
+    out["kind"] = [_kind(r) for _, r in out.iterrows()]
+    out["probe_size"] = pd.array([pd.NA] * len(out), dtype="Int64")
+    by_op: dict[str, list[dict[str, Any]]] = {}
+    for o in outcomes or []:
+        by_op.setdefault(o["operation"], []).append(o)
+    for i, r in out[out["impl"] == "baseline"].iterrows():
+        seen = sorted(by_op.get(r["operation"], []), key=lambda o: o["size"])
+        at_seed = [o for o in seen if o["size"] == r["size"] and o["kind"] == "finished"]
+        broke = [o for o in seen if o["kind"] != "finished" and o["size"] <= r["size"]]
+        if at_seed and not r["seconds"] == r["seconds"]:
+            out.loc[i, ["seconds", "extrapolated", "kind", "note"]] = [
+                float(at_seed[0]["seconds"]), False, "measured", "probed at this size"]
+        elif broke:
+            first = broke[0]
+            kind = first["kind"] if first["kind"] in DOES_NOT_FINISH else "not run"
+            what = first["kind"] if kind != "not run" else f"not run at {first['size']:,}"
+            note = (f"{what} at {first['size']:,}" if kind != "not run" else what) + \
+                f": {first['detail']}"
+            out.loc[i, ["seconds", "extrapolated", "kind", "note"]] = [math.nan, False, kind,
+                                                                      note]
+            out.loc[i, "probe_size"] = int(first["size"])
+    return out
+
+
+def baseline_at_seed_size(figures: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per operation, report.json's ``baseline_at_seed_size``.
+
+    Returns
+    -------
+    dict
+        ``{operation: {"kind", "size", "seconds", "detail", "model", "holdout_error"}}``;
+        ``size`` is the seed's size, or the size at which the probe saw it break;
+        ``model`` names what an extrapolation was fitted with.
+    """
+    res = {}
+    for _, r in figures[figures["impl"] == "baseline"].iterrows():
+        size = r.get("probe_size")
+        entry = {"kind": r["kind"], "size": int(size) if pd.notna(size) else int(r["size"]),
+                 "seconds": None if r["seconds"] != r["seconds"] else float(r["seconds"]),
+                 "detail": str(r["note"] or "")}
+        if r["kind"] == "extrapolated":
+            entry.update(model=f"power law t = a * n^b (b={r['exponent']:.2f}) over the sizes "
+                               "the benchmarks ran", holdout_error=None)
+        res[str(r["operation"])] = entry
+    return res

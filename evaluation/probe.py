@@ -1,0 +1,311 @@
+"""Probe the original where the benchmarks stop: what it really does at larger sizes (D16).
+
+The benchmarks run the baseline only up to ``baseline_max``; beyond it the report used
+to extrapolate, and a power law fitted to overhead-dominated sizes can be off by 10x
+exactly where the original hangs or crashes. This stage runs each baseline operation at
+sizes growing about 3x from its largest benchmark size up to the seed's size, one call
+per size in a child process group of its own (:mod:`evaluation.probe_child`), and
+records what happened::
+
+    finished      the call returned the right result (its time)
+    wrong result  it returned, but not what the oracle returns
+    hangs         no progress: the budget ran out with the whole group at ~0 % CPU
+                  (the parent joins while its children wait on a full pipe)
+    over budget   still computing when the budget ran out (slow, not stuck)
+    crashes       it died (out of memory, fork failing, a child killed), or grew past
+                  the probe's process or memory cap
+    refused       not started: it would start more than MAX_PROCESSES at once
+
+The probe never harms the machine: sizes that would start more than
+:data:`MAX_PROCESSES` processes are refused up front (the work model of
+:func:`processes_started`), a group that grows past that count or past
+:data:`MAX_MEMORY_SHARE` of RAM is killed, every group is SIGKILLed when its call ends
+or its budget expires, and afterwards the probe checks that no process of the group
+is left (``leftover`` counts any still alive after the kill). An operation stops at
+its first size that does not finish; the whole stage stops when its total budget is spent.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from .analysis import reference_size
+from .workloads import Operation, Workloads
+
+__all__ = ["MAX_PROCESSES", "MAX_MEMORY_SHARE", "ProbeOutcome", "processes_started",
+           "probe_sizes", "probe_call", "probe_all", "KINDS"]
+
+#: Processes the baseline may start at once during a probe.
+MAX_PROCESSES = 2000
+#: Share of the machine's RAM the probed group may use before it is killed.
+MAX_MEMORY_SHARE = 0.5
+#: Seconds without CPU progress (group CPU < 5 % of one core) that count as a hang.
+_IDLE_WINDOW_S = 5.0
+_IDLE_CPU_SHARE = 0.05
+_POLL_S = 0.25
+KINDS = ("finished", "wrong result", "hangs", "over budget", "crashes", "refused", "not run")
+
+
+@dataclass
+class ProbeOutcome:
+    """What one probed call did."""
+
+    operation: str
+    size: int
+    kind: str
+    seconds: float | None
+    detail: str
+    peak_processes: int = 0
+    leftover: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain-dict form (JSON)."""
+        return asdict(self)
+
+
+def processes_started(op: Operation, size: int, num_workers: int = 4) -> int:
+    """Processes the original starts at once for ``op`` at ``size`` (its own design).
+
+    Parameters
+    ----------
+    op : Operation
+        The operation.
+    size : int
+        Items, batches, matrix dimension, limit or words (the instances' builder).
+    num_workers : int
+        The baseline's worker count (the probe uses 4).
+
+    Returns
+    -------
+    int
+        Child processes alive together at the peak, from the original's code: one per
+        item, per chunk (``chunk_size``), per matrix element, per 100-word chunk, per
+        batch (plus its Manager), or a fixed few.
+    """
+    chunk = int(dict(op.call).get("chunk_size", 0) or 0)
+    per = {"process_data_spawn_per_item": size,
+           "process_with_file_based_ipc": math.ceil(size / (chunk or 10)),
+           "parallel_sum_spawn_many": math.ceil(size / (chunk or 5)),
+           "parallel_matrix_multiply": size * size,
+           "map_reduce_word_count": math.ceil(size / (chunk or 100)),
+           "batch_process_with_manager": size + 1,
+           "run_pipeline": 3 + 1,
+           "compute_statistics_sequential": 0}
+    return per.get(op.name, num_workers)
+
+
+def probe_sizes(op: Operation) -> list[int]:
+    """Sizes to probe: ~3x steps from the largest benchmark size up to the seed's size."""
+    seed, _ = reference_size(op)
+    size = max(op.sizes["baseline"])
+    out = []
+    while size < seed:
+        size = min(seed, size * 3)
+        out.append(size)
+    return out
+
+
+def _group_stats(root: psutil.Process) -> tuple[int, float, int]:
+    """(processes, CPU seconds, RSS bytes) of ``root`` and its descendants."""
+    procs = [root]
+    try:
+        procs += root.children(recursive=True)
+    except psutil.Error:
+        pass
+    cpu = rss = 0.0
+    alive = 0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            cpu += t.user + t.system
+            rss += p.memory_info().rss
+            alive += p.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            continue
+    return alive, cpu, int(rss)
+
+
+def _kill_group(pgid: int) -> int:
+    """SIGKILL every process of group ``pgid``; how many were still there."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        return 0
+    left = 0
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        left = sum(1 for p in psutil.process_iter(["pid"]) if _pgid(p.pid) == pgid
+                   and _status(p) != psutil.STATUS_ZOMBIE)
+        if not left:
+            break
+        time.sleep(0.05)
+    return left
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None
+
+
+def _status(p: psutil.Process) -> str:
+    try:
+        return str(p.status())
+    except psutil.Error:
+        return psutil.STATUS_ZOMBIE
+
+
+def probe_call(op: Operation, size: int, budget_s: float, *,
+               command: list[str] | None = None, cwd: Path | None = None,
+               max_processes: int = MAX_PROCESSES) -> ProbeOutcome:
+    """Run one baseline call at ``size`` in its own process group and classify it.
+
+    Parameters
+    ----------
+    op : Operation
+        The operation.
+    size : int
+        Its size argument.
+    budget_s : float
+        Wall seconds the call may take.
+    command : list of str, optional
+        The child's command line (tests substitute a fake baseline); default
+        ``python -m evaluation.probe_child OP SIZE``.
+    cwd : Path, optional
+        The child's working directory.
+    max_processes : int
+        Refuse (and kill at) this many processes.
+
+    Returns
+    -------
+    ProbeOutcome
+    """
+    need = processes_started(op, size)
+    if command is None and need > max_processes:
+        return ProbeOutcome(op.name, size, "refused", None,
+                            f"it would start {need:,} processes at once (probe cap "
+                            f"{max_processes:,})")
+    cmd = command or [sys.executable, "-m", "evaluation.probe_child", op.name, str(size)]
+    child = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    root = psutil.Process(child.pid)
+    ram = psutil.virtual_memory().total
+    t0 = time.monotonic()
+    samples: list[tuple[float, float]] = []
+    peak = 0
+    kind = detail = ""
+    while child.poll() is None:
+        alive, cpu, rss = _group_stats(root)
+        now = time.monotonic()
+        peak = max(peak, alive)
+        samples.append((now, cpu))
+        if alive > max_processes:
+            kind, detail = "crashes", f"grew past {max_processes:,} processes (killed)"
+        elif rss > MAX_MEMORY_SHARE * ram:
+            kind, detail = "crashes", (f"used {rss / 2**30:.1f} GiB, over "
+                                       f"{MAX_MEMORY_SHARE:.0%} of RAM (killed)")
+        elif now - t0 > budget_s:
+            kind, detail = _expired(samples, now, alive, budget_s)
+        if kind:
+            break
+        time.sleep(_POLL_S)
+    seconds = time.monotonic() - t0
+    leftover = _kill_group(child.pid)
+    out, err = child.communicate(timeout=30)
+    if kind:
+        return ProbeOutcome(op.name, size, kind, None, detail, peak, leftover)
+    return _finished(op, size, child.returncode, out, err, seconds, peak, leftover)
+
+
+def _expired(samples: list[tuple[float, float]], now: float, alive: int,
+             budget_s: float) -> tuple[str, str]:
+    """Budget spent: stuck (no CPU progress lately) or slow (still computing)?"""
+    window = [(t, c) for t, c in samples if t >= now - _IDLE_WINDOW_S]
+    if len(window) >= 2:
+        t_a, c_a = window[0]
+        t_b, c_b = window[-1]
+        share = (c_b - c_a) / max(t_b - t_a, 1e-9)
+        if share < _IDLE_CPU_SHARE:
+            return "hangs", (f"no progress: {share:.0%} CPU over the last {t_b - t_a:.0f} s "
+                             f"of {budget_s:g} s, {alive} processes alive and blocked")
+        return "over budget", (f"still computing after {budget_s:g} s ({share:.0%} CPU, "
+                               f"{alive} processes)")
+    return "over budget", f"still running after {budget_s:g} s"
+
+
+def _finished(op: Operation, size: int, code: int | None, out: str, err: str,
+              seconds: float, peak: int, leftover: int) -> ProbeOutcome:
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    if code == 0 and lines:
+        rec = json.loads(lines[-1])
+        if rec.get("ok"):
+            return ProbeOutcome(op.name, size, "finished", float(rec["seconds"]), "", peak,
+                                leftover)
+        return ProbeOutcome(op.name, size, "wrong result", float(rec["seconds"]),
+                            str(rec.get("detail") or "the result differs from the oracle"),
+                            peak, leftover)
+    tail = [line for line in err.strip().splitlines() if line.strip()]
+    why = tail[-1][:200] if tail else ""
+    if code is not None and code < 0:
+        how = f"killed by {signal.Signals(-code).name}"
+    else:
+        how = f"exit code {code}"
+    return ProbeOutcome(op.name, size, "crashes", None,
+                        f"{how}{': ' + why if why else ''}", peak, leftover)
+
+
+def probe_all(workloads: Workloads, *, budget_s: float = 60.0, total_s: float = 300.0,
+              cwd: Path | None = None, names: Iterable[str] | None = None,
+              on_outcome: Callable[[ProbeOutcome], None] | None = None) -> list[ProbeOutcome]:
+    """Probe every operation (or ``names``) as the module docstring says.
+
+    Parameters
+    ----------
+    workloads : Workloads
+        Operations, their benchmark sizes and seed sizes.
+    budget_s : float
+        Per-size budget (wall seconds).
+    total_s : float
+        Budget of the whole stage; sizes left when it is spent are ``not run``.
+    cwd : Path, optional
+        The children's working directory (the repository).
+    names : iterable of str, optional
+        Operations to probe; default all.
+    on_outcome : callable, optional
+        Called with each outcome as it is known (progress).
+
+    Returns
+    -------
+    list of ProbeOutcome
+    """
+    wanted = set(names) if names is not None else None
+    t0 = time.monotonic()
+    out: list[ProbeOutcome] = []
+    for op in workloads.operations.values():
+        if wanted is not None and op.name not in wanted:
+            continue
+        for size in probe_sizes(op):
+            left = total_s - (time.monotonic() - t0)
+            if left < 1:
+                res = ProbeOutcome(op.name, size, "not run", None,
+                                   f"the probe's {total_s:g} s were spent")
+            else:
+                res = probe_call(op, size, min(budget_s, left), cwd=cwd)
+            out.append(res)
+            if on_outcome:
+                on_outcome(res)
+            if res.kind != "finished":
+                break
+    return out

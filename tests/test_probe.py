@@ -1,0 +1,150 @@
+"""The baseline probe (issue 12 part 1) on fake baselines that sleep, hang, crash and fork."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from evaluation.probe import (
+    MAX_PROCESSES,
+    probe_all,
+    probe_call,
+    probe_sizes,
+    processes_started,
+)
+from evaluation.workloads import load_workloads
+
+ROOT = Path(__file__).resolve().parent.parent
+W = load_workloads(ROOT / "instances")
+OP = W.operations["parallel_find_primes"]
+
+SLEEPS = "import json, time; time.sleep(0.3); print(json.dumps({'seconds': 0.3, 'ok': True}))"
+WRONG = "import json; print(json.dumps({'seconds': 0.1, 'ok': False, 'detail': 'lost 3 results'}))"
+# The original's deadlock: a child blocks writing more than a pipe holds, the parent joins it.
+HANGS = """
+import multiprocessing as mp
+def child(q):
+    q.put(b"x" * 10_000_000)
+if __name__ == "__main__":
+    q = mp.get_context("fork").Queue()
+    p = mp.get_context("fork").Process(target=child, args=(q,))
+    p.start(); p.join()
+"""
+SPINS = "while True: pass"
+CRASHES = "import os; os.kill(os.getpid(), 9)"
+FORKS = """
+import os, time
+for _ in range(40):
+    if os.fork() == 0:
+        time.sleep(60); os._exit(0)
+time.sleep(60)
+"""
+
+
+def _probe(code: str, budget: float = 8.0, **kw):
+    return probe_call(OP, 123, budget, command=[sys.executable, "-c", code], **kw)
+
+
+def _no_group_left(outcome) -> None:
+    assert outcome.leftover == 0 or outcome.kind in {"hangs", "over budget", "crashes"}
+    assert not [p for p in psutil.Process().children(recursive=True)
+                if p.status() != psutil.STATUS_ZOMBIE and "probe" in " ".join(p.cmdline())]
+
+
+@pytest.mark.timeout(60)
+def test_a_call_that_returns_is_finished_with_its_time() -> None:
+    r = _probe(SLEEPS)
+    assert (r.kind, r.seconds) == ("finished", 0.3)
+
+
+@pytest.mark.timeout(60)
+def test_a_wrong_result_is_reported_as_such() -> None:
+    r = _probe(WRONG)
+    assert r.kind == "wrong result" and "lost 3 results" in r.detail
+
+
+@pytest.mark.timeout(60)
+def test_a_blocked_group_hangs_and_a_busy_one_is_over_budget() -> None:
+    hung = _probe(HANGS, budget=7.0)
+    assert hung.kind == "hangs", hung
+    assert "no progress" in hung.detail and hung.peak_processes >= 2
+    busy = _probe(SPINS, budget=6.0)
+    assert busy.kind == "over budget", busy
+
+
+@pytest.mark.timeout(60)
+def test_a_killed_call_crashes_with_its_signal() -> None:
+    r = _probe(CRASHES)
+    assert r.kind == "crashes" and "SIGKILL" in r.detail
+
+
+@pytest.mark.timeout(60)
+def test_a_group_that_forks_past_the_cap_is_killed_and_nothing_is_left() -> None:
+    r = _probe(FORKS, budget=20.0, max_processes=10)
+    assert r.kind == "crashes" and "grew past 10 processes" in r.detail
+    assert r.leftover == 0
+
+
+def test_sizes_that_would_start_too_many_processes_are_refused_up_front() -> None:
+    spawn = W.operations["process_data_spawn_per_item"]
+    assert processes_started(spawn, 10_000) == 10_000 > MAX_PROCESSES
+    r = probe_call(spawn, 10_000, 5.0)
+    assert r.kind == "refused" and "10,000 processes" in r.detail
+    matmul = W.operations["parallel_matrix_multiply"]
+    assert processes_started(matmul, 100) == 10_000
+    assert processes_started(W.operations["parallel_sum_spawn_many"], 1000) == 200
+
+
+def test_probe_sizes_grow_3x_up_to_the_seed_size() -> None:
+    sizes = probe_sizes(OP)  # baseline benchmarks end at 10,000; the seed size is 10**6
+    assert sizes[0] == 30_000 and sizes[-1] == 1_000_000
+    assert all(b <= 3 * a for a, b in zip(sizes, sizes[1:], strict=False))
+
+
+@pytest.mark.timeout(120)
+def test_the_real_baseline_is_probed_in_its_own_group_and_checked() -> None:
+    r = probe_call(OP, 30_000, 60.0, cwd=ROOT)  # trial division, ~1 s; the oracle agrees
+    assert r.kind == "finished" and r.seconds and r.seconds > 0, r
+    assert r.peak_processes >= 1 and r.leftover == 0
+    out = probe_all(W, budget_s=60.0, total_s=0.5, cwd=ROOT, names=["parallel_find_primes"])
+    assert [o.kind for o in out] == ["not run"] and "spent" in out[0].detail
+
+
+def test_the_report_says_what_the_probe_saw(tmp_path) -> None:
+    import json
+    import shutil
+
+    from evaluation.report import build_report, report_json
+    raw = tmp_path / "raw"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "evaluation" / "raw", raw)
+    outcomes = [
+        {"operation": "parallel_find_primes", "size": 30_000, "kind": "finished", "seconds": 0.7,
+         "detail": "", "peak_processes": 5, "leftover": 0},
+        {"operation": "parallel_find_primes", "size": 90_000, "kind": "hangs", "seconds": None,
+         "detail": "no progress: 0% CPU over the last 5 s of 60 s, 5 processes alive and blocked",
+         "peak_processes": 5, "leftover": 0},
+        {"operation": "parallel_matrix_multiply", "size": 36, "kind": "refused", "seconds": None,
+         "detail": "it would start 1,296 processes at once (probe cap 1,000)",
+         "peak_processes": 0, "leftover": 0},
+        {"operation": "process_data_spawn_per_item", "size": 100_000, "kind": "finished",
+         "seconds": 120.0, "detail": "", "peak_processes": 2000, "leftover": 0}]
+    (raw / "probe.json").write_text(json.dumps({"outcomes": outcomes}))
+    data = build_report(raw, W)
+    body = report_json(data, W, {})
+    truth = body["baseline_at_seed_size"]
+    assert truth["parallel_find_primes"]["kind"] == "hangs"
+    assert truth["parallel_find_primes"]["size"] == 90_000
+    assert truth["parallel_find_primes"]["seconds"] is None  # never extrapolated past a hang
+    assert truth["parallel_matrix_multiply"]["kind"] == "not run"  # refused: no figure
+    assert truth["process_data_spawn_per_item"] == {
+        "kind": "measured", "size": 100_000, "seconds": 120.0, "detail": "probed at this size"}
+    row = data.summary.set_index("operation").loc["parallel_find_primes"]
+    assert row["speed-up"] == "baseline does not finish" and row["baseline"].startswith("hangs at 90,000")
+    assert body["baseline_probe"] == outcomes
+    md = (tmp_path / "md")
+    from evaluation.report import write_report
+    write_report(data, W, md)
+    text = (md / "report.md").read_text()
+    assert "hangs at 90,000: no progress" in text  # 'why not larger', from the probe
