@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import operator
+import resource
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -281,15 +282,20 @@ def user_map(call: Call, func: Callable[[Any], Any], items: Any, chunksize: int 
 _TRANSFER_S = 2e-6
 
 
-def _timed_item_task(func: Callable[[Any], Any], item: Any) -> tuple[Any, float, float]:
-    """Worker task: ``func(item)`` with its own thread's CPU seconds and its wall seconds.
+def _timed_item_task(func: Callable[[Any], Any], item: Any) -> tuple[Any, float, float, bool]:
+    """Worker task: ``func(item)``, its thread's CPU and wall seconds, and whether it blocked.
 
     The calling thread's CPU clock, not the process's: the worker's other threads (the
-    result queue's feeder, the owner watch) must not count as the item's CPU.
+    result queue's feeder, the owner watch) must not count as the item's CPU. Wall time
+    beyond CPU is waiting only if the thread gave up the CPU itself (a voluntary context
+    switch: a sleep, I/O, a lock); on a loaded machine a CPU-bound item is also
+    descheduled - involuntarily - and must not pass for one that waits.
     """
+    u0 = resource.getrusage(resource.RUSAGE_THREAD).ru_nvcsw
     c0, w0 = time.thread_time(), time.perf_counter()
     value = func(item)
-    return value, time.thread_time() - c0, time.perf_counter() - w0
+    cpu, wall = time.thread_time() - c0, time.perf_counter() - w0
+    return value, cpu, wall, resource.getrusage(resource.RUSAGE_THREAD).ru_nvcsw > u0
 
 
 def _probe(call: Call, func: Callable[[Any], Any], first: Any) -> tuple[list[Any], Cost]:
@@ -297,8 +303,9 @@ def _probe(call: Call, func: Callable[[Any], Any], first: Any) -> tuple[list[Any
 
     On the pool, so that a slow item still obeys the timeout and the caller stays free.
     """
-    value, cpu, wall = call.run(_timed_item_task, [(func, first)])[0]
-    return [value], Cost(cpu_s=min(cpu, wall), wait_s=max(0.0, wall - cpu),
+    value, cpu, wall, blocked = call.run(_timed_item_task, [(func, first)])[0]
+    wait = max(0.0, wall - cpu) if blocked else 0.0  # never blocked: it only ran, or queued
+    return [value], Cost(cpu_s=min(cpu, wall) if blocked else wall, wait_s=wait,
                          transfer_s=_TRANSFER_S)
 
 
