@@ -9,7 +9,8 @@ into the baseline's reference figures, and every figure gets a ``kind``:
 - ``hangs`` / ``crashes`` / ``wrong result``: what the probe saw, at the size it saw it
   (the speed-up then reads "baseline does not finish");
 - ``not run``: no figure (the probe refused a size that would start too many processes,
-  ran out of budget, or nothing was measured), with the reason.
+  or nothing was measured), with the reason. A size that was merely ``over budget``
+  (still computing) does not stop an extrapolation.
 """
 from __future__ import annotations
 
@@ -66,7 +67,9 @@ def apply_probe(figures: pd.DataFrame, outcomes: list[dict[str, Any]] | None) ->
     for i, r in out[out["impl"] == "baseline"].iterrows():
         seen = sorted(by_op.get(r["operation"], []), key=lambda o: o["size"])
         at_seed = [o for o in seen if o["size"] == r["size"] and o["kind"] == "finished"]
-        broke = [o for o in seen if o["kind"] != "finished" and o["size"] <= r["size"]]
+        # Slow is not broken: after "over budget" (or a spent probe budget) the fit stands.
+        broke = [o for o in seen if o["kind"] in (*DOES_NOT_FINISH, "refused")
+                 and o["size"] <= r["size"]]
         if at_seed and not r["seconds"] == r["seconds"]:
             out.loc[i, ["seconds", "extrapolated", "kind", "note"]] = [
                 float(at_seed[0]["seconds"]), False, "measured", "probed at this size"]

@@ -129,7 +129,9 @@ def test_the_report_says_what_the_probe_saw(tmp_path) -> None:
          "detail": "it would start 1,296 processes at once (probe cap 1,000)",
          "peak_processes": 0, "leftover": 0},
         {"operation": "process_data_spawn_per_item", "size": 100_000, "kind": "finished",
-         "seconds": 120.0, "detail": "", "peak_processes": 2000, "leftover": 0}]
+         "seconds": 120.0, "detail": "", "peak_processes": 2000, "leftover": 0},
+        {"operation": "parallel_matrix_multiply", "size": 12, "kind": "over budget",
+         "seconds": None, "detail": "still computing", "peak_processes": 9, "leftover": 0}]
     (raw / "probe.json").write_text(json.dumps({"outcomes": outcomes}))
     data = build_report(raw, W)
     body = report_json(data, W, {})
@@ -138,6 +140,8 @@ def test_the_report_says_what_the_probe_saw(tmp_path) -> None:
     assert truth["parallel_find_primes"]["size"] == 90_000
     assert truth["parallel_find_primes"]["seconds"] is None  # never extrapolated past a hang
     assert truth["parallel_matrix_multiply"]["kind"] == "not run"  # refused: no figure
+    # "over budget" at 12 did not stop it; the refusal at 36 did, and says why
+    assert truth["parallel_matrix_multiply"]["detail"].startswith("not run at 36: it would start")
     assert truth["process_data_spawn_per_item"] == {
         "kind": "measured", "size": 100_000, "seconds": 120.0, "detail": "probed at this size"}
     row = data.summary.set_index("operation").loc["parallel_find_primes"]
