@@ -220,8 +220,8 @@ def record_segments(monkeypatch: pytest.MonkeyPatch, module: Any) -> list[str]:
     return names
 
 
-def refuse_dispatch(monkeypatch: pytest.MonkeyPatch, processor: Any, module: Any) -> list[str]:
-    """Make any dispatch by ``processor`` (or a segment made by ``module``) fail loudly.
+def refuse_dispatch(monkeypatch: pytest.MonkeyPatch, processor: Any, *modules: Any) -> list[str]:
+    """Make any dispatch by ``processor`` (or a segment made by ``modules``) fail loudly.
 
     Returns the list of what was attempted: a bad-input test asserts it stays empty,
     proving validation finished before any work started (D2).
@@ -236,7 +236,9 @@ def refuse_dispatch(monkeypatch: pytest.MonkeyPatch, processor: Any, module: Any
 
     monkeypatch.setattr(processor._backend, "run", refuse("backend.run"))
     monkeypatch.setattr(processor._backend, "submit", refuse("backend.submit"))
-    monkeypatch.setattr(module, "SharedArray", refuse("SharedArray"))
+    for module in modules:
+        if hasattr(module, "SharedArray"):
+            monkeypatch.setattr(module, "SharedArray", refuse(f"{module.__name__}.SharedArray"))
     return attempted
 
 

@@ -25,6 +25,7 @@ import pytest
 from optimized import OptimizedParallelProcessor
 from optimized.ops import mapping, matrix, pipeline, primes, wordcount
 from tests import kernels
+from tests.conftest import refuse_dispatch
 
 pytestmark = [pytest.mark.usefixtures("optimized_only"), pytest.mark.timeout(30)]
 
@@ -327,20 +328,7 @@ def proc(module_processor: Callable[..., Any]) -> Any:
 @pytest.fixture
 def refuse_work(monkeypatch: pytest.MonkeyPatch, proc: Any) -> list[str]:
     """Make every way of dispatching work fail loudly; returns what was attempted."""
-    attempted: list[str] = []
-
-    def refuse(name: str) -> Callable[..., Any]:
-        def fail(*args: Any, **kwargs: Any) -> Any:
-            attempted.append(name)
-            raise AssertionError(f"{name} called before validation finished")
-        return fail
-
-    monkeypatch.setattr(proc._backend, "run", refuse("backend.run"))
-    monkeypatch.setattr(proc._backend, "submit", refuse("backend.submit"))
-    for module in (mapping, matrix, primes, wordcount, pipeline):
-        if hasattr(module, "SharedArray"):
-            monkeypatch.setattr(module, "SharedArray", refuse(f"{module.__name__}.SharedArray"))
-    return attempted
+    return refuse_dispatch(monkeypatch, proc, mapping, matrix, primes, wordcount, pipeline)
 
 
 @pytest.mark.parametrize(("method", "cls", "call", "outcome"), ROWS,

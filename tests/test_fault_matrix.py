@@ -68,7 +68,7 @@ _EXPECTED = {  # fault -> (exception type name, words the message must contain)
     "raise": ("InjectedFault", "injected fault in worker"),
     "sigkill": ("WorkerCrashedError", "was killed by SIGKILL (-9)"),
     "exit3": ("WorkerCrashedError", "exited with exit code 3"),
-    "timeout": ("ProcessorTimeoutError", "did not finish within timeout=0.5 s"),
+    "timeout": ("ProcessorTimeoutError", "did not finish within timeout=0.3 s"),
     "sigint": ("KeyboardInterrupt", ""),
 }
 

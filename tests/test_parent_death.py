@@ -74,7 +74,7 @@ def test_workers_exit_when_the_owner_is_sigkilled(start_method: str, mode: str,
         info = json.loads(first)
         assert child.stdout is not None and child.stdout.readline().strip() == "calling"
         assert len(info["workers"]) == 2, info
-        time.sleep(0.7)  # let the call get going in the workers
+        time.sleep(0.4)  # let the call get going in the workers
         assert all(_alive(p) for p in info["workers"]), "a worker died before the kill"
         os.kill(child.pid, signal.SIGKILL)
         waited, alive = _wait_gone(info["workers"], WORKERS_GONE_S)

@@ -93,13 +93,13 @@ def _run_case(p: OptimizedParallelProcessor, oracle: OptimizedParallelProcessor,
     before = p.worker_pids()
     mode, undo = _inject(family, fault)
     if fault == "sigkill":
-        threading.Timer(0.5, os.kill, (before[0], signal.SIGKILL)).start()
+        threading.Timer(0.3, os.kill, (before[0], signal.SIGKILL)).start()
     elif fault == "sigint":
-        threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+        threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
     out: dict[str, Any] = {"case": f"{family}/{fault}", "victim": before[0]}
     t0 = time.monotonic()
     try:
-        call(p, mode, 0.5 if fault == "timeout" else None)
+        call(p, mode, 0.3 if fault == "timeout" else None)
         out["error"] = None
     except BaseException as exc:  # noqa: B036 - KeyboardInterrupt is one expected outcome
         out.update(error=type(exc).__name__, message=str(exc),
@@ -108,7 +108,7 @@ def _run_case(p: OptimizedParallelProcessor, oracle: OptimizedParallelProcessor,
     finally:
         undo()
     out["elapsed_s"] = time.monotonic() - t0
-    time.sleep(0.2)  # a late Timer must not hit the next call
+    time.sleep(0.1)  # a late Timer must not hit the next call
     out["next_ok"] = _same(call(p, "none", None), call(oracle, "none", None))
     out["old_workers_alive"] = [pid for pid in before if pid not in p.worker_pids()
                                 and _alive(pid)]
