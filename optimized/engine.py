@@ -279,7 +279,13 @@ class LocalBackend(Backend):
                                      initializer=worker.init_worker,
                                      initargs=(self._config, channels))
             self._holder.update(executor=ex, channels=channels)
-            pings = [ex.submit(worker.ping) for _ in range(self.num_workers)]
+            pings: list[Future] = []
+            broken: BrokenProcessPool | None = None
+            try:
+                for _ in range(self.num_workers):
+                    pings.append(ex.submit(worker.ping))
+            except BrokenProcessPool as exc:  # a worker died while the pings went out
+                broken = exc
             done, not_done = wait(pings, timeout=_STARTUP_TIMEOUT_S)
             # Every worker is started by now (all pings submitted); keep the Process
             # objects to say which one died, and how, if one does.
@@ -290,11 +296,9 @@ class LocalBackend(Backend):
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
-        if not_done or len(getattr(ex, "_processes", {})) < self.num_workers:
-            self.reset(restart=False)
-            raise RuntimeError(f"could not start {self.num_workers} worker processes "
-                               f"within {_STARTUP_TIMEOUT_S:g} s")
         try:
+            if broken is not None:
+                raise broken
             for f in done:
                 f.result()  # a worker that died at start (e.g. its initializer failed)
         except BrokenProcessPool as exc:
@@ -303,6 +307,10 @@ class LocalBackend(Backend):
         except BaseException:
             self.reset(restart=False)
             raise
+        if not_done or len(getattr(ex, "_processes", {})) < self.num_workers:
+            self.reset(restart=False)
+            raise RuntimeError(f"could not start {self.num_workers} worker processes "
+                               f"within {_STARTUP_TIMEOUT_S:g} s")
 
     def reset(self, restart: bool) -> list[tuple[int, int | None]]:
         """Kill the workers, discard executor and channels; optionally start afresh.

@@ -29,7 +29,8 @@ from typing import Any
 
 from .chunking import Cost
 
-__all__ = ["MAX_THREADS_PER_WORKER", "MIN_WAIT_SHARE", "threads_for", "thread_map"]
+__all__ = ["MAX_THREADS_PER_WORKER", "MIN_WAIT_SHARE", "MIN_WORKER_WALL_S", "threads_for",
+           "threads_for_call", "thread_map"]
 
 #: Upper bound on threads per worker process. Measured on the 2-core reference machine
 #: (2,000 items of 1 ms on 4 workers): 16 threads take 40 ms, 32 take 24-28 ms - but
@@ -66,6 +67,40 @@ def threads_for(cost: Cost, *, forced: bool = False) -> int:
     if cost.cpu_s <= 0:
         return MAX_THREADS_PER_WORKER
     return max(1, min(MAX_THREADS_PER_WORKER, math.ceil(1 + cost.wait_s / cost.cpu_s)))
+
+
+#: Each worker keeps at least this much wall time of a call's items: threads are added
+#: only while the call stays long enough that its fixed costs (dispatch, the slowest
+#: worker's tail: a few ms, more on a loaded machine) remain a small share of it (R3:
+#: IPC under 10 %). Measured on the 2-core reference machine in CI: 2,000 x 1 ms items on
+#: 4 workers with 16 threads took 40-70 ms with 6-16 % overhead - too close to R3.
+MIN_WORKER_WALL_S = 0.1
+
+
+def threads_for_call(cost: Cost, n_items: int, num_workers: int, *, forced: bool = False) -> int:
+    """:func:`threads_for`, capped so each worker keeps :data:`MIN_WORKER_WALL_S` of work.
+
+    Parameters
+    ----------
+    cost : Cost
+        Per-item CPU and waiting seconds.
+    n_items : int
+        Items in the call.
+    num_workers : int
+        Pool size.
+    forced : bool
+        The caller asked for threads (see :func:`threads_for`).
+
+    Returns
+    -------
+    int
+        Threads per worker, >= 1.
+    """
+    want = threads_for(cost, forced=forced)
+    if want <= 1:
+        return 1
+    per_worker_wait = n_items * cost.wait_s / max(1, num_workers)
+    return max(1, min(want, int(per_worker_wait / MIN_WORKER_WALL_S)))
 
 
 def _threads(n: int) -> ThreadPoolExecutor:

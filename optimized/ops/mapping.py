@@ -21,7 +21,7 @@ from ..call import Call, Values
 from ..callables import portable
 from ..chunking import Cost, chunk_bounds, chunk_size
 from ..shm import ArraySpec, SharedArray, attached
-from ..threads import MAX_THREADS_PER_WORKER, thread_map, threads_for
+from ..threads import MAX_THREADS_PER_WORKER, thread_map, threads_for_call
 from ..validation import NumericInput, numeric_input
 
 __all__ = ["single_item_value", "single_item_vector", "map_single_item", "map_batches",
@@ -164,7 +164,7 @@ def _map_numeric(call: Call, inp: NumericInput, latency_s: float) -> list[float]
         call.choose(0, Cost())
         return []
     cost = _item_cost(latency_s, inp.array is not None)
-    threads = threads_for(cost)  # > 1 only for items that mostly wait (D13)
+    threads = threads_for_call(cost, inp.n, call.num_workers)  # > 1 only if items wait (D13)
     if call.choose(inp.n, cost, threads) == "inline":
         return _kernel_inline(call, inp, latency_s)
     bounds = chunk_bounds(inp.n, chunk_size(inp.n, call.num_workers, cost.wall_s(threads)))
@@ -266,7 +266,8 @@ def user_map(call: Call, func: Callable[[Any], Any], items: Any, chunksize: int 
     cost = Cost(cpu_s=cost_per_item_s or 0.0, transfer_s=_TRANSFER_S)
     if cost_per_item_s is None and call.mode == "auto":
         done, cost = _probe(call, shipped, items[0])
-    threads = _threads_for_call(concurrency, cost, measured=cost_per_item_s is None)
+    threads = _threads_for_call(concurrency, cost, n, call.num_workers,
+                                measured=cost_per_item_s is None)
     rest = items[len(done):]
     if call.choose(n, cost, threads) == "inline" or not len(rest):
         return done + [func(x) for x in call.paced(rest)]
@@ -309,14 +310,15 @@ def _probe(call: Call, func: Callable[[Any], Any], first: Any) -> tuple[list[Any
                          transfer_s=_TRANSFER_S)
 
 
-def _threads_for_call(concurrency: str, cost: Cost, measured: bool) -> int:
+def _threads_for_call(concurrency: str, cost: Cost, n: int, workers: int, measured: bool) -> int:
     """Threads per worker for ``map``: see ``OptimizedParallelProcessor.map``'s ``concurrency``."""
     if concurrency == "processes":
         return 1
     if concurrency == "threads":
         waits = cost.wait_s > 0 and measured
-        return max(2, threads_for(cost, forced=True)) if waits else MAX_THREADS_PER_WORKER
-    return threads_for(cost)
+        return max(2, threads_for_call(cost, n, workers, forced=True)) if waits \
+            else MAX_THREADS_PER_WORKER
+    return threads_for_call(cost, n, workers)
 
 
 def _fsum(values: Values[Any], feed: Callable[[Values[Any]], Iterable[Any]] = iter) -> float:
