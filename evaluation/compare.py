@@ -24,6 +24,7 @@ import json
 import math
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,7 +130,7 @@ def compare_results(ref_file: Path, head_file: Path, factor: float = DEFAULT_FAC
 
 
 def _newest(results_dir: Path, commit: str) -> Path | None:
-    files = [p for p in results_dir.glob(f"*/{commit[:8]}-*.json")]
+    files = list(results_dir.glob(f"*/{commit[:8]}-*.json"))
     return max(files, key=lambda p: p.stat().st_mtime_ns) if files else None
 
 
@@ -174,7 +175,6 @@ def ref_results(repo_root: Path, ref: str, results_dir: Path, dest: Path, *,
         raise ValueError(f"--compare {ref}: not a commit of {repo_root}") from None
     found = _newest(results_dir, commit)
     if found is None:
-        import sys
         cmd = [sys.executable, "-m", "asv", "run", "--config", str(config), "--show-stderr",
                f"{commit}^!"]
         with open(log, "w", encoding="utf-8") as fh:

@@ -75,8 +75,6 @@ def test_compare_flags_a_slowed_commit_with_exit_1(tmp_path: Path, after: dict, 
     head_file = next((report / "raw" / "asv" / "fixture-machine").glob("*-existing-*.json"))
     head_file.unlink()
     _write(report / "raw" / "asv", _commit(0), after)
-    # The fixture's own gate outcomes make the base exit code 1; judge the regression alone.
-    run = json.loads((report / "raw" / "run.json").read_text())
     proc = subprocess.run(
         [sys.executable, "-m", "evaluation", "--from-results",
          str(report), "--compare", ref, "--asv-results-dir", str(results)],
@@ -91,4 +89,3 @@ def test_compare_flags_a_slowed_commit_with_exit_1(tmp_path: Path, after: dict, 
     if code:
         assert proc.returncode != 0
         assert (report / "changes_time_parallel_matrix_multiply.png").exists()
-    assert run["commit"]  # the fixture run keeps its own commit; the compare used ours
