@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain, islice
 from typing import TYPE_CHECKING, Any, TypeVar, Union
 
-from .chunking import Cost, ExecutionMode, Path, choose_path
+from .chunking import Cost, ExecutionMode, Path, choose_path, chunk_size
 from .engine import Backend, Deadline
 from .metrics import CallRecorder
 from .progress import Progress, make_progress
@@ -84,10 +84,29 @@ class Call:
             else the cheaper estimate of :func:`~optimized.chunking.choose_path`.
         """
         path = choose_path(n_items, cost, self.num_workers, self.mode,
-                           threads_per_worker=threads_per_worker)
+                           threads_per_worker=threads_per_worker, cores=self.backend.cores,
+                           round_trip_s=self.backend.round_trip_s)
         self.recorder.items = n_items
         self.recorder.path = path
         return path
+
+    def chunk_size(self, total: int, per_item_cost_s: float | None = None) -> int:
+        """Items per task on this call's backend (:func:`~optimized.chunking.chunk_size`).
+
+        Parameters
+        ----------
+        total : int
+            Items to split.
+        per_item_cost_s : float, optional
+            Estimated seconds per item; tasks then hold at least the backend's
+            ``min_task_s`` of work.
+
+        Returns
+        -------
+        int
+        """
+        return chunk_size(total, self.num_workers, per_item_cost_s,
+                          min_task_s=self.backend.min_task_s)
 
     def inline_bounds(self, n_items: int) -> Iterator[tuple[int, int]]:
         """``(lo, hi)`` ranges covering ``range(n_items)`` in order, for in-process work.

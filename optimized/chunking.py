@@ -68,7 +68,8 @@ def _check_counts(total: int, num_workers: int) -> None:
             raise ValueError(f"{name} must be >= {low}, got {value!r}")
 
 
-def chunk_size(total: int, num_workers: int, per_item_cost_s: float | None = None) -> int:
+def chunk_size(total: int, num_workers: int, per_item_cost_s: float | None = None, *,
+               min_task_s: float = MIN_TASK_SECONDS) -> int:
     """Items per task for ``total`` items over ``num_workers`` workers.
 
     Parameters
@@ -79,8 +80,11 @@ def chunk_size(total: int, num_workers: int, per_item_cost_s: float | None = Non
         Workers sharing them (>= 1).
     per_item_cost_s : float, optional
         Estimated seconds per item. When given (and > 0), a task is made large enough
-        to hold :data:`MIN_TASK_SECONDS` of work, but never larger than one worker's
-        share (``ceil(total / num_workers)`` items), so no worker is left idle.
+        to hold ``min_task_s`` of work, but never larger than one worker's share
+        (``ceil(total / num_workers)`` items), so no worker is left idle.
+    min_task_s : float, default :data:`MIN_TASK_SECONDS`
+        Seconds of work that amortise one task's round trip (the backend's figure:
+        a cluster's scheduler costs more per task than the local pool).
 
     Returns
     -------
@@ -102,7 +106,7 @@ def chunk_size(total: int, num_workers: int, per_item_cost_s: float | None = Non
         size = max(size, MIN_ITEMS_PER_CHUNK)
     if per_item_cost_s is not None and per_item_cost_s > 0 and total > 0:
         per_worker = math.ceil(total / num_workers)
-        size = max(size, min(math.ceil(MIN_TASK_SECONDS / per_item_cost_s), per_worker))
+        size = max(size, min(math.ceil(min_task_s / per_item_cost_s), per_worker))
     return size
 
 
@@ -159,7 +163,8 @@ def split_bounds(total: int, parts: int) -> list[tuple[int, int]]:
 
 
 def choose_path(n_items: int, cost: Cost, num_workers: int, mode: ExecutionMode = "auto",
-                *, cores: int | None = None, threads_per_worker: int = 1) -> Path:
+                *, cores: int | None = None, threads_per_worker: int = 1,
+                round_trip_s: float = POOL_ROUND_TRIP_S) -> Path:
     """Decide whether ``n_items`` of ``cost`` run in-process or on the pool (D4).
 
     ``mode`` ``"inline"`` or ``"pool"`` forces the answer; ``"auto"`` takes the path
@@ -182,6 +187,8 @@ def choose_path(n_items: int, cost: Cost, num_workers: int, mode: ExecutionMode 
     threads_per_worker : int, default 1
         Items each worker overlaps (:mod:`optimized.threads`): waiting parallelises
         over ``num_workers * threads_per_worker``.
+    round_trip_s : float, default :data:`POOL_ROUND_TRIP_S`
+        Fixed cost of using the workers at all (the backend's measured figure).
 
     Returns
     -------
@@ -196,7 +203,7 @@ def choose_path(n_items: int, cost: Cost, num_workers: int, mode: ExecutionMode 
     cores = cores or os.cpu_count() or 1
     inline = n_items * cost.total_s
     cpu_par = max(1, min(num_workers, cores))
-    pooled = (POOL_ROUND_TRIP_S + n_items * cost.cpu_s / cpu_par
+    pooled = (round_trip_s + n_items * cost.cpu_s / cpu_par
               + n_items * cost.wait_s / (num_workers * max(1, threads_per_worker))
               + n_items * cost.transfer_s)
     return "pool" if pooled < inline else "inline"

@@ -33,8 +33,13 @@ channels are discarded, and - except after Ctrl-C - a fresh pool is started at o
 so the next call finds a warm pool. Shared-memory segments belong to the caller's
 ``with`` blocks and are unlinked as the exception unwinds.
 
-Backends. Operations talk to :class:`Backend`, not to multiprocessing, so a cluster
-backend (Dask distributed, D12) can be added without touching them.
+Backends (D12). Operations talk to :class:`Backend`, never to multiprocessing or Dask:
+``run`` (tasks, results in order), ``share``/``buffer`` (where a call's arrays live,
+:mod:`optimized.buffers`), ``stream`` (chains of tasks with a bounded number in flight:
+the pipeline where workers share no queues), ``channels`` (queues the workers
+inherited, or None), and the cost-model figures ``round_trip_s``, ``min_task_s`` and
+``cores``. :class:`LocalBackend` is this machine's pool; :class:`optimized.cluster.DaskBackend`
+is a Dask distributed cluster, imported only when the processor is given ``scheduler=``.
 """
 from __future__ import annotations
 
@@ -52,9 +57,14 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol, runtime_checkable
 
+import numpy as np
+
 from . import worker
+from .buffers import Buffer, SharedBuffer
+from .chunking import MIN_TASK_SECONDS, POOL_ROUND_TRIP_S
 from .errors import ProcessorClosedError, ProcessorTimeoutError, WorkerCrashedError
 from .metrics import TaskStats
+from .shm import SharedArray
 
 __all__ = ["Backend", "ChannelBackend", "LocalBackend", "Deadline", "START_METHODS"]
 
@@ -118,9 +128,24 @@ class Deadline:
 
 
 class Backend(ABC):
-    """Where tasks run. Operations use only this interface."""
+    """Where tasks run and where their arrays live. Operations use only this interface.
+
+    Attributes
+    ----------
+    num_workers : int
+        Tasks that run at once (local: processes; cluster: worker threads).
+    cores : int
+        CPU cores the workers share (the cost model's parallelism for CPU work).
+    round_trip_s : float
+        Seconds of overhead to dispatch one task and get its result back.
+    min_task_s : float
+        Seconds of work a task should hold at least, to amortise ``round_trip_s``.
+    """
 
     num_workers: int
+    cores: int = os.cpu_count() or 1
+    round_trip_s: float = POOL_ROUND_TRIP_S
+    min_task_s: float = MIN_TASK_SECONDS
 
     @abstractmethod
     def run(self, fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]], *,
@@ -131,8 +156,39 @@ class Backend(ABC):
         Tasks run in any order (``imap_unordered`` semantics); ``on_done(i)`` is
         called as task ``i`` completes. Raises the first worker exception (with the
         worker traceback as ``__cause__``), :class:`ProcessorTimeoutError` or
-        :class:`WorkerCrashedError`; in each case no task of the call is left running.
+        :class:`WorkerCrashedError`; in each case no task of the call is left running
+        (a cluster cancels them; see :mod:`optimized.cluster` for what a running task
+        does then).
         """
+
+    @abstractmethod
+    def stream(self, steps: Sequence[Callable[[Any], Any]], inputs: Sequence[Any], *,
+               window: int, deadline: Deadline, stats: TaskStats,
+               on_result: Callable[[int, Any], None]) -> None:
+        """Push every input through the chain ``steps[-1](...steps[0](x))``, one task per step.
+
+        At most ``window`` chains are in flight (the back-pressure); a new input
+        starts when a chain ends. ``on_result(i, value)`` is called once per input,
+        as its chain ends (any order). Failures as in :meth:`run`.
+        """
+
+    @abstractmethod
+    def share(self, array: np.ndarray, dtype: Any = None, *,
+              broadcast: bool = False) -> Buffer:
+        """A read-only copy of ``array`` (as ``dtype``) that tasks can read.
+
+        ``broadcast=True`` marks a small operand every task reads whole (matrix
+        ``B``, base primes): a cluster sends it to every worker up front.
+        """
+
+    @abstractmethod
+    def buffer(self, shape: tuple[int, ...], dtype: Any) -> Buffer:
+        """An uninitialised array that the parent fills, or tasks write into."""
+
+    @property
+    def channels(self) -> tuple[Any, ...] | None:
+        """Bounded queues every worker inherited (the pipeline's stage channels), or None."""
+        return None
 
     @abstractmethod
     def worker_pids(self) -> list[int]:
@@ -403,6 +459,20 @@ class LocalBackend(Backend):
         for p in getattr(self, "_procs_after_terminate", ()):
             p.join(timeout)
 
+    # -- where arrays live -------------------------------------------------------------
+    def share(self, array: np.ndarray, dtype: Any = None, *,
+              broadcast: bool = False) -> SharedBuffer:
+        """A shared-memory copy of ``array`` (one copy; workers attach by name).
+
+        ``broadcast`` changes nothing here: every worker on this machine maps the
+        same segment.
+        """
+        return SharedBuffer(SharedArray.copy_of(array, dtype))
+
+    def buffer(self, shape: tuple[int, ...], dtype: Any) -> SharedBuffer:
+        """An uninitialised shared-memory array (tasks write their blocks in place)."""
+        return SharedBuffer(SharedArray(shape, dtype))
+
     # -- running tasks -----------------------------------------------------------------
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         """Start one task now (used by the pipeline's long-running stage loops)."""
@@ -457,6 +527,45 @@ class LocalBackend(Backend):
             self._fail(futures, exc, deadline.operation)
             raise
         return self.collect(futures, deadline=deadline, stats=stats, on_done=on_done)
+
+    def stream(self, steps: Sequence[Callable[[Any], Any]], inputs: Sequence[Any], *,
+               window: int, deadline: Deadline, stats: TaskStats,
+               on_result: Callable[[int, Any], None]) -> None:
+        """Chains of tasks, at most ``window`` in flight; see :meth:`Backend.stream`.
+
+        Each step's result comes back to this process and goes out again as the next
+        step's task: the local pipeline uses its channels instead (workers hand
+        batches to each other directly), so this serves callers without them.
+        """
+        ex = self._executor()
+        step_of: dict[Future, tuple[int, int]] = {}  # future -> (input index, step)
+        started = 0
+
+        def start(i: int, k: int, value: Any) -> None:
+            step_of[ex.submit(worker.run_task, steps[k], (value,))] = (i, k)
+
+        try:
+            while started < min(window, len(inputs)):
+                start(started, 0, inputs[started])
+                started += 1
+            while step_of:
+                deadline.check()
+                done, _ = wait(list(step_of), timeout=deadline.wait_time(),
+                               return_when=FIRST_COMPLETED)
+                for f in done:
+                    i, k = step_of.pop(f)
+                    r = f.result()
+                    stats.add(r.cpu_s, r.work_s)
+                    if k + 1 < len(steps):
+                        start(i, k + 1, r.value)
+                        continue
+                    on_result(i, r.value)
+                    if started < len(inputs):
+                        start(started, 0, inputs[started])
+                        started += 1
+        except BaseException as exc:
+            self._fail(list(step_of), exc, deadline.operation)
+            raise
 
     def collect(self, futures: Sequence[Future], *, deadline: Deadline, stats: TaskStats,
                 on_done: Callable[[int], None] | None = None) -> list[Any]:

@@ -50,6 +50,9 @@ class ProcessorTimeoutError(TimeoutError):
         Name of the processor method that timed out (e.g. ``"parallel_map"``).
     timeout : float
         The limit that expired, in seconds.
+    cleanup : str, optional
+        What was done about the call's tasks (default: the local pool's answer; a
+        cluster cancels queued tasks and cannot interrupt running ones).
 
     Attributes
     ----------
@@ -59,9 +62,10 @@ class ProcessorTimeoutError(TimeoutError):
         As given, in seconds.
     """
 
-    def __init__(self, operation: str, timeout: float) -> None:
+    def __init__(self, operation: str, timeout: float,
+                 cleanup: str = "any busy workers were terminated") -> None:
         super().__init__(f"{operation}() did not finish within timeout={timeout:g} s "
-                         "(any busy workers were terminated; the processor stays usable)")
+                         f"({cleanup}; the processor stays usable)")
         self.operation = operation
         self.timeout = timeout
 

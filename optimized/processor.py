@@ -67,6 +67,16 @@ class OptimizedParallelProcessor:
         ``maxsize`` of each pipeline queue, in batches (back-pressure).
     matmul_parallel_threshold : int
         Matrix dimension above which multiplication uses the pool (R4: 1000).
+    scheduler : str or distributed.Client, optional
+        Run on a Dask distributed cluster instead of a local pool (D12): a scheduler
+        address (``"tls://10.0.0.5:8786"``; ``tcp://`` only on a trusted network) or
+        an existing ``Client`` (left open by :meth:`close`). Needs the ``cluster``
+        extra. ``num_workers`` then defaults to the cluster's worker threads and
+        ``start_method`` does not apply. See :mod:`optimized.cluster`.
+    security : distributed.Security, optional
+        TLS credentials for ``scheduler`` (mutual authentication).
+    connect_timeout : float
+        Seconds to reach the scheduler before :class:`ConnectionError` (default 10).
 
     Examples
     --------
@@ -79,9 +89,17 @@ class OptimizedParallelProcessor:
                  execution: ExecutionMode = "auto", start_method: str | None = None,
                  verbose: bool = False, progress: bool = False,
                  pipeline_batch_size: int = 500, pipeline_queue_depth: int = 4,
-                 matmul_parallel_threshold: int = 1000) -> None:
-        self.num_workers = check_worker_limit(check_num_workers(
-            os.cpu_count() or 1 if num_workers is None else num_workers))
+                 matmul_parallel_threshold: int = 1000, scheduler: Any = None,
+                 security: Any = None, connect_timeout: float = 10.0) -> None:
+        if num_workers is not None or scheduler is None:
+            self.num_workers = check_worker_limit(check_num_workers(
+                os.cpu_count() or 1 if num_workers is None else num_workers))
+        wait_s = check_seconds(connect_timeout, "connect_timeout", optional=False)
+        if scheduler is not None and start_method is not None:
+            raise ValueError("start_method applies to the local pool; it cannot be combined "
+                             "with scheduler= (the cluster's workers are already running)")
+        if security is not None and scheduler is None:
+            raise ValueError("security= applies to a Dask cluster: give scheduler= as well")
         latency = check_seconds(item_latency_s, "item_latency_s", optional=False)
         if execution not in _MODES:
             raise ValueError(f"execution must be one of {_MODES}, got {execution!r}")
@@ -98,8 +116,17 @@ class OptimizedParallelProcessor:
         self.results: list[Any] = []
         self.last_metrics: CallMetrics | None = None
         self.metrics_history: list[CallMetrics] = []
-        self._backend: Backend = LocalBackend(self.num_workers, start_method,
-                                              channel_depth=self.pipeline_queue_depth)
+        self._backend: Backend
+        if scheduler is None:
+            self._backend = LocalBackend(self.num_workers, start_method,
+                                         channel_depth=self.pipeline_queue_depth)
+        else:  # distributed is imported only here, when a cluster is asked for
+            from .cluster import DaskBackend
+
+            self._backend = DaskBackend(scheduler, security=security,
+                                        connect_timeout=float(wait_s or 10.0),
+                                        num_workers=num_workers)
+            self.num_workers = self._backend.num_workers
         self.start_method = getattr(self._backend, "start_method", None)
         self.lock = mp.get_context(self.start_method).Lock()
         self._turn = threading.RLock()  # calls from several threads take turns (_call)
@@ -198,7 +225,8 @@ class OptimizedParallelProcessor:
         if total_items < 0:
             raise ValueError(f"total_items must be >= 0, got {total_items!r}")
         cost = check_seconds(per_item_cost_s, "per_item_cost_s")
-        return chunk_size(int(total_items), self.num_workers, cost)
+        return chunk_size(int(total_items), self.num_workers, cost,
+                          min_task_s=self._backend.min_task_s)
 
     @contextmanager
     def _call(self, name: str, timeout: float | None) -> Iterator[Call]:

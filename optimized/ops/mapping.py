@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from ..buffers import opened, write_block
 from ..call import Call, Values
 from ..callables import portable
-from ..chunking import Cost, chunk_bounds, chunk_size
-from ..shm import ArraySpec, SharedArray, attached
+from ..chunking import Cost, chunk_bounds
 from ..threads import MAX_THREADS_PER_WORKER, thread_map, threads_for_call
 from ..validation import NumericInput, numeric_input
 
@@ -106,15 +106,19 @@ def _kernel_inline(call: Call, inp: NumericInput, latency_s: float) -> list[floa
 
 
 # -- worker tasks (module level: picklable under every start method) --------------------
-def _shm_chunk_task(in_spec: ArraySpec, out_spec: ArraySpec, lo: int, hi: int,
-                    latency_s: float, threads: int = 1) -> None:
-    with attached(in_spec) as src, attached(out_spec) as dst:
+def _array_chunk_task(src_ref: Any, dst_ref: Any, lo: int, hi: int, latency_s: float,
+                      threads: int = 1) -> np.ndarray | None:
+    """Worker: items ``lo:hi`` of the input buffer into the output buffer (or returned)."""
+    with opened(src_ref) as src:
         if latency_s:
             values = src[lo:hi].tolist()  # Python floats/ints, as process_single_item gets
-            dst[lo:hi] = thread_map(functools.partial(single_item_value, latency_s=latency_s),
-                                    values, threads)
-        else:
+            return write_block(dst_ref, lo, hi, thread_map(
+                functools.partial(single_item_value, latency_s=latency_s), values, threads))
+        if dst_ref is None:  # the parent places the block (a cluster)
+            return single_item_vector(src[lo:hi])
+        with opened(dst_ref) as dst:  # in place: no copy of the block
             single_item_vector(src[lo:hi], out=dst[lo:hi])
+    return None
 
 
 def _object_chunk_task(items: list[Any], latency_s: float, threads: int = 1) -> list[float]:
@@ -167,7 +171,7 @@ def _map_numeric(call: Call, inp: NumericInput, latency_s: float) -> list[float]
     threads = threads_for_call(cost, inp.n, call.num_workers)  # > 1 only if items wait (D13)
     if call.choose(inp.n, cost, threads) == "inline":
         return _kernel_inline(call, inp, latency_s)
-    bounds = chunk_bounds(inp.n, chunk_size(inp.n, call.num_workers, cost.wall_s(threads)))
+    bounds = chunk_bounds(inp.n, call.chunk_size(inp.n, cost.wall_s(threads)))
     sizes = [hi - lo for lo, hi in bounds]
     call.recorder.extra["threads_per_worker"] = threads
     if inp.array is None:  # exact Python path: one pickled chunk per task
@@ -175,9 +179,11 @@ def _map_numeric(call: Call, inp: NumericInput, latency_s: float) -> list[float]
         parts = call.run(_object_chunk_task,
                          [(vals[lo:hi], latency_s, threads) for lo, hi in bounds], sizes)
         return [v for part in parts for v in part]
-    with SharedArray.copy_of(inp.array) as src, SharedArray((inp.n,), np.float64) as dst:
-        call.run(_shm_chunk_task,
-                 [(src.spec, dst.spec, lo, hi, latency_s, threads) for lo, hi in bounds], sizes)
+    backend = call.backend
+    with backend.share(inp.array) as src, backend.buffer((inp.n,), np.float64) as dst:
+        blocks = call.run(_array_chunk_task, [(src.reader(), dst.writer(), lo, hi, latency_s,
+                                               threads) for lo, hi in bounds], sizes)
+        dst.place(bounds, blocks)
         return dst.array.copy()
 
 
@@ -271,7 +277,7 @@ def user_map(call: Call, func: Callable[[Any], Any], items: Any, chunksize: int 
     rest = items[len(done):]
     if call.choose(n, cost, threads) == "inline" or not len(rest):
         return done + [func(x) for x in call.paced(rest)]
-    size = chunksize or chunk_size(len(rest), call.num_workers, cost.wall_s(threads))
+    size = chunksize or call.chunk_size(len(rest), cost.wall_s(threads))
     bounds = chunk_bounds(len(rest), size)
     call.recorder.extra["threads_per_worker"] = threads
     tasks = [(shipped, list(rest[lo:hi]), threads) for lo, hi in bounds]
@@ -336,8 +342,8 @@ def _fsum(values: Values[Any], feed: Callable[[Values[Any]], Iterable[Any]] = it
             return float(sum(feed(values)))  # still raises for an int too large for a float
 
 
-def _sum_shm_task(spec: ArraySpec, lo: int, hi: int) -> int | float:
-    with attached(spec) as a:
+def _sum_array_task(ref: Any, lo: int, hi: int) -> int | float:
+    with opened(ref) as a:
         part = a[lo:hi]
         return int(part.sum()) if a.dtype.kind in "iu" else _fsum(part)
 
@@ -417,20 +423,21 @@ def parallel_sum(call: Call, data: Any) -> int | float:
     if arr is not None and arr.dtype.kind in "iu" and (
             inp.n * max(abs(int(arr.max())), abs(int(arr.min()))) >= 2 ** 63):
         arr = None  # an int64 partial sum could wrap: exact Python arithmetic
-    path = call.choose(inp.n, Cost(cpu_s=1e-9 if arr is not None else 3e-8))
+    cost = Cost(cpu_s=1e-9 if arr is not None else 3e-8)
+    path = call.choose(inp.n, cost)
     if path == "inline":
         if arr is None:
             return _carried_sum(call, inp.python_values())
         if arr.dtype.kind in "iu":  # no partial sum can wrap (checked above)
             return sum(int(arr[lo:hi].sum()) for lo, hi in call.inline_bounds(inp.n))
         return _fsum(arr, call.paced)
-    bounds = chunk_bounds(inp.n, chunk_size(inp.n, call.num_workers))
+    bounds = chunk_bounds(inp.n, call.chunk_size(inp.n, cost.cpu_s))
     sizes = [hi - lo for lo, hi in bounds]
     if arr is None:
         vals = inp.python_values()
         return sum(call.run(_sum_objects_task, [(vals[lo:hi],) for lo, hi in bounds], sizes))
-    with SharedArray.copy_of(arr) as src:
-        parts = call.run(_sum_shm_task, [(src.spec, lo, hi) for lo, hi in bounds], sizes)
+    with call.backend.share(arr) as src:
+        parts = call.run(_sum_array_task, [(src.reader(), lo, hi) for lo, hi in bounds], sizes)
     return sum(parts) if arr.dtype.kind in "iu" else _fsum(parts)
 
 

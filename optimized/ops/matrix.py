@@ -56,16 +56,15 @@ use ``execution="inline"``.
 from __future__ import annotations
 
 import numbers
-import os
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Literal
 
 import numpy as np
 
+from ..buffers import opened, write_block
 from ..call import Call
 from ..chunking import Path, split_bounds
-from ..shm import ArraySpec, SharedArray, attached
 
 __all__ = ["multiply", "Kernel", "choose_kernel", "as_matrix", "validate_pair", "int_matmul"]
 
@@ -374,14 +373,16 @@ def _multiply_inline(a: np.ndarray, b: np.ndarray, kernel: Kernel) -> np.ndarray
     return np.matmul(a, b)  # larger: NumPy's own BLAS threads help
 
 
-def _shm_block_task(a_spec: ArraySpec, b_spec: ArraySpec, c_spec: ArraySpec,
-                    lo: int, hi: int) -> None:
-    """Worker: ``C[lo:hi] = A[lo:hi] @ B``, written in place into shared memory."""
-    with attached(a_spec) as a, attached(b_spec) as b, attached(c_spec) as c:
-        if c.dtype == np.int64:  # the int64 kernel: exact digits through BLAS
-            c[lo:hi] = int_matmul(a[lo:hi], b)
-        else:
+def _array_block_task(a_ref: Any, b_ref: Any, c_ref: Any, lo: int, hi: int) -> np.ndarray | None:
+    """Worker: ``C[lo:hi] = A[lo:hi] @ B``, written in place (local) or returned (cluster)."""
+    with opened(a_ref) as a, opened(b_ref) as b:
+        if a.dtype == np.int64:  # the int64 kernel: exact digits through BLAS
+            return write_block(c_ref, lo, hi, int_matmul(a[lo:hi], b))
+        if c_ref is None:
+            return np.matmul(a[lo:hi], b)
+        with opened(c_ref) as c:  # straight into the shared result: no copy
             np.matmul(a[lo:hi], b, out=c[lo:hi])
+    return None
 
 
 def _object_block_task(a_block: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -394,18 +395,20 @@ def _multiply_pooled(call: Call, a: np.ndarray, b: np.ndarray, kernel: Kernel,
     n, p = a.shape[0], b.shape[1]
     # One contiguous row block per worker, but no more blocks than cores: each worker's
     # BLAS has cores // workers threads, so busy processes x threads stay <= cores.
-    bounds = split_bounds(n, max(1, min(call.num_workers, os.cpu_count() or 1)))
+    bounds = split_bounds(n, max(1, min(call.num_workers, call.backend.cores)))
     sizes = [(hi - lo) * p for lo, hi in bounds]
     call.recorder.extra["row_blocks"] = len(bounds)
     if kernel == "object":
         parts = call.run(_object_block_task, [(a[lo:hi], b) for lo, hi in bounds], sizes)
         return finish(np.concatenate(parts, axis=0))
     dt = _compute_dtype(kernel)
-    with SharedArray.copy_of(a, dt) as sa, SharedArray.copy_of(b, dt) as sb, \
-            SharedArray((n, p), dt) as sc:
-        call.run(_shm_block_task, [(sa.spec, sb.spec, sc.spec, lo, hi) for lo, hi in bounds],
-                 sizes)
-        return finish(sc.array)  # converted / copied out before the segment goes away
+    backend = call.backend
+    with backend.share(a, dt) as sa, backend.share(b, dt, broadcast=True) as sb, \
+            backend.buffer((n, p), dt) as sc:
+        blocks = call.run(_array_block_task, [(sa.reader(), sb.reader(), sc.writer(), lo, hi)
+                                              for lo, hi in bounds], sizes)
+        sc.place(bounds, blocks)
+        return finish(sc.array)  # converted / copied out before the buffer goes away
 
 
 def multiply(call: Call, A: Any, B: Any) -> list[list[Any]] | np.ndarray:

@@ -463,11 +463,11 @@ class _Run:
         self.plan = plan
         self.bounds = chunk_bounds(len(items) - start, batch_size)
         self.bounds = [(lo + start, hi + start) for lo, hi in self.bounds]
-        # Stage loops talk through queues the workers inherited: a capability of the
-        # backend beyond Backend.run (a cluster backend needs a pipeline of its own).
-        if not isinstance(call.backend, ChannelBackend):
-            raise NotImplementedError(f"the streaming pipeline needs worker channels, which "
-                                      f"{type(call.backend).__name__} does not provide")
+        # Stage loops talk through queues the workers inherited (Backend.channels), and
+        # a failure discards workers and queues together: ChannelBackend names both.
+        if not isinstance(call.backend, ChannelBackend) or call.backend.channels is None:
+            raise TypeError(f"the channel pipeline needs worker channels, which "
+                            f"{type(call.backend).__name__} does not provide")
         self.backend: ChannelBackend = call.backend
         self.channels = self.backend.channels
         if len(self.channels) < len(plan.groups) + 1:
@@ -592,6 +592,56 @@ class _Run:
         return self.backend.reset(restart=not isinstance(exc, KeyboardInterrupt))
 
 
+class _StageGroup:
+    """A task step of the chained layout: one layout group's stages over one batch."""
+
+    def __init__(self, fns: tuple[Stage, ...]) -> None:
+        self.fns = fns
+
+    def __call__(self, batch: Any) -> Any:
+        return apply_stages(self.fns, batch)
+
+
+def _run_chained(call: Call, items: Any, start: int, plan: Plan, batch_size: int) -> list[Any]:
+    """The pipeline where workers share no channels (a cluster): chains of tasks.
+
+    Every batch is a chain of one task per layout group (the fused layout: one task;
+    ``replicas`` given: one per stage), each task taking the previous one's result
+    (on a cluster it goes worker to worker, not through this process). At most
+    ``pipeline_queue_depth`` batches per worker are in flight - the back-pressure -
+    and a slow stage is served by as many workers as are free at the time, which is
+    what replicating it does on the pool. Results are put back in input order.
+    """
+    bounds = [(lo + start, hi + start)
+              for lo, hi in chunk_bounds(len(items) - start, batch_size)]
+    results: list[Any] = [None] * len(bounds)
+    call.progress = make_progress(getattr(call, "_progress_enabled", False), call.name,
+                                  bounds[-1][1] - bounds[0][0], len(bounds))
+
+    def arrived(seq: int, batch: Any) -> None:
+        lo, hi = bounds[seq]
+        if results[seq] is not None:
+            raise RuntimeError(f"pipeline batch {seq} (items {lo}..{hi - 1}) arrived twice")
+        if len(batch) != hi - lo:
+            raise RuntimeError(f"pipeline batch {seq} came back with {len(batch)} items, "
+                               f"expected {hi - lo}")
+        results[seq] = batch
+        call.progress.advance(hi - lo)
+
+    window = max(1, call.options.get("queue_depth", 4) * call.num_workers)
+    call.recorder.extra["batches_in_flight"] = window
+    try:
+        call.backend.stream([_StageGroup(fns) for fns in plan.groups],
+                            [items[lo:hi] for lo, hi in bounds], window=window,
+                            deadline=call.deadline, stats=call.recorder.stats,
+                            on_result=arrived)
+    finally:
+        call.progress.close()
+    if any(r is None for r in results):  # every input's chain ends in on_result
+        raise RuntimeError("pipeline batches were lost")
+    return join_batches(results)
+
+
 # -- entry point ---------------------------------------------------------------------------
 def run_pipeline(call: Call, data: Any, stages: Sequence[Stage] | None,
                  batch_size: int | None, replicas: Sequence[int] | None) -> list[Any]:
@@ -676,5 +726,7 @@ def run_pipeline(call: Call, data: Any, stages: Sequence[Stage] | None,
     plan = plan_layout(sent, counts, call.num_workers, -(-(n - len(head)) // size))
     extra.update(replicas=list(plan.replicas), layout=plan.describe(), fused=plan.fused)
     call.recorder.path = "pool"
+    if call.backend.channels is None:  # no inherited queues between workers: chain tasks
+        return head + _run_chained(call, items, len(head), plan, size)
     return head + _Run(call, items, len(head), plan, size).execute()
 

@@ -32,12 +32,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
+from ..buffers import opened
 from ..call import Call
-from ..chunking import Cost, chunk_bounds, chunk_size
-from ..shm import ArraySpec, SharedArray, attached
+from ..chunking import Cost, chunk_bounds
 from ..validation import check_int_limit
 
 __all__ = ["find_primes", "sieve_single_process", "base_primes", "sieve_odd_range",
@@ -206,13 +207,13 @@ def _sieve_segments(base: np.ndarray, i_lo: int, i_hi: int, seg_odds: int, dtype
     return parts
 
 
-def _sieve_task(base_spec: ArraySpec, i_lo: int, i_hi: int, seg_odds: int,
+def _sieve_task(base_ref: Any, i_lo: int, i_hi: int, seg_odds: int,
                 dtype: str) -> np.ndarray:
     """Worker: sieve a contiguous run of segments against the shared base primes.
 
     Returns the run's primes as one array: one result transfer per task.
     """
-    with attached(base_spec) as base:
+    with opened(base_ref) as base:
         parts = _sieve_segments(base, i_lo, i_hi, seg_odds, np.dtype(dtype))
     return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
 
@@ -273,12 +274,12 @@ def _find_pooled(call: Call, base: np.ndarray, n_odd: int, dtype: np.dtype) -> l
     seg = _pool_segment_odds(n_odd, call.num_workers)
     n_seg = -(-n_odd // seg)
     per_segment_s = 2 * seg * _SIEVE_S_PER_NUMBER
-    segments_per_task = chunk_size(n_seg, call.num_workers, per_segment_s)
+    segments_per_task = call.chunk_size(n_seg, per_segment_s)
     bounds = [(s_lo * seg, min(s_hi * seg, n_odd))
               for s_lo, s_hi in chunk_bounds(n_seg, segments_per_task)]
     call.recorder.extra.update(segment_odds=seg, segments=n_seg)
-    with SharedArray.copy_of(base) as shared:  # sent once: every task attaches to it
-        tasks = [(shared.spec, lo, hi, seg, dtype.str) for lo, hi in bounds]
+    with call.backend.share(base, broadcast=True) as shared:  # sent once, read by every task
+        tasks = [(shared.reader(), lo, hi, seg, dtype.str) for lo, hi in bounds]
         return call.run(_sieve_task, tasks, [2 * (hi - lo) for lo, hi in bounds])
 
 

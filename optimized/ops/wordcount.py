@@ -35,7 +35,7 @@ Data flow (pool path)::
 
     parent                                          worker i
     ------                                          --------
-    UTF-8 of text -> one SharedArray (uint8)
+    UTF-8 of text -> one buffer (uint8; local: shared memory)
     cuts at whitespace: one range per task  --spec, lo_i, hi_i, piece-->
                                                     for each piece of bytes[lo_i:hi_i]:
                                                         raw.update(piece.decode().split())
@@ -62,9 +62,9 @@ from typing import Any
 
 import numpy as np
 
+from ..buffers import opened
 from ..call import Call
 from ..chunking import Cost
-from ..shm import ArraySpec, SharedArray, attached
 from ..validation import check_positive_int, check_text
 
 __all__ = ["word_count", "count_words_single_process", "clean_word", "WHITESPACE"]
@@ -197,13 +197,13 @@ def _count_utf8(buf: memoryview, lo: int, hi: int, piece: int) -> Counter[str]:
     return raw
 
 
-def _count_shared_range(spec: ArraySpec, lo: int, hi: int,
+def _count_shared_range(ref: Any, lo: int, hi: int,
                         piece: int) -> tuple[dict[str, int], int]:
     """Worker task: word counts of bytes ``[lo, hi)`` of the shared text.
 
     Returns the cleaned counts and the number of raw tokens (for the metrics).
     """
-    with attached(spec) as arr:
+    with opened(ref) as arr:
         buf = arr.data  # a memoryview of the mapping: no copy
         try:
             raw = _count_utf8(buf, lo, hi, piece)
@@ -247,7 +247,7 @@ def _count_pooled(call: Call, text: str) -> tuple[dict[str, int], int]:
     encoded = None if text.isascii() else text.encode(_ENCODING, _ERRORS)
     nbytes = len(text) if encoded is None else len(encoded)
     parts = _task_count(nbytes, call.num_workers)
-    with SharedArray((nbytes,), np.uint8) as shared:
+    with call.backend.buffer((nbytes,), np.uint8) as shared:
         buf = shared.array.data
         try:
             _fill_utf8(buf, text, encoded)
@@ -256,7 +256,8 @@ def _count_pooled(call: Call, text: str) -> tuple[dict[str, int], int]:
         finally:
             buf.release()  # the segment cannot be closed while a view is exported
         call.deadline.check()  # preparing a huge text may already have used the budget
-        tasks = [(shared.spec, lo, hi, _PIECE_CHARS) for lo, hi in ranges]
+        text_ref = shared.reader()  # filled: now the tasks may read it (a cluster sends it)
+        tasks = [(text_ref, lo, hi, _PIECE_CHARS) for lo, hi in ranges]
         call.recorder.extra.update(tasks=len(tasks), text_bytes=nbytes)
         results = call.run(_count_shared_range, tasks, [hi - lo for lo, hi in ranges])
     return _merge(results)

@@ -1,0 +1,159 @@
+"""Where a call's arrays live while tasks work on them: the data-movement half of the seam.
+
+An operation never creates shared memory or scatters data itself; it asks its backend
+for a :class:`Buffer` and hands tasks the buffer's *references*:
+
+    parent (operation)                              task (in a worker)
+    ------------------                              ------------------
+    with backend.share(x) as src,                   with opened(src_ref) as x:
+         backend.buffer(shape, dt) as dst:              block = f(x[lo:hi])
+        run(task, [(src.reader(), dst.writer(),     return write_block(dst_ref, lo, hi, block)
+                    lo, hi), ...])
+        dst.place(bounds, results)
+        dst.array  -> the result
+
+- **Local pool** (:class:`SharedBuffer`): the array is a shared-memory segment; a
+  reader and a writer are the same small :class:`~optimized.shm.ArraySpec`, tasks
+  attach by name and write their block in place (nothing but the spec crosses the
+  task queue), and :meth:`Buffer.place` has nothing left to do.
+- **Cluster** (:class:`optimized.cluster.ScatteredBuffer`): there is no memory shared
+  with remote workers. A reader is the array scattered once to every worker; a writer
+  is ``None``, which tells :func:`write_block` to return the block, and
+  :meth:`Buffer.place` copies the returned blocks into the parent's array.
+
+The same task function serves both, so no operation knows which backend it has (D12).
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from .shm import ArraySpec, SharedArray, attached
+
+__all__ = ["Buffer", "SharedBuffer", "opened", "write_block"]
+
+
+class Buffer(ABC):
+    """An array a call's tasks read from or write into, owned by the parent.
+
+    Use it as a context manager (the backend's ``share``/``buffer`` return one):
+    leaving the block releases whatever the buffer holds - a shared-memory segment,
+    or the scattered copies on a cluster - on every path, errors included.
+    """
+
+    @property
+    @abstractmethod
+    def array(self) -> np.ndarray:
+        """The parent's array (fill it before :meth:`reader`; read it after :meth:`place`)."""
+
+    @abstractmethod
+    def reader(self) -> Any:
+        """What a task needs to read the array (see :func:`opened`)."""
+
+    @abstractmethod
+    def writer(self) -> Any:
+        """What a task needs to write its block (see :func:`write_block`)."""
+
+    @abstractmethod
+    def place(self, bounds: Sequence[tuple[int, int]], results: Sequence[Any]) -> None:
+        """Put each task's block ``results[i]`` at rows ``bounds[i]`` (where tasks returned them)."""
+
+    @abstractmethod
+    def release(self) -> None:
+        """Free what the buffer holds. Idempotent."""
+
+    def __enter__(self) -> Buffer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class SharedBuffer(Buffer):
+    """A buffer in a shared-memory segment of this machine (the local pool's buffer).
+
+    Parameters
+    ----------
+    shared : SharedArray
+        The segment; this buffer owns it from now on.
+    """
+
+    def __init__(self, shared: SharedArray) -> None:
+        self._shared = shared
+
+    @property
+    def array(self) -> np.ndarray:
+        """The parent's view of the segment."""
+        return self._shared.array
+
+    def reader(self) -> ArraySpec:
+        """The segment's spec: tasks attach to it by name."""
+        return self._shared.spec
+
+    def writer(self) -> ArraySpec:
+        """The same spec: tasks write their block straight into the segment."""
+        return self._shared.spec
+
+    def place(self, bounds: Sequence[tuple[int, int]], results: Sequence[Any]) -> None:
+        """Nothing to do: the blocks are already in place (the tasks returned None)."""
+        if any(r is not None for r in results):
+            raise RuntimeError("a task returned a block for a shared-memory buffer; blocks "
+                               "are written in place")
+
+    def release(self) -> None:
+        """Close and unlink the segment."""
+        self._shared.release()
+
+
+@contextmanager
+def opened(ref: Any) -> Iterator[np.ndarray]:
+    """Task side: the array behind a buffer's reader or writer, for the block's duration.
+
+    Parameters
+    ----------
+    ref : ArraySpec or numpy.ndarray
+        A shared-memory spec (attached for the block, closed on exit: keep no view of
+        it past the block), or an array already delivered with the task (a cluster
+        resolves a scattered reference to its data before the task starts).
+
+    Yields
+    ------
+    numpy.ndarray
+    """
+    if isinstance(ref, ArraySpec):
+        with attached(ref) as view:
+            yield view
+    elif isinstance(ref, np.ndarray):
+        yield ref
+    else:
+        raise TypeError(f"a buffer reference is an ArraySpec or an ndarray, got "
+                        f"{type(ref).__name__}")
+
+
+def write_block(ref: Any, lo: int, hi: int, block: Any) -> np.ndarray | None:
+    """Task side: store ``block`` as rows ``lo:hi`` of a buffer, or return it.
+
+    Parameters
+    ----------
+    ref : ArraySpec or None
+        A buffer's :meth:`~Buffer.writer`. ``None`` means the parent places the
+        block itself (:meth:`Buffer.place`): it is returned as an array.
+    lo, hi : int
+        The rows (first axis) the block covers.
+    block : array-like
+        ``hi - lo`` rows.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        The block where ``ref`` is None, else None (written in place).
+    """
+    if ref is None:
+        return np.asarray(block)
+    with opened(ref) as out:
+        out[lo:hi] = block
+    return None

@@ -1,0 +1,386 @@
+"""The cluster backend: the same operations on a Dask distributed cluster (D12).
+
+Data flow::
+
+    this process (the client)                    Dask scheduler          Dask workers
+    -------------------------                    --------------          ------------
+    OptimizedParallelProcessor(scheduler=...)
+      DaskBackend: Client(address, security)  --TLS or TCP-->  keeps the task graph
+      share(x): Client.scatter(x, hash=False) --------------------------------> x held once
+                (broadcast=True: to every worker up front: matrix B, base primes)
+      run(fn, tasks): Client.submit(run_task, fn, args, pure=False) per task
+                                               --> assigns tasks --> run_task(fn, args)
+      distributed.wait(FIRST_COMPLETED, poll) <------ TaskOutput (value, cpu, wall, pid)
+      results placed by task index (input order, D6); a buffer's blocks copied in place
+      stream(steps, inputs): submit(step k+1, future of step k): worker to worker,
+                             at most `window` chains in flight (pipeline back-pressure)
+
+Design
+------
+- **Nothing home-made.** Networking, scheduling, retries and serialisation (cloudpickle
+  for user callables: a lambda works on the cluster) are Dask's. Tasks are the same
+  module-level functions the local pool runs, so the workers need this package
+  installed, at the client's version (:meth:`DaskBackend.check_versions`).
+- **Data movement.** There is no shared memory across machines: a read-only array is
+  scattered once (``hash=False``: a mutable array is never mistaken for an earlier
+  one) and tasks carry a reference plus a range; output blocks are returned and copied
+  into place (:class:`ScatteredBuffer`). Every task is submitted with ``pure=False``,
+  so two identical calls are never merged into one.
+- **Cost model.** ``round_trip_s`` is measured at connect time (median of a few
+  trivial tasks); tasks then hold at least ``max(20 ms, 20 round trips)`` of work,
+  and a call runs in-process when the cluster cannot beat that.
+- **Failure contract.** A task's exception is re-raised with its type and the remote
+  traceback as ``__cause__``. A timeout raises :class:`ProcessorTimeoutError` and
+  cancels the call's futures - a task already *running* is not interrupted by Dask: it
+  runs to its end on its worker and its result is discarded. A worker killed mid-call
+  is Dask's to handle: its tasks are rescheduled on the survivors and the call
+  completes; a task that exhausts ``distributed.scheduler.allowed-failures`` raises
+  ``KilledWorker``, reported as :class:`WorkerCrashedError`. A lost scheduler raises
+  :class:`ConnectionError` within a poll interval of the client noticing.
+- **Ownership.** ``close()`` closes a ``Client`` this backend created and never shuts
+  down the cluster; a ``Client`` passed in by the user is left open.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import worker
+from .buffers import Buffer
+from .engine import Backend, Deadline
+from .errors import ProcessorClosedError, ProcessorTimeoutError, WorkerCrashedError
+from .metrics import TaskStats
+
+__all__ = ["DaskBackend", "ScatteredBuffer", "RemoteTraceback", "INSTALL_HINT"]
+
+INSTALL_HINT = 'pip install "parallel-data-processing[cluster]"'
+#: How often a wait wakes up to check the deadline and the connection.
+_POLL_S = 0.1
+#: Trivial tasks timed at connect time to measure the scheduler's round trip.
+_ROUND_TRIP_SAMPLES = 5
+_CANCELLED = ("its queued tasks were cancelled; tasks already running on the cluster run to "
+              "their end there and their results are discarded")
+#: A cluster task holds at least this much work, however fast the round trip.
+_MIN_TASK_S = 0.02
+
+
+class RemoteTraceback(Exception):
+    """The traceback of an exception raised in a Dask worker (the ``__cause__``)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return f'\n"""\n{self.text}"""'
+
+
+def _import_distributed() -> Any:
+    try:
+        import distributed
+    except ImportError as exc:
+        raise ImportError(f"scheduler= runs on a Dask cluster, which needs the distributed "
+                          f"package: {INSTALL_HINT}") from exc
+    return distributed
+
+
+def _noop() -> None:
+    return None
+
+
+class ScatteredBuffer(Buffer):
+    """A buffer for a cluster: scattered to the workers to be read, blocks returned to write.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        Where to scatter.
+    array : numpy.ndarray
+        The parent's array (not copied).
+    broadcast : bool
+        Send it to every worker at once (small operands every task reads whole).
+    """
+
+    def __init__(self, client: Any, array: np.ndarray, broadcast: bool) -> None:
+        self._client = client
+        self._array = array
+        self._broadcast = broadcast
+        self._future: Any = None
+
+    @property
+    def array(self) -> np.ndarray:
+        """The parent's array."""
+        return self._array
+
+    def reader(self) -> Any:
+        """The scattered array (sent at the first call; Dask hands tasks the data itself)."""
+        if self._future is None:
+            self._future = self._client.scatter(self._array, broadcast=self._broadcast,
+                                                hash=False)
+        return self._future
+
+    def writer(self) -> None:
+        """None: tasks return their blocks and :meth:`place` puts them in."""
+        return None
+
+    def place(self, bounds: Sequence[tuple[int, int]], results: Sequence[Any]) -> None:
+        """Copy every returned block into rows ``bounds[i]`` of the parent's array."""
+        for (lo, hi), block in zip(bounds, results, strict=True):
+            self._array[lo:hi] = block
+
+    def release(self) -> None:
+        """Drop the scattered copies (the scheduler frees them on every worker)."""
+        future, self._future = self._future, None
+        if future is not None:
+            try:
+                future.release()
+            except Exception:  # a lost connection: the scheduler drops them with us
+                pass
+
+
+def _connect(distributed: Any, address: str, security: Any, timeout: float) -> Any:
+    """A ``Client`` for ``address``, or ConnectionError naming it within ``timeout``."""
+    t0 = time.monotonic()
+    try:
+        return distributed.Client(address, security=security, timeout=timeout,
+                                  set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise ConnectionError(
+            f"could not connect to the Dask scheduler at {address!r} within {timeout:g} s "
+            f"(gave up after {time.monotonic() - t0:.1f} s): {exc}") from exc
+
+
+class DaskBackend(Backend):
+    """A Dask distributed cluster as the processor's workers.
+
+    Parameters
+    ----------
+    scheduler : str or distributed.Client
+        A scheduler address (``"tcp://host:8786"``, ``"tls://host:8786"``) - a
+        ``Client`` is created and owned here - or an existing ``Client``, used as is
+        and never closed here.
+    security : distributed.Security, optional
+        TLS credentials, passed to the ``Client`` (mutual authentication).
+    connect_timeout : float
+        Seconds to reach the scheduler (and to wait for a first worker).
+    num_workers : int, optional
+        Tasks the operations plan for; default the cluster's total worker threads.
+    """
+
+    def __init__(self, scheduler: Any, *, security: Any = None, connect_timeout: float = 10.0,
+                 num_workers: int | None = None) -> None:
+        distributed = _import_distributed()
+        self._distributed = distributed
+        if isinstance(scheduler, distributed.Client):
+            self._client, self._owns_client = scheduler, False
+            self.address = str(scheduler.scheduler.address)
+        elif isinstance(scheduler, str):
+            self._client = _connect(distributed, scheduler, security, connect_timeout)
+            self._owns_client, self.address = True, scheduler
+        else:
+            raise TypeError(f"scheduler must be an address string or a distributed.Client, "
+                            f"got {type(scheduler).__name__}")
+        self._closed = False
+        try:
+            self._client.wait_for_workers(1, timeout=connect_timeout)
+            threads = self.cluster_threads()
+            self.cores = threads
+            self.num_workers = num_workers or threads
+            self.round_trip_s = self._measure_round_trip()
+            self.min_task_s = max(_MIN_TASK_S, 20 * self.round_trip_s)
+        except BaseException:
+            self.close()
+            raise
+
+    # -- the cluster ----------------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        """The ``distributed.Client`` (raises once closed)."""
+        if self._closed:
+            raise ProcessorClosedError("the processor is closed; create a new one")
+        return self._client
+
+    def cluster_threads(self) -> int:
+        """Worker threads the scheduler knows of now (at least 1)."""
+        workers = self.client.scheduler_info(n_workers=-1)["workers"].values()
+        return max(1, sum(int(w.get("nthreads", 1)) for w in workers))
+
+    def check_versions(self) -> dict[str, Any]:
+        """``Client.get_versions(check=True)``: raises if workers run other package versions."""
+        return self.client.get_versions(check=True)
+
+    def _measure_round_trip(self) -> float:
+        times = []
+        for _ in range(_ROUND_TRIP_SAMPLES):
+            t0 = time.perf_counter()
+            self._client.submit(_noop, pure=False).result()
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+
+    def worker_pids(self) -> list[int]:
+        """Empty: the workers are processes of other machines (or of the cluster's own)."""
+        return []
+
+    # -- lifecycle ------------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close` or :meth:`terminate`."""
+        return self._closed
+
+    def close(self) -> None:
+        """Close the ``Client`` if this backend created it; never the cluster. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns_client:
+            try:
+                self._client.close(timeout=5)
+            except Exception:  # the scheduler may already be gone
+                pass
+
+    def terminate(self) -> None:
+        """Same as :meth:`close`: the workers belong to the cluster, not to this process."""
+        self.close()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Nothing to wait for: no worker is a child of this process."""
+
+    # -- arrays ---------------------------------------------------------------------------
+    def share(self, array: np.ndarray, dtype: Any = None, *,
+              broadcast: bool = False) -> ScatteredBuffer:
+        """``array`` (as ``dtype``), scattered once when a task first needs it."""
+        arr = np.ascontiguousarray(array, dtype=dtype)
+        return ScatteredBuffer(self.client, arr, broadcast)
+
+    def buffer(self, shape: tuple[int, ...], dtype: Any) -> ScatteredBuffer:
+        """A parent-side array; tasks return their blocks into it."""
+        return ScatteredBuffer(self.client, np.empty(shape, dtype=dtype), broadcast=False)
+
+    # -- running tasks --------------------------------------------------------------------
+    def run(self, fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]], *,
+            deadline: Deadline, stats: TaskStats,
+            on_done: Callable[[int], None] | None = None) -> list[Any]:
+        """Run ``fn(*args)`` per task on the cluster; results in task order.
+
+        See :class:`~optimized.engine.Backend.run` and the module docstring for the
+        failure contract on a cluster.
+        """
+        client = self.client
+        futures: list[Any] = []
+        try:
+            for args in tasks:
+                futures.append(client.submit(worker.run_task, fn, args, pure=False))
+            index = {f.key: i for i, f in enumerate(futures)}
+            out: list[Any] = [None] * len(futures)
+            pids: set[int] = set()
+            for f in self._completed(futures, deadline):
+                r = f.result()
+                out[index[f.key]] = r.value
+                stats.add(r.cpu_s, r.work_s)
+                pids.add(r.pid)
+                if on_done is not None:
+                    on_done(index[f.key])
+        except BaseException as exc:
+            self._cancel(futures)
+            self._reraise(exc, deadline.operation)
+        stats.workers_used = max(stats.workers_used, len(pids))
+        return out
+
+    def stream(self, steps: Sequence[Callable[[Any], Any]], inputs: Sequence[Any], *,
+               window: int, deadline: Deadline, stats: TaskStats,
+               on_result: Callable[[int, Any], None]) -> None:
+        """Chains of tasks, each step taking the previous step's future (worker to worker)."""
+        client = self.client
+        live: dict[str, tuple[int, Any]] = {}  # key of a chain's last future -> (input, it)
+        started = 0
+
+        def start(i: int) -> None:
+            fut = client.submit(worker.run_task, steps[0], (inputs[i],), pure=False)
+            for step in steps[1:]:
+                fut = client.submit(_chained, step, fut, pure=False)
+            live[fut.key] = (i, fut)
+
+        try:
+            while started < min(window, len(inputs)):
+                start(started)
+                started += 1
+            while live:
+                for f in self._completed([f for _, f in live.values()], deadline, first=True):
+                    i, _ = live.pop(f.key)
+                    r = f.result()
+                    stats.add(r.cpu_s, r.work_s)
+                    on_result(i, r.value)
+                    if started < len(inputs):
+                        start(started)
+                        started += 1
+        except BaseException as exc:
+            self._cancel([f for _, f in live.values()])
+            self._reraise(exc, deadline.operation)
+
+    def _completed(self, futures: list[Any], deadline: Deadline, first: bool = False) -> Any:
+        """Yield futures as they finish (all of them, or the first batch if ``first``)."""
+        pending = list(futures)
+        while pending:
+            deadline.check()
+            if self._client.status not in ("running", "connecting"):
+                raise ConnectionError(f"lost the connection to the Dask scheduler at "
+                                      f"{self.address} (client status {self._client.status!r})")
+            try:
+                with self._client.as_current():  # wait() asks for the current client
+                    done, not_done = self._distributed.wait(
+                        pending, timeout=deadline.wait_time(_POLL_S),
+                        return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                continue
+            for f in done:
+                if f.status == "error":
+                    raise self._remote_error(f)
+                if f.status == "cancelled":
+                    raise RuntimeError(f"task {f.key} was cancelled on the cluster (by the "
+                                       "scheduler or another client)")
+                yield f
+            if first:
+                return
+            pending = list(not_done)
+
+    @staticmethod
+    def _remote_error(future: Any) -> BaseException:
+        import traceback
+
+        exc = future.exception()
+        tb = future.traceback()
+        text = "".join(traceback.format_tb(tb)) if tb is not None else ""
+        exc.__cause__ = RemoteTraceback(text + f"{type(exc).__name__}: {exc}\n")
+        return exc
+
+    def _reraise(self, exc: BaseException, operation: str) -> None:
+        """Raise Dask's failures as the processor's; anything else unchanged."""
+        killed = getattr(self._distributed, "KilledWorker", None)
+        if killed is not None and isinstance(exc, killed):
+            raise WorkerCrashedError(operation, f"Dask gave up on a task: {exc}; the cluster "
+                                                "keeps running") from exc
+        if isinstance(exc, ProcessorTimeoutError):
+            raise ProcessorTimeoutError(exc.operation, exc.timeout, _CANCELLED) from None
+        if isinstance(exc, TimeoutError):
+            raise ConnectionError(f"{operation}(): the Dask scheduler at {self.address} did "
+                                  f"not answer: {exc}") from exc
+        raise exc
+
+    def _cancel(self, futures: Sequence[Any]) -> None:
+        """Cancel a failed call's futures (queued tasks never start; running ones finish)."""
+        if futures and self._client.status == "running":
+            try:
+                self._client.cancel(list(futures))
+            except Exception:  # the connection is the problem being reported
+                pass
+
+
+def _chained(step: Callable[[Any], Any], previous: worker.TaskOutput) -> worker.TaskOutput:
+    """Worker: the next step of a chain; its CPU and wall seconds include the earlier steps'."""
+    out = worker.run_task(step, (previous.value,))
+    return worker.TaskOutput(out.value, out.cpu_s + previous.cpu_s, out.work_s + previous.work_s,
+                             out.pid)
