@@ -12,7 +12,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[harness]'
+	$(BIN)/python -m pip install --quiet -e '.[harness,cluster]'
 	touch $(STAMP)
 
 ## The test suite (what CI runs): the static checks first (seconds), then pytest.

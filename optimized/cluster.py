@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from concurrent.futures import CancelledError
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -179,6 +180,10 @@ class DaskBackend(Backend):
             self._client, self._owns_client = scheduler, False
             self.address = str(scheduler.scheduler.address)
         elif isinstance(scheduler, str):
+            if scheduler.startswith("tls://") and security is None:
+                raise ValueError(f"scheduler {scheduler!r} uses TLS: pass security= a "
+                                 "distributed.Security with this client's certificate, key "
+                                 "and the cluster's CA (see the README, 'Running on a cluster')")
             self._client = _connect(distributed, scheduler, security, connect_timeout)
             self._owns_client, self.address = True, scheduler
         else:
@@ -326,9 +331,7 @@ class DaskBackend(Backend):
         pending = list(futures)
         while pending:
             deadline.check()
-            if self._client.status not in ("running", "connecting"):
-                raise ConnectionError(f"lost the connection to the Dask scheduler at "
-                                      f"{self.address} (client status {self._client.status!r})")
+            self._check_connection()
             try:
                 with self._client.as_current():  # wait() asks for the current client
                     done, not_done = self._distributed.wait(
@@ -336,6 +339,14 @@ class DaskBackend(Backend):
                         return_when="FIRST_COMPLETED")
             except TimeoutError:
                 continue
+            except CancelledError as exc:  # the client cancels every future when it
+                self._check_connection()   # loses the scheduler: say that, if so
+                if "connection-lost" in str(exc):  # Dask's reason "scheduler-connection-lost"
+                    raise ConnectionError(f"lost the connection to the Dask scheduler at "
+                                          f"{self.address} during the call; its results are "
+                                          f"lost with it ({exc})") from exc
+                raise RuntimeError(f"tasks of this call were cancelled on the cluster (by "
+                                   f"the scheduler or another client): {exc}") from exc
             for f in done:
                 if f.status == "error":
                     raise self._remote_error(f)
@@ -346,6 +357,12 @@ class DaskBackend(Backend):
             if first:
                 return
             pending = list(not_done)
+
+    def _check_connection(self) -> None:
+        if self._client.status not in ("running", "connecting"):
+            raise ConnectionError(f"lost the connection to the Dask scheduler at "
+                                  f"{self.address} (client status {self._client.status!r}); "
+                                  "the call's results are lost with it")
 
     @staticmethod
     def _remote_error(future: Any) -> BaseException:
