@@ -44,8 +44,8 @@ from __future__ import annotations
 
 import statistics
 import time
-from concurrent.futures import CancelledError
 from collections.abc import Callable, Sequence
+from concurrent.futures import CancelledError
 from typing import Any
 
 import numpy as np

@@ -202,12 +202,14 @@ def module_processor(processor_class: type, impl: str) -> Iterator[Callable[...,
         _LONG_LIVED.remove(p)
 
 
-def record_segments(monkeypatch: pytest.MonkeyPatch, module: Any) -> list[str]:
-    """Record the names of the shared-memory segments ``module`` creates from now on.
+def record_segments(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the names of the shared-memory segments the local backend creates from now on.
 
     (Comparing /dev/shm before and after would also see segments of other processes
-    on a shared machine; these names are exactly ours.)
+    on a shared machine; these names are exactly ours.) Every segment of an operation
+    comes from :meth:`LocalBackend.share` / :meth:`LocalBackend.buffer`.
     """
+    from optimized import engine
     from optimized.shm import SharedArray
     names: list[str] = []
 
@@ -216,12 +218,12 @@ def record_segments(monkeypatch: pytest.MonkeyPatch, module: Any) -> list[str]:
             super().__init__(*args, **kwargs)
             names.append(self.spec.name)
 
-    monkeypatch.setattr(module, "SharedArray", Recording)
+    monkeypatch.setattr(engine, "SharedArray", Recording)
     return names
 
 
-def refuse_dispatch(monkeypatch: pytest.MonkeyPatch, processor: Any, *modules: Any) -> list[str]:
-    """Make any dispatch by ``processor`` (or a segment made by ``modules``) fail loudly.
+def refuse_dispatch(monkeypatch: pytest.MonkeyPatch, processor: Any) -> list[str]:
+    """Make any dispatch by ``processor`` - tasks, or arrays placed for them - fail loudly.
 
     Returns the list of what was attempted: a bad-input test asserts it stays empty,
     proving validation finished before any work started (D2).
@@ -234,11 +236,8 @@ def refuse_dispatch(monkeypatch: pytest.MonkeyPatch, processor: Any, *modules: A
             raise AssertionError(f"{name} called before validation finished")
         return fail
 
-    monkeypatch.setattr(processor._backend, "run", refuse("backend.run"))
-    monkeypatch.setattr(processor._backend, "submit", refuse("backend.submit"))
-    for module in modules:
-        if hasattr(module, "SharedArray"):
-            monkeypatch.setattr(module, "SharedArray", refuse(f"{module.__name__}.SharedArray"))
+    for method in ("run", "submit", "stream", "share", "buffer"):
+        monkeypatch.setattr(processor._backend, method, refuse(f"backend.{method}"))
     return attempted
 
 

@@ -23,7 +23,6 @@ import numpy as np
 import pytest
 
 from optimized import OptimizedParallelProcessor
-from optimized.ops import mapping, matrix, pipeline, primes, wordcount
 from tests import kernels
 from tests.conftest import refuse_dispatch
 
@@ -328,7 +327,7 @@ def proc(module_processor: Callable[..., Any]) -> Any:
 @pytest.fixture
 def refuse_work(monkeypatch: pytest.MonkeyPatch, proc: Any) -> list[str]:
     """Make every way of dispatching work fail loudly; returns what was attempted."""
-    return refuse_dispatch(monkeypatch, proc, mapping, matrix, primes, wordcount, pipeline)
+    return refuse_dispatch(monkeypatch, proc)
 
 
 @pytest.mark.parametrize(("method", "cls", "call", "outcome"), ROWS,

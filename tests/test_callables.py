@@ -19,7 +19,6 @@ import pytest
 
 from optimized.callables import Shipped, portable
 from optimized.engine import START_METHODS
-from optimized.ops import mapping
 from tests import kernels
 from tests.conftest import refuse_dispatch
 
@@ -79,7 +78,7 @@ def test_unserialisable_callable_fails_before_dispatch(make_processor: Callable[
         with lock:
             return x
 
-    attempted = refuse_dispatch(monkeypatch, p, mapping)
+    attempted = refuse_dispatch(monkeypatch, p)
     with pytest.raises(TypeError, match=r"func cannot be sent .*cannot pickle '_thread.lock'"):
         p.map(holds_a_lock, [1, 2, 3])
     with pytest.raises(TypeError, match=r"stages\[1\] \(.*holds_a_lock\) cannot be sent"):

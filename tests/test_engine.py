@@ -247,7 +247,7 @@ def test_shared_memory_path_failure_unlinks_segments_and_next_call_works(
         "sigkill": (_vector_dying_on_5, WorkerCrashedError, r"was killed by SIGKILL \(-9\)"),
     }[failure]
     monkeypatch.setattr(mapping, "single_item_vector", kernel)  # inherited by the forked workers
-    made = record_segments(monkeypatch, mapping)
+    made = record_segments(monkeypatch)
     before = our_segments()
     p = make_processor(2, execution="pool", start_method="fork")
     old = p.worker_pids()
@@ -268,7 +268,7 @@ def test_shared_memory_path_failure_unlinks_segments_and_next_call_works(
 
 @pytest.mark.parametrize("op", ["map", "process_data_spawn_per_item"])
 def test_timeout_raises_kills_busy_workers_and_frees_memory(make_processor, monkeypatch, op) -> None:
-    made = record_segments(monkeypatch, mapping)
+    made = record_segments(monkeypatch)
     before = our_segments()
     p = make_processor(2, item_latency_s=0.05, execution="pool")
     old = p.worker_pids()

@@ -175,7 +175,7 @@ def test_generators_equal_the_baselines(n) -> None:
     (lambda p: p.process_data_spawn_per_item(np.array(["a"])), TypeError, "dtype"),
 ])
 def test_bad_input_is_rejected_before_dispatch(proc, monkeypatch, call, exc, match) -> None:
-    dispatched = refuse_dispatch(monkeypatch, proc, mapping_ops)
+    dispatched = refuse_dispatch(monkeypatch, proc)
     # the in-process path dispatches nothing either way: refuse its kernels too
     for name in ("_kernel_inline", "_sum_left_to_right"):
         monkeypatch.setattr(mapping_ops, name, lambda *a, _n=name: dispatched.append(_n))
@@ -206,6 +206,15 @@ def test_float_sum_is_correctly_rounded_not_left_to_right(proc) -> None:
     assert sum(data) == 0.0  # Python's left-to-right sum loses the 1.0
     assert proc.parallel_sum_spawn_many(data) == 1.0
     assert proc.parallel_sum_spawn_many(np.array(data)) == 1.0
+
+
+def test_float_sum_stays_correctly_rounded_when_tasks_cancel_each_other(proc) -> None:
+    # Chunks of this list round their partial sums (1e16 * k + 1.0 * j is not a double);
+    # only exact partials let the final fsum recover the 300.0 the ones add up to.
+    data = [1e16] * 300 + [1.0] * 300 + [-1e16] * 300
+    assert math.fsum(data) == 300.0
+    assert proc.parallel_sum_spawn_many(data) == 300.0
+    assert proc.parallel_sum_spawn_many(np.array(data)) == 300.0
 
 
 @pytest.mark.parametrize("data, want", [

@@ -307,7 +307,7 @@ def test_bad_input_is_rejected_before_any_work(optimized_only: None, make_proces
                                                monkeypatch: pytest.MonkeyPatch, A: Any, B: Any,
                                                exc: type, message: str) -> None:
     p = make_processor(2, execution="pool")
-    dispatched = refuse_dispatch(monkeypatch, p, matrix_ops)
+    dispatched = refuse_dispatch(monkeypatch, p)
     before = p.last_metrics
     with pytest.raises(exc) as info:
         p.parallel_matrix_multiply(A, B)
@@ -332,7 +332,7 @@ def test_shape_errors_name_both_operands_shapes(optimized_only: None, processor:
 @pytest.fixture
 def recorded_segments(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Names of the shared-memory segments the matrix module creates during the test."""
-    return record_segments(monkeypatch, matrix_ops)
+    return record_segments(monkeypatch)
 
 
 def test_timeout_on_the_pool_raises_promptly_and_leaves_nothing(

@@ -138,7 +138,7 @@ def test_bad_limit_is_rejected_before_any_work(optimized_only: None, make_proces
                                                monkeypatch: pytest.MonkeyPatch, limit: Any,
                                                message: str) -> None:
     p = make_processor(2, execution="pool")
-    dispatched = refuse_dispatch(monkeypatch, p, primes_ops)
+    dispatched = refuse_dispatch(monkeypatch, p)
     with pytest.raises(TypeError) as info:
         p.parallel_find_primes(limit)
     assert message in str(info.value)
@@ -164,7 +164,7 @@ def test_a_result_too_large_for_memory_is_refused_up_front(optimized_only: None,
 @pytest.fixture
 def recorded_segments(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Names of the shared-memory segments the primes module creates during the test."""
-    return record_segments(monkeypatch, primes_ops)
+    return record_segments(monkeypatch)
 
 
 def test_timeout_on_the_pool_raises_promptly_and_leaves_nothing(

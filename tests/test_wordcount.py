@@ -236,7 +236,7 @@ def test_auto_takes_the_inline_path_for_small_texts(optimized_only, make_process
 ])
 def test_bad_input_is_rejected_before_dispatch(count, monkeypatch, args, kwargs, exc,
                                                match) -> None:
-    dispatched = refuse_dispatch(monkeypatch, count.processor, wordcount)
+    dispatched = refuse_dispatch(monkeypatch, count.processor)
     # the inline path dispatches nothing: refuse its counting too
     monkeypatch.setattr(wordcount, "_count_str", lambda *a, **k: dispatched.append("_count_str"))
     with pytest.raises(exc, match=match):

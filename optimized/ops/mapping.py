@@ -8,6 +8,7 @@ chunk and returns its whole result at once - one transfer per batch, never per i
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import operator
 import resource
@@ -342,10 +343,37 @@ def _fsum(values: Values[Any], feed: Callable[[Values[Any]], Iterable[Any]] = it
             return float(sum(feed(values)))  # still raises for an int too large for a float
 
 
-def _sum_array_task(ref: Any, lo: int, hi: int) -> int | float:
+#: Residual passes of :func:`_exact_float_parts` at most: each pass leaves a residual at
+#: least 2**53 times smaller, and a sum of doubles spans at most ~2,100 bits.
+_MAX_RESIDUAL_PASSES = 48
+
+
+def _exact_float_parts(values: list[float]) -> list[float]:
+    """Floats whose exact sum is the exact sum of ``values`` (what a task returns).
+
+    One rounded partial sum per task would lose the digits a later cancellation
+    needs (``[1e16, 1.0]`` then ``-1e16``: 0.0 instead of 1.0), so the final
+    ``math.fsum`` of the tasks' results would not be correctly rounded. Each pass
+    adds ``round(exact - parts so far)`` (an ``fsum``) until nothing is left: two or
+    three passes for typical data. Where fsum cannot answer (inf, nan, overflow) the
+    IEEE sum is returned, as :func:`_fsum` does.
+    """
+    parts: list[float] = []
+    try:
+        for _ in range(_MAX_RESIDUAL_PASSES):
+            rest = math.fsum(itertools.chain(values, [-x for x in parts]))
+            if rest == 0.0:
+                return parts or [0.0]
+            parts.append(rest)
+    except (OverflowError, ValueError):
+        return [_fsum(values)]
+    raise RuntimeError("float partial sums did not converge")  # unreachable for doubles
+
+
+def _sum_array_task(ref: Any, lo: int, hi: int) -> int | list[float]:
     with opened(ref) as a:
         part = a[lo:hi]
-        return int(part.sum()) if a.dtype.kind in "iu" else _fsum(part)
+        return int(part.sum()) if a.dtype.kind in "iu" else _exact_float_parts(part.tolist())
 
 
 def _sum_objects_task(items: list[Any]) -> Any:
@@ -438,7 +466,7 @@ def parallel_sum(call: Call, data: Any) -> int | float:
         return sum(call.run(_sum_objects_task, [(vals[lo:hi],) for lo, hi in bounds], sizes))
     with call.backend.share(arr) as src:
         parts = call.run(_sum_array_task, [(src.reader(), lo, hi) for lo, hi in bounds], sizes)
-    return sum(parts) if arr.dtype.kind in "iu" else _fsum(parts)
+    return sum(parts) if arr.dtype.kind in "iu" else _fsum([x for p in parts for x in p])
 
 
 def _sum_left_to_right(call: Call, values: Sequence[Any]) -> Any:
