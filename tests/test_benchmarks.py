@@ -51,7 +51,7 @@ NOT_OPERATIONS = {"close", "cleanup", "terminate", "join", "worker_pids", "chunk
                   # the original's in-process helpers, kept for compatibility (R8); their
                   # work is benchmarked through parallel_find_primes / map_reduce_word_count
                   "find_primes_worker", "map_reduce_word_count_mapper"}
-IMPLS = {"baseline", "optimized", "inline", "pool", "single"}
+IMPLS = {"baseline", "optimized", "inline", "pool", "single", "dask"}  # dask: bench_cluster
 KINDS = ("time_", "peakmem_", "mem_", "track_", "timeraw_")
 
 _STR_LIST = {"type": "array", "items": {"type": "string"}}

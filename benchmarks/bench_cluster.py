@@ -1,0 +1,147 @@
+"""What going distributed costs on one machine: the Dask backend beside the local pool (issue 10).
+
+``impl="dask"`` runs the operation through ``OptimizedParallelProcessor(scheduler=...)``
+on a ``distributed.LocalCluster`` of 2 single-threaded worker processes, started in
+``setup`` (outside the timed line) and closed in ``teardown``; ``impl="pool"`` is the
+local pool of 2 workers, both forced onto their workers (``execution="pool"``), at each
+operation's largest benchmark size. Skipped when ``distributed`` is not installed.
+Targets (``benchmark_targets``): primes below 10**8 and a 10**7-word count within 2x
+of the local pool, and a trivial call's round trip under 20 ms.
+"""
+from __future__ import annotations
+
+import functools
+import statistics
+import time
+from typing import Any
+
+from .common import (
+    TWO_CORES,
+    close_processor,
+    largest_size,
+    operation,
+    operation_args,
+    preimport_operation,
+)
+
+IMPLS_CLUSTER = ["pool", "dask"]
+
+
+def _local_cluster() -> Any:
+    try:
+        from distributed import LocalCluster
+    except ImportError as exc:  # the cluster extra is optional
+        raise NotImplementedError(f"distributed is not installed ({exc})") from exc
+    return LocalCluster(n_workers=TWO_CORES, threads_per_worker=1, processes=True,
+                        dashboard_address=None, host="127.0.0.1")
+
+
+class _ClusterOperation:
+    """One operation at its largest size on the local pool or a Dask ``LocalCluster``."""
+
+    operation = ""
+    #: Not an instance workload: marks these as the cluster comparison, not an
+    #: operation's main ``["impl", "size"]`` suite (that one is in ``bench_<area>``).
+    workload = "cluster"
+    timeout = 600.0
+    repeat: Any = (1, 3, 20.0)
+    number = 1
+    warmup_time = 0.0
+
+    def setup(self, impl: str, size: int) -> None:
+        from optimized import OptimizedParallelProcessor
+
+        self.cluster: Any = None
+        self.processor: Any = None
+        preimport_operation(self.operation)
+        if impl == "dask":
+            self.cluster = _local_cluster()
+            self.processor = OptimizedParallelProcessor(
+                scheduler=self.cluster.scheduler_address, execution="pool")
+        else:
+            self.processor = OptimizedParallelProcessor(TWO_CORES, execution="pool")
+        self.args = operation_args(self.operation, size)
+        self.fn = functools.partial(getattr(self.processor, self.operation),
+                                    **operation(self.operation).call)
+        self.fn(*operation_args(self.operation, min(operation(self.operation).sizes["optimized"])))
+
+    def teardown(self, impl: str, size: int) -> None:
+        close_processor(self.processor)
+        if self.cluster is not None:
+            self.cluster.close(timeout=30)
+
+
+class ClusterProcessDataSpawnPerItem(_ClusterOperation):
+    operation = "process_data_spawn_per_item"
+    params = [IMPLS_CLUSTER, [largest_size(operation)]]
+    param_names = ["impl", "size"]
+
+    def time_process_data_spawn_per_item(self, impl: str, size: int) -> None:
+        self.fn(*self.args)
+
+
+class ClusterParallelSum(_ClusterOperation):
+    operation = "parallel_sum_spawn_many"
+    params = [IMPLS_CLUSTER, [largest_size(operation)]]
+    param_names = ["impl", "size"]
+
+    def time_parallel_sum_spawn_many(self, impl: str, size: int) -> None:
+        self.fn(*self.args)
+
+
+class ClusterFindPrimes(_ClusterOperation):
+    operation = "parallel_find_primes"
+    params = [IMPLS_CLUSTER, [largest_size(operation)]]
+    param_names = ["impl", "size"]
+
+    def time_parallel_find_primes(self, impl: str, size: int) -> None:
+        self.fn(*self.args)
+
+
+class ClusterWordCount(_ClusterOperation):
+    operation = "map_reduce_word_count"
+    params = [IMPLS_CLUSTER, [largest_size(operation)]]
+    param_names = ["impl", "size"]
+
+    def time_map_reduce_word_count(self, impl: str, size: int) -> None:
+        self.fn(*self.args)
+
+
+class ClusterMatrixMultiply(_ClusterOperation):
+    operation = "parallel_matrix_multiply"
+    params = [IMPLS_CLUSTER, [largest_size(operation)]]
+    param_names = ["impl", "size"]
+
+    def time_parallel_matrix_multiply(self, impl: str, size: int) -> None:
+        self.fn(*self.args)
+
+
+def _abs(x: Any) -> Any:
+    return abs(x)
+
+
+class ClusterRoundTrip:
+    """A trivial call on the Dask backend (``map`` of 10 items): median of 20, in ms."""
+
+    unit = "milliseconds"
+    timeout = 120.0
+
+    def setup(self) -> None:
+        from optimized import OptimizedParallelProcessor
+
+        self.cluster = _local_cluster()
+        self.processor = OptimizedParallelProcessor(scheduler=self.cluster.scheduler_address)
+        self.processor.map(_abs, [-1] * 10)
+
+    def teardown(self) -> None:
+        close_processor(getattr(self, "processor", None))
+        if getattr(self, "cluster", None) is not None:
+            self.cluster.close(timeout=30)
+
+    def track_trivial_call_ms(self) -> float:
+        times = []
+        for _ in range(20):
+            t0 = time.perf_counter()
+            self.processor.map(_abs, [-1] * 10)
+            times.append(time.perf_counter() - t0)
+        return 1e3 * statistics.median(times)
