@@ -7,8 +7,8 @@ for a :class:`Buffer` and hands tasks the buffer's *references*:
     ------------------                              ------------------
     with backend.share(x) as src,                   with opened(src_ref) as x:
          backend.buffer(shape, dt) as dst:              block = f(x[lo:hi])
-        run(task, [(src.reader(), dst.writer(),     return write_block(dst_ref, lo, hi, block)
-                    lo, hi), ...])
+        run(task, [(ref, dst.writer(), lo, hi)      return write_block(dst_ref, lo, hi, block)
+                   for ref, lo, hi in src.pieces(bounds)])
         dst.place(bounds, results)
         dst.array  -> the result
 
@@ -17,9 +17,11 @@ for a :class:`Buffer` and hands tasks the buffer's *references*:
   attach by name and write their block in place (nothing but the spec crosses the
   task queue), and :meth:`Buffer.place` has nothing left to do.
 - **Cluster** (:class:`optimized.cluster.ScatteredBuffer`): there is no memory shared
-  with remote workers. A reader is the array scattered once to every worker; a writer
-  is ``None``, which tells :func:`write_block` to return the block, and
-  :meth:`Buffer.place` copies the returned blocks into the parent's array.
+  with remote workers. :meth:`Buffer.pieces` scatters each task's own rows (sent once,
+  to one worker); a :meth:`~Buffer.reader` - for operands every task reads whole, such
+  as matrix ``B`` - is the array broadcast to every worker; a writer is ``None``, which
+  tells :func:`write_block` to return the block, and :meth:`Buffer.place` copies the
+  returned blocks into the parent's array (by the absolute rows the parent kept).
 
 The same task function serves both, so no operation knows which backend it has (D12).
 """
@@ -53,6 +55,16 @@ class Buffer(ABC):
     @abstractmethod
     def reader(self) -> Any:
         """What a task needs to read the array (see :func:`opened`)."""
+
+    def pieces(self, bounds: Sequence[tuple[int, int]]) -> list[tuple[Any, int, int]]:
+        """``(reference, lo, hi)`` per task, for tasks that each read rows ``bounds[i]`` only.
+
+        The default hands every task the whole array's :meth:`reader` with the
+        absolute rows. A cluster sends each task its own rows instead (and the rows
+        relative to them), so no byte of a large input travels to more than one worker.
+        """
+        ref = self.reader()
+        return [(ref, lo, hi) for lo, hi in bounds]
 
     @abstractmethod
     def writer(self) -> Any:

@@ -6,8 +6,8 @@ Data flow::
     -------------------------                    --------------          ------------
     OptimizedParallelProcessor(scheduler=...)
       DaskBackend: Client(address, security)  --TLS or TCP-->  keeps the task graph
-      share(x): Client.scatter(x, hash=False) --------------------------------> x held once
-                (broadcast=True: to every worker up front: matrix B, base primes)
+      share(x).pieces(bounds): Client.scatter(rows of each task, hash=False) --> one worker each
+      share(B, broadcast=True).reader(): to every worker up front (matrix B, base primes)
       run(fn, tasks): Client.submit(run_task, fn, args, pure=False) per task
                                                --> assigns tasks --> run_task(fn, args)
       distributed.wait(FIRST_COMPLETED, poll) <------ TaskOutput (value, cpu, wall, pid)
@@ -21,13 +21,14 @@ Design
   for user callables: a lambda works on the cluster) are Dask's. Tasks are the same
   module-level functions the local pool runs, so the workers need this package
   installed, at the client's version (:meth:`DaskBackend.check_versions`).
-- **Data movement.** There is no shared memory across machines: a read-only array is
-  scattered once (``hash=False``: a mutable array is never mistaken for an earlier
-  one) and tasks carry a reference plus a range; output blocks are returned and copied
-  into place (:class:`ScatteredBuffer`). Every task is submitted with ``pure=False``,
+- **Data movement.** There is no shared memory across machines: each task's rows of a
+  large input are scattered on their own (``hash=False``: a mutable array is never
+  mistaken for an earlier one), so every byte goes to one worker once; an operand every
+  task reads whole is broadcast; output blocks are returned and copied into place
+  (:class:`ScatteredBuffer`). Every task is submitted with ``pure=False``,
   so two identical calls are never merged into one.
 - **Cost model.** ``round_trip_s`` is measured at connect time (median of a few
-  trivial tasks); tasks then hold at least ``max(20 ms, 20 round trips)`` of work,
+  trivial tasks); tasks then hold at least ``max(20 ms, 4 round trips)`` of work,
   and a call runs in-process when the cluster cannot beat that.
 - **Failure contract.** A task's exception is re-raised with its type and the remote
   traceback as ``__cause__``. A timeout raises :class:`ProcessorTimeoutError` and
@@ -111,6 +112,7 @@ class ScatteredBuffer(Buffer):
         self._array = array
         self._broadcast = broadcast
         self._future: Any = None
+        self._pieces: list[Any] = []
 
     @property
     def array(self) -> np.ndarray:
@@ -124,6 +126,12 @@ class ScatteredBuffer(Buffer):
                                                 hash=False)
         return self._future
 
+    def pieces(self, bounds: Sequence[tuple[int, int]]) -> list[tuple[Any, int, int]]:
+        """Each task's rows scattered on their own (one message for all of them)."""
+        futures = self._client.scatter([self._array[lo:hi] for lo, hi in bounds], hash=False)
+        self._pieces.extend(futures)
+        return [(f, 0, hi - lo) for f, (lo, hi) in zip(futures, bounds, strict=True)]
+
     def writer(self) -> None:
         """None: tasks return their blocks and :meth:`place` puts them in."""
         return None
@@ -135,8 +143,9 @@ class ScatteredBuffer(Buffer):
 
     def release(self) -> None:
         """Drop the scattered copies (the scheduler frees them on every worker)."""
-        future, self._future = self._future, None
-        if future is not None:
+        futures = [f for f in [self._future, *self._pieces] if f is not None]
+        self._future, self._pieces = None, []
+        for future in futures:
             try:
                 future.release()
             except Exception:  # a lost connection: the scheduler drops them with us
@@ -196,7 +205,8 @@ class DaskBackend(Backend):
             self.cores = threads
             self.num_workers = num_workers or threads
             self.round_trip_s = self._measure_round_trip()
-            self.min_task_s = max(_MIN_TASK_S, 20 * self.round_trip_s)
+            # A task of 4 round trips of work spends at most 20 % on dispatch.
+            self.min_task_s = max(_MIN_TASK_S, 4 * self.round_trip_s)
         except BaseException:
             self.close()
             raise

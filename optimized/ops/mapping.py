@@ -182,8 +182,8 @@ def _map_numeric(call: Call, inp: NumericInput, latency_s: float) -> list[float]
         return [v for part in parts for v in part]
     backend = call.backend
     with backend.share(inp.array) as src, backend.buffer((inp.n,), np.float64) as dst:
-        blocks = call.run(_array_chunk_task, [(src.reader(), dst.writer(), lo, hi, latency_s,
-                                               threads) for lo, hi in bounds], sizes)
+        blocks = call.run(_array_chunk_task, [(ref, dst.writer(), lo, hi, latency_s, threads)
+                                              for ref, lo, hi in src.pieces(bounds)], sizes)
         dst.place(bounds, blocks)
         return dst.array.copy()
 
@@ -465,7 +465,7 @@ def parallel_sum(call: Call, data: Any) -> int | float:
         vals = inp.python_values()
         return sum(call.run(_sum_objects_task, [(vals[lo:hi],) for lo, hi in bounds], sizes))
     with call.backend.share(arr) as src:
-        parts = call.run(_sum_array_task, [(src.reader(), lo, hi) for lo, hi in bounds], sizes)
+        parts = call.run(_sum_array_task, src.pieces(bounds), sizes)
     return sum(parts) if arr.dtype.kind in "iu" else _fsum([x for p in parts for x in p])
 
 

@@ -405,8 +405,9 @@ def _multiply_pooled(call: Call, a: np.ndarray, b: np.ndarray, kernel: Kernel,
     backend = call.backend
     with backend.share(a, dt) as sa, backend.share(b, dt, broadcast=True) as sb, \
             backend.buffer((n, p), dt) as sc:
-        blocks = call.run(_array_block_task, [(sa.reader(), sb.reader(), sc.writer(), lo, hi)
-                                              for lo, hi in bounds], sizes)
+        b_ref, c_ref = sb.reader(), sc.writer()
+        blocks = call.run(_array_block_task, [(a_ref, b_ref, c_ref, lo, hi)
+                                              for a_ref, lo, hi in sa.pieces(bounds)], sizes)
         sc.place(bounds, blocks)
         return finish(sc.array)  # converted / copied out before the buffer goes away
 

@@ -256,8 +256,8 @@ def _count_pooled(call: Call, text: str) -> tuple[dict[str, int], int]:
         finally:
             buf.release()  # the segment cannot be closed while a view is exported
         call.deadline.check()  # preparing a huge text may already have used the budget
-        text_ref = shared.reader()  # filled: now the tasks may read it (a cluster sends it)
-        tasks = [(text_ref, lo, hi, _PIECE_CHARS) for lo, hi in ranges]
+        # filled: now the tasks may read it (a cluster sends each task its own range)
+        tasks = [(ref, lo, hi, _PIECE_CHARS) for ref, lo, hi in shared.pieces(ranges)]
         call.recorder.extra.update(tasks=len(tasks), text_bytes=nbytes)
         results = call.run(_count_shared_range, tasks, [hi - lo for lo, hi in ranges])
     return _merge(results)
