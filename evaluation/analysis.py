@@ -35,6 +35,13 @@ Conventions
      fit means the sizes run are dominated by fixed overheads, and following it 100x
      further would report the overhead, not the work (quick mode's
      ``764 us at 100,000 items, b=0.08`` was such a figure).
+- The baseline is extrapolated differently (D16, :mod:`evaluation.work`): with
+  ``t = c0 + c1 * W(n)``, where ``W`` counts the work of the original's own algorithm
+  (processes started, trial divisions, bubble-sort comparisons, queue operations),
+  fitted to its benchmark sizes and to every larger size the probe saw it finish.
+- Every extrapolation is validated by hold-out: fitted without the largest size, it
+  must predict that size within ``MAX_HOLDOUT_ERROR`` (50 %); with fewer than three
+  sizes there is nothing to hold out and the figure is refused.
 """
 from __future__ import annotations
 
@@ -49,6 +56,7 @@ import pandas as pd
 
 from .fit import FitError, PowerLaw, fit_power_law
 from .run_tests import OUTCOMES, TestCase
+from .work import fit_work, work_model
 from .workloads import BenchmarkTarget, BenchSelector, Gate, Operation, Workloads
 
 __all__ = ["TEST_COLUMNS", "tests_frame", "tests_summary", "map_gate_ids", "gate_verdicts",
@@ -279,6 +287,7 @@ class Figure:
     status: str = "ok"
     note: str = ""
     holdout_error: float = math.nan
+    model: str = ""
 
 
 def extrapolation_refusal(law: PowerLaw, size: float) -> str:
@@ -312,14 +321,51 @@ def _measured(at: pd.DataFrame) -> Figure | None:
     ok_at = at[at["status"] == "ok"]
     if not ok_at.empty:
         r = ok_at.iloc[0]
-        return Figure(float(r["median"]), False, spread=float(r["spread"]))
+        probed = r.get("source") == "probe"
+        return Figure(float(r["median"]), False, spread=float(r["spread"]),
+                      note="probed at this size" if probed else "")
     if (at["status"] == "failed").any():  # measured, and it failed: never extrapolated
         return Figure(math.nan, False, status="failed", note="failed at this size (asv null)")
     return None
 
 
-def _figure(rows: pd.DataFrame, impl: str, size: int, extrapolate: bool = True) -> Figure:
-    """Measured median at ``size``, else a trustworthy power-law extrapolation, else n/a."""
+def _work_figure(ok: pd.DataFrame, op: Operation, size: int, status_at: str) -> Figure:
+    """``t = c0 + c1 * W(n)`` from the original's work function, validated by hold-out."""
+    by_size = ok.sort_values("size").drop_duplicates("size", keep="last")
+    sizes, times = by_size["size"].astype(float), by_size["median"].astype(float)
+    try:
+        fit = fit_work(op, sizes, times)
+    except ValueError as exc:
+        return Figure(math.nan, False, status=status_at, note=f"cannot extrapolate: {exc}")
+    holdout = math.nan
+    if len(by_size) >= 3:
+        try:
+            head = fit_work(op, sizes.iloc[:-1], times.iloc[:-1])
+            holdout = abs(head.predict(sizes.iloc[-1]) - times.iloc[-1]) / times.iloc[-1]
+        except ValueError:
+            pass
+    span = f"{fit.size_range[0]:g}-{fit.size_range[1]:g}"
+    if holdout != holdout:
+        refusal = (f"cannot validate the fit of W(n) = {fit.model}: {len(by_size)} sizes "
+                   "leave none to hold out")
+    elif holdout > MAX_HOLDOUT_ERROR:
+        refusal = (f"hold-out error {holdout:.0%} > {MAX_HOLDOUT_ERROR:.0%} (t = c0 + c1*W(n), "
+                   f"W = {fit.model}, fitted without the largest size, mispredicts it)")
+    else:
+        return Figure(fit.predict(size), True, n_points=fit.n_points, status=status_at,
+                      note=f"t = c0 + c1*W(n) over sizes {span}, W = {fit.model}",
+                      holdout_error=holdout, model=fit.model)
+    return Figure(math.nan, False, n_points=fit.n_points, status=status_at,
+                  note=f"cannot extrapolate: {refusal}", holdout_error=holdout, model=fit.model)
+
+
+def _figure(rows: pd.DataFrame, impl: str, size: int, extrapolate: bool = True,
+            op: Operation | None = None) -> Figure:
+    """Measured median at ``size``, else a trustworthy extrapolation, else n/a.
+
+    The baseline is extrapolated with its own work function where ``op`` has one
+    (:mod:`evaluation.work`); everything else with a power law.
+    """
     mine = rows[rows["impl"] == impl]
     at = mine[mine["size"] == size]
     measured = _measured(at)
@@ -335,6 +381,8 @@ def _figure(rows: pd.DataFrame, impl: str, size: int, extrapolate: bool = True) 
     if ok["size"].nunique() < 2:
         return Figure(math.nan, False, status=status_at,
                       note=f"cannot extrapolate: only 1 size run ({int(ok['size'].iloc[0]):,})")
+    if impl == "baseline" and op is not None and work_model(op) is not None:
+        return _work_figure(ok, op, size, status_at)
     try:
         law = fit_power_law(ok["size"].astype(float), ok["median"].astype(float))
     except FitError as exc:
@@ -373,9 +421,19 @@ def _holdout_error(ok: pd.DataFrame) -> float:
     return abs(law.predict(float(last["size"])) - measured) / measured
 
 
+def _with_probe_points(timed: pd.DataFrame, points: Sequence[tuple[int, float]]) -> pd.DataFrame:
+    """Add the baseline's probed sizes (finished, with a time) to its benchmark rows."""
+    have = set(timed.loc[(timed["impl"] == "baseline") & (timed["status"] == "ok"), "size"])
+    extra = [{"impl": "baseline", "size": float(n), "median": float(t), "status": "ok",
+              "spread": math.nan, "source": "probe"} for n, t in points if n not in have]
+    return pd.concat([timed, pd.DataFrame(extra)], ignore_index=True) if extra else timed
+
+
 def reference_figures(bench: pd.DataFrame, workloads: Workloads,
                       impls: Sequence[str] = ("baseline", "optimized"),
-                      no_extrapolation: Sequence[str] = ()) -> pd.DataFrame:
+                      no_extrapolation: Sequence[str] = (),
+                      baseline_points: Mapping[str, Sequence[tuple[int, float]]] | None = None
+                      ) -> pd.DataFrame:
     """Per operation and implementation: the time at the reference size.
 
     Parameters
@@ -390,6 +448,9 @@ def reference_figures(bench: pd.DataFrame, workloads: Workloads,
         Implementations given only measured figures ("not measured at this size"
         otherwise): the optimized side in quick mode, whose smallest sizes say
         nothing about the seed's.
+    baseline_points : mapping, optional
+        Per operation, ``(size, seconds)`` the probe measured for the baseline beyond
+        the benchmarks' sizes (finished calls): fitted together with asv's medians.
 
     Returns
     -------
@@ -406,14 +467,17 @@ def reference_figures(bench: pd.DataFrame, workloads: Workloads,
         timed = timed_rows(bench, op.name, workload, workers, workloads)
         if not timed.empty:  # the workload actually measured (a fallback may differ)
             workload = _workload_of(timed.iloc[0], workloads)
+        points = (baseline_points or {}).get(op.name, ())
+        if points and not timed.empty:
+            timed = _with_probe_points(timed, points)
         for impl in impls:
-            f = _figure(timed, impl, size, extrapolate=impl not in no_extrapolation)
+            f = _figure(timed, impl, size, extrapolate=impl not in no_extrapolation, op=op)
             rows.append({"operation": op.name, "size": size, "size_source": source,
                          "workload": workload, "impl": impl, "seconds": f.seconds,
                          "extrapolated": f.extrapolated, "exponent": f.exponent, "r2": f.r2,
                          "n_points": f.n_points, "spread": f.spread,
                          "status_at_size": f.status, "note": f.note,
-                         "holdout_error": f.holdout_error})
+                         "holdout_error": f.holdout_error, "model": f.model})
     return pd.DataFrame(rows)
 
 
@@ -729,13 +793,15 @@ def format_figure(row: pd.Series) -> str:
     Returns
     -------
     str
-        ``12.3 ms``, ``4.2 h (extrapolated, b=1.98)`` or ``n/a (reason)``.
+        ``12.3 ms``, ``4.2 h (extrapolated, b=1.98)``, ``5.0 s (extrapolated, W =
+        processes started (one per element), hold-out error 3%)`` or ``n/a (reason)``.
     """
     text = format_seconds(row["seconds"])
     if row["extrapolated"]:
         held = row.get("holdout_error", math.nan)
         held_text = f", hold-out error {held:.0%}" if held == held else ""
-        return f"{text} (extrapolated, b={row['exponent']:.2f}{held_text})"
+        how = f"W = {row['model']}" if row.get("model") else f"b={row['exponent']:.2f}"
+        return f"{text} (extrapolated, {how}{held_text})"
     if row.get("kind") in ("hangs", "crashes", "wrong result"):
         return str(row["note"])
     if text == "n/a" and row["note"]:

@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["DOES_NOT_FINISH", "load_probe", "apply_probe", "baseline_at_seed_size"]
+__all__ = ["DOES_NOT_FINISH", "load_probe", "probe_points", "apply_probe", "baseline_at_seed_size"]
 
 #: Kinds for which the baseline has no time at the seed's size, because it broke.
 DOES_NOT_FINISH = ("hangs", "crashes", "wrong result")
@@ -33,6 +33,15 @@ def load_probe(raw: Path) -> list[dict[str, Any]] | None:
     if not path.exists():
         return None
     return list(json.loads(path.read_text()).get("outcomes", []))
+
+
+def probe_points(outcomes: list[dict[str, Any]] | None) -> dict[str, list[tuple[int, float]]]:
+    """Per operation, ``(size, seconds)`` of every probed call that finished correctly."""
+    points: dict[str, list[tuple[int, float]]] = {}
+    for o in outcomes or []:
+        if o["kind"] == "finished" and o.get("seconds") is not None:
+            points.setdefault(o["operation"], []).append((int(o["size"]), float(o["seconds"])))
+    return points
 
 
 def _kind(row: pd.Series) -> str:
@@ -102,7 +111,11 @@ def baseline_at_seed_size(figures: pd.DataFrame) -> dict[str, dict[str, Any]]:
                  "seconds": None if r["seconds"] != r["seconds"] else float(r["seconds"]),
                  "detail": str(r["note"] or "")}
         if r["kind"] == "extrapolated":
-            entry.update(model=f"power law t = a * n^b (b={r['exponent']:.2f}) over the sizes "
-                               "the benchmarks ran", holdout_error=None)
+            model = r.get("model") or ""
+            holdout = r.get("holdout_error")
+            entry.update(model=f"t = c0 + c1 * W(n), W = {model}" if model else
+                         f"power law t = a * n^b (b={r['exponent']:.2f})",
+                         holdout_error=None if holdout is None or holdout != holdout
+                         else float(holdout))
         res[str(r["operation"])] = entry
     return res

@@ -28,7 +28,7 @@ import pandas as pd
 
 from . import analysis as A
 from .asv_results import RESULT_COLUMNS, load_results
-from .baseline_truth import apply_probe, baseline_at_seed_size, load_probe
+from .baseline_truth import apply_probe, baseline_at_seed_size, load_probe, probe_points
 from .compare import Comparison
 from .growth import growth_table
 from .plots import plot_changes, plot_scaling, plot_speedups
@@ -225,8 +225,9 @@ def build_report(raw: Path, workloads: Workloads) -> ReportData:
     excluded = run.get("stages", {}).get("asv", {}).get("excluded_impls", [])
     bench = _bench(raw, workloads, problems, excluded)
     quick = run.get("mode") == "quick"  # tiny sizes: never extrapolate the optimized side
-    figures = A.reference_figures(bench, workloads, no_extrapolation=("optimized",) if quick else ())
     probe = load_probe(raw)
+    figures = A.reference_figures(bench, workloads, no_extrapolation=("optimized",) if quick else (),
+                                  baseline_points=probe_points(probe))
     figures = apply_probe(figures, probe)
     targets = A.target_verdicts(bench, workloads, str(run.get("mode", "unknown")))
     gates = A.gate_verdicts(tests, figures, workloads, impls_run)
