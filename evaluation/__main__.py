@@ -29,7 +29,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from .asv_results import asv_paths, collect_results, run_asv
+from .asv_results import asv_paths, collect_results, run_asv, suite_of
 from .compare import DEFAULT_FACTOR, compare_results, ref_results
 from .environment import describe_environment, git_commit
 from .probe import ProbeOutcome, probe_all
@@ -95,6 +95,9 @@ class _Progress:
                         bar_format="{desc} |{bar}| {percentage:3.0f}% [{elapsed}]")
         self.lines = enabled and not tty
         self.t0 = time.monotonic()
+        self.count = "starting"  # asv's finished benchmarks, as "12/153 benchmarks"
+        self._suite: str | None = None  # the suite of the last finished benchmark
+        self._suite_done = ""
 
     def stage(self, index: int, name: str) -> None:
         self.base = index * 100
@@ -107,6 +110,22 @@ class _Progress:
         self.bar.n = min(self.bar.total, self.base + int(pct))
         self.bar.set_description_str(text, refresh=False)
         self.bar.refresh()
+
+    def benchmark(self, done: int, total: int | None, name: str) -> None:
+        """asv finished a benchmark: counts on the bar; a line per finished suite in a file."""
+        of = f"/{total}" if total else ""
+        self.count = f"{done}{of} benchmarks"
+        self.update(self.bar.n - self.base, f"asv run: {self.count}")
+        suite = suite_of(name)
+        if self.lines and self._suite is not None and suite != self._suite:
+            self._suite_line(self._suite, self._suite_done)
+        self._suite, self._suite_done = suite, f"{done}{of}"
+        if self.lines and total and done == total:
+            self._suite_line(suite, self._suite_done)
+
+    def _suite_line(self, suite: str, done: str) -> None:
+        print(f"[evaluation {time.monotonic() - self.t0:5.0f} s] asv: {suite} done "
+              f"({done} benchmarks)", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         self.bar.close()
@@ -151,8 +170,8 @@ def _run_all(args: argparse.Namespace, out_dir: Path) -> None:
         bar.stage(len(impls) + probing, "asv run")
         excluded = ["baseline"] if args.skip_baseline else []
         asv = run_asv(ROOT, commit, raw, quick=args.quick, wall_timeout_s=ASV_CAP_S[mode],
-                      on_progress=lambda pct: bar.update(pct, f"asv run {pct:.0f}%"),
-                      exclude_impls=excluded)
+                      on_progress=lambda pct: bar.update(pct, f"asv run: {bar.count}"),
+                      exclude_impls=excluded, on_benchmark=bar.benchmark)
         run["stages"]["asv"] = {"seconds": round(asv.seconds, 1), "exit_code": asv.exit_code,
                                 "command": asv.command, "results_dir": str(asv.results_dir),
                                 "excluded_impls": excluded}

@@ -40,6 +40,7 @@ import pandas as pd
 
 __all__ = ["AsvRun", "QUICK_ENV", "QUICK_SELECTION", "ASV_RUN_OK_CODES", "asv_paths", "run_asv",
            "result_files", "collect_results", "load_results", "RESULT_COLUMNS",
+           "AsvProgress", "suite_of",
            "parse_benchmark_name", "bench_selection"]
 
 #: Environment variable the benchmark suites honour: smallest sizes only.
@@ -50,9 +51,43 @@ RESULT_COLUMNS = ["benchmark", "module", "suite", "kind", "operation", "metric",
                   "ci_low", "ci_high", "repeat", "number", "commit", "machine", "env_name"]
 _KINDS = ("time", "peakmem", "mem", "track", "timeraw")
 _PROGRESS_RE = re.compile(r"^\[\s*(\d+(?:\.\d+)?)%\]")
-#: Quick mode times the operations only: no peak-memory and no start-up/shutdown
-#: benchmarks (asv matches the regex against ``name(params)`` with ``re.search``).
-QUICK_SELECTION = r"^(?!bench_startup\.)(?![^(]*\.peakmem_)"
+_TOTAL_RE = re.compile(r"Running (\d+) total benchmarks")
+#: A finished benchmark: ``[ 1.32%] ··· ....Suite.time_x    ok`` (asv shortens names from
+#: the left); "Running (...)" lines and table rows are not results.
+_DONE_RE = re.compile(r"^\[\s*[\d.]+%\] ··· (?!Running )([^\s=]+\.\w+)\s+(\S+)\s*$")
+
+
+class AsvProgress:
+    """Counts asv's finished benchmarks from its output, for the progress display.
+
+    ``feed(line)`` returns ``(done, total, name)`` when the line reports a finished
+    benchmark (``total`` None until asv said how many it runs), else None.
+    """
+
+    def __init__(self) -> None:
+        self.total: int | None = None
+        self.done = 0
+
+    def feed(self, line: str) -> tuple[int, int | None, str] | None:
+        """Parse one line of asv's output."""
+        if self.total is None and (m := _TOTAL_RE.search(line)):
+            self.total = int(m.group(1))
+            return None
+        m = _DONE_RE.match(line)
+        if m is None:
+            return None
+        self.done += 1
+        return self.done, self.total, m.group(1).lstrip(".")
+
+
+def suite_of(name: str) -> str:
+    """The suite (class) of a benchmark name as asv printed it (possibly shortened)."""
+    parts = name.split(".")
+    return parts[-2] if len(parts) >= 2 else name
+#: Quick mode times the operations only: no peak-memory, no start-up/shutdown and no
+#: cluster benchmarks (each starts a Dask cluster; asv matches the regex against
+#: ``name(params)`` with ``re.search``).
+QUICK_SELECTION = r"^(?!bench_startup\.)(?!bench_cluster\.)(?![^(]*\.peakmem_)"
 #: Exit codes of ``asv run`` (asv 0.6) after which its result file is this run's: 0 every
 #: benchmark ran, 2 some benchmark failed (stored as null: a result, shown as failed).
 #: Anything else (1: asv error, e.g. the suite did not import or nothing was selected;
@@ -145,14 +180,19 @@ def _asv(*args: str) -> list[str]:
 
 
 def _stream(cmd: list[str], cwd: Path, env: dict[str, str], log: Any, deadline: float,
-            on_progress: Callable[[float], None] | None) -> tuple[int | None, str]:
-    """Run ``cmd``, copy its output to ``log``; report asv's ``[ xx%]`` for a progress bar.
+            on_progress: Callable[[float], None] | None,
+            on_benchmark: Callable[[int, int | None, str], None] | None = None
+            ) -> tuple[int | None, str]:
+    """Run ``cmd``, copy its output to ``log``; report asv's ``[ xx%]`` for a progress bar
+    and every finished benchmark (``on_benchmark(done, total, name)``).
 
     A reader thread drains the output, so the wall-clock cap holds even when the
     child prints nothing; on expiry the child's whole process group is killed.
     """
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
+
+    counter = AsvProgress()
 
     def pump() -> None:
         assert proc.stdout is not None
@@ -162,6 +202,9 @@ def _stream(cmd: list[str], cwd: Path, env: dict[str, str], log: Any, deadline: 
             m = _PROGRESS_RE.match(line)
             if m and on_progress:  # progress display only; results come from the JSON
                 on_progress(float(m.group(1)))
+            finished = counter.feed(line)
+            if finished and on_benchmark:
+                on_benchmark(*finished)
 
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
@@ -182,7 +225,8 @@ def _stream(cmd: list[str], cwd: Path, env: dict[str, str], log: Any, deadline: 
 
 def run_asv(repo_root: Path, commit: str, out_dir: Path, *, quick: bool, wall_timeout_s: float,
             on_progress: Callable[[float], None] | None = None,
-            exclude_impls: Sequence[str] = ()) -> AsvRun:
+            exclude_impls: Sequence[str] = (),
+            on_benchmark: Callable[[int, int | None, str], None] | None = None) -> AsvRun:
     """``asv machine --yes`` then ``asv run --python=same --set-commit-hash=<commit>``.
 
     Parameters
@@ -207,6 +251,9 @@ def run_asv(repo_root: Path, commit: str, out_dir: Path, *, quick: bool, wall_ti
         ``("baseline",)``), through :func:`bench_selection`. asv records them as NaN,
         or keeps an earlier run's value where the commit's result file already
         existed; the report marks them ``not run`` either way.
+    on_benchmark : callable, optional
+        Called as ``(done, total, name)`` when asv reports a benchmark finished
+        (``total`` from asv's "Running N total benchmarks", None before it).
 
     Returns
     -------
@@ -241,7 +288,7 @@ def run_asv(repo_root: Path, commit: str, out_dir: Path, *, quick: bool, wall_ti
                                 t0 + 60, None)
         if code == 0:
             code, problem = _stream(_asv(*run_args), repo_root, env, log,
-                                    t0 + wall_timeout_s, progress)
+                                    t0 + wall_timeout_s, progress, on_benchmark)
             if not problem and code not in ASV_RUN_OK_CODES:
                 problem = f"asv run failed with exit code {code} (see {log_path.name})"
         elif not problem:

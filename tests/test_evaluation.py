@@ -911,3 +911,43 @@ def test_quick_evaluation_end_to_end(tmp_path, monkeypatch, workloads) -> None:
     assert (out / "raw" / "junit-optimized.xml").exists()
     assert list((out / "raw" / "asv").glob("*/*.json"))
     assert elapsed < 240, f"quick evaluation took {elapsed:.0f} s (target < 240 s)"
+
+
+# --------------------------------------------------------------------------- asv progress
+ASV_OUTPUT = """\
+· Discovering benchmarks
+· Running 3 total benchmarks (1 commits * 1 environments * 3 benchmarks)
+[ 0.00%] ·· Benchmarking existing-py_work_main_.venv_bin_python
+[16.67%] ··· Running (bench_map.Spawn.time_process_data_spawn_per_item--)..
+[33.33%] ··· ....Spawn.time_process_data_spawn_per_item                 ok
+[33.33%] ··· ====== ==========
+[33.33%] ···   impl    size
+[66.67%] ··· bench_map.Spawn.peakmem_process_data_spawn_per_item             failed
+[100.00%] ··· ...uster.ClusterRoundTrip.track_trivial_call_ms             19.5
+"""
+
+
+def test_asv_progress_counts_finished_benchmarks_of_the_total() -> None:
+    from evaluation.asv_results import AsvProgress
+
+    progress = AsvProgress()
+    seen = [r for line in ASV_OUTPUT.splitlines() if (r := progress.feed(line))]
+    assert seen == [(1, 3, "Spawn.time_process_data_spawn_per_item"),
+                    (2, 3, "bench_map.Spawn.peakmem_process_data_spawn_per_item"),
+                    (3, 3, "uster.ClusterRoundTrip.track_trivial_call_ms")]
+
+
+def test_progress_prints_a_line_per_finished_suite_when_not_a_terminal(capsys) -> None:
+    from evaluation.__main__ import _Progress
+    from evaluation.asv_results import AsvProgress
+
+    bar = _Progress(1, enabled=True)  # stderr is captured: not a terminal
+    progress = AsvProgress()
+    for line in ASV_OUTPUT.splitlines():
+        if finished := progress.feed(line):
+            bar.benchmark(*finished)
+    bar.close()
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if "asv:" in ln]
+    assert [ln.split("asv: ")[1] for ln in lines] == [
+        "Spawn done (2/3 benchmarks)", "ClusterRoundTrip done (3/3 benchmarks)"]
+    assert bar.count == "3/3 benchmarks"
