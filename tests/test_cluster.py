@@ -52,13 +52,23 @@ def _free_port() -> int:
 
 
 class _ClusterProcesses:
-    """OS processes of one test cluster, registered so the leak guard allows them."""
+    """OS processes of one test cluster, registered so the leak guard allows them.
 
-    def __init__(self, roots: list[int]) -> None:
-        self.roots = roots
+    ``roots``: processes started for the cluster (they and their descendants count), or
+    ``since``: every child of this process started after the cluster began - a
+    LocalCluster's nannies live in this process and restart killed workers as new
+    children. multiprocessing's resource tracker is shared by the session, not counted.
+    """
+
+    def __init__(self, roots: list[int] | None = None, since: set[int] | None = None) -> None:
+        self.roots = roots or []
+        self.since = since
         self.closed = False
 
     def worker_pids(self) -> list[int]:
+        if self.since is not None:
+            return [c.pid for c in psutil.Process().children(recursive=True)
+                    if c.pid not in self.since and not _is_resource_tracker(c)]
         pids = []
         for pid in self.roots:
             try:
@@ -68,6 +78,13 @@ class _ClusterProcesses:
             except psutil.Error:
                 pass
         return pids
+
+
+def _is_resource_tracker(proc: psutil.Process) -> bool:
+    try:
+        return any("resource_tracker" in part for part in proc.cmdline())
+    except psutil.Error:
+        return False
 
 
 def _alive(pids: list[int] | set[int]) -> list[int]:
@@ -118,7 +135,7 @@ def cli_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                                        "--no-dashboard", "--local-directory", str(scratch)],
                                       env=env, cwd=scratch, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL, start_new_session=True))
-    handle = long_lived(_ClusterProcesses([p.pid for p in procs]))
+    handle = long_lived(_ClusterProcesses(roots=[p.pid for p in procs]))
     try:
         with distributed.Client(address, timeout=START_TIMEOUT_S) as client:
             client.wait_for_workers(2, timeout=START_TIMEOUT_S)
@@ -128,28 +145,42 @@ def cli_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def _local_cluster(tmp_path_factory: pytest.TempPathFactory, **kw: Any) -> Iterator[Any]:
-    before = {c.pid for c in psutil.Process().children()}
+    handle = long_lived(_ClusterProcesses(
+        since={c.pid for c in psutil.Process().children(recursive=True)}))
     cluster = distributed.LocalCluster(processes=True, n_workers=2, threads_per_worker=1,
                                        dashboard_address=None, host="127.0.0.1",
                                        local_directory=str(tmp_path_factory.mktemp("dask")),
                                        **kw)
-    handle = long_lived(_ClusterProcesses(
-        [c.pid for c in psutil.Process().children() if c.pid not in before]))
     try:
         yield cluster
     finally:
-        pids = handle.worker_pids()
+        pids = set(handle.worker_pids())
         cluster.close(timeout=20)
-        handle.closed = True
         end = time.monotonic() + 10
-        while (left := _alive(pids)) and time.monotonic() < end:
+        while (left := _alive(pids | set(handle.worker_pids()))) and time.monotonic() < end:
             time.sleep(0.1)
-        assert not left, f"LocalCluster processes left after close: {left}"
+        handle.closed = True
+        described = []
+        for pid in left:
+            try:
+                proc = psutil.Process(pid)
+                described.append((pid, proc.status(), " ".join(proc.cmdline())[:100]))
+            except psutil.Error:
+                pass
+        assert not described, f"LocalCluster processes left after close: {described}"
+
+
+#: The local cluster's scheduler gives up on a task after it killed this many workers
+#: (Dask's default is 3; 1 keeps the KilledWorker test short).
+ALLOWED_FAILURES = 1
 
 
 @pytest.fixture(scope="module")
 def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    yield from _local_cluster(tmp_path_factory)
+    import dask
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+        yield from _local_cluster(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -336,6 +367,23 @@ def test_bad_cluster_arguments_fail_before_connecting(kwargs: dict[str, Any],
     assert time.monotonic() - t0 < 1.5
 
 
+def test_a_task_that_keeps_killing_workers_is_a_worker_crash(local_cluster) -> None:
+    from optimized import WorkerCrashedError
+
+    with distributed.Client(local_cluster.scheduler_address, set_as_default=False) as client:
+        assert client.run_on_scheduler(
+            lambda dask_scheduler: dask_scheduler.allowed_failures) == ALLOWED_FAILURES
+        p = OptimizedParallelProcessor(scheduler=client, execution="pool")
+        t0 = time.monotonic()
+        with pytest.raises(WorkerCrashedError, match="Dask gave up on a task"):
+            p.map(kernels.die_on_5, list(range(10)), chunksize=1)
+        print(f"\n[figure] KilledWorker after {ALLOWED_FAILURES + 1} worker deaths: "
+              f"WorkerCrashedError in {time.monotonic() - t0:.1f} s")
+        client.wait_for_workers(2, timeout=START_TIMEOUT_S)  # the nannies restart them
+        assert p.map(kernels.square, list(range(300))) == [x * x for x in range(300)]
+        p.close()
+
+
 # -- faults on the CLI cluster ------------------------------------------------------------
 def _task_pids(client: Any) -> list[int]:
     return sorted(client.run(os.getpid).values())
@@ -379,7 +427,7 @@ def test_losing_the_scheduler_mid_call_is_a_clear_error(tmp_path: Path) -> None:
                                "--no-dashboard", "--local-directory", str(tmp_path)],
                               env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, start_new_session=True)]
-    handle = long_lived(_ClusterProcesses([p.pid for p in procs]))
+    handle = long_lived(_ClusterProcesses(roots=[p.pid for p in procs]))
     try:
         p = OptimizedParallelProcessor(scheduler=address, execution="pool",
                                        connect_timeout=START_TIMEOUT_S)
