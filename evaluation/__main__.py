@@ -72,6 +72,10 @@ def _parser() -> argparse.ArgumentParser:
                         f"default {DEFAULT_FACTOR})")
     p.add_argument("--asv-results-dir", type=Path, metavar="DIR",
                    help="where REF's asv results are looked for (default: asv.conf.json's)")
+    p.add_argument("--reuse-asv", type=Path, metavar="DIR",
+                   help="do not run asv: take this commit's results from asv results "
+                        "directory DIR (e.g. .asv/results after `make bench`, or a quick "
+                        "run's); the run fails (exit 3) if DIR holds none for this commit")
     p.add_argument("--probe-budget", type=float, default=60.0, metavar="S",
                    help="seconds each probed baseline call may take (full mode; default 60)")
     p.add_argument("--probe-total", type=float, default=300.0, metavar="S",
@@ -168,24 +172,45 @@ def _run_all(args: argparse.Namespace, out_dir: Path) -> None:
             bar.stage(len(impls), "probe baseline")
             _probe_stage(args, raw, run, bar)
         bar.stage(len(impls) + probing, "asv run")
-        excluded = ["baseline"] if args.skip_baseline else []
-        asv = run_asv(ROOT, commit, raw, quick=args.quick, wall_timeout_s=ASV_CAP_S[mode],
-                      on_progress=lambda pct: bar.update(pct, f"asv run: {bar.count}"),
-                      exclude_impls=excluded, on_benchmark=bar.benchmark)
-        run["stages"]["asv"] = {"seconds": round(asv.seconds, 1), "exit_code": asv.exit_code,
-                                "command": asv.command, "results_dir": str(asv.results_dir),
-                                "excluded_impls": excluded}
-        if asv.problem:
-            run["problems"].append(_problem("asv", None, asv.problem))
-        try:
-            collect_results(asv.results_dir, commit, raw / "asv", previous=asv.previous)
-        except FileNotFoundError as exc:
-            run["problems"].append(_problem("asv", None, f"{exc} (see {asv.log_path.name})"))
+        if args.reuse_asv:
+            _reuse_asv_stage(args.reuse_asv, commit, raw, run)
+        else:
+            _asv_stage(args, commit, raw, run, bar)
         bar.stage(len(impls) + 1 + probing, "done")
     finally:
         bar.close()
         run["finished_at"] = datetime.now().isoformat(timespec="seconds")
         (raw / "run.json").write_text(json.dumps(run, indent=2, default=str), encoding="utf-8")
+
+
+def _asv_stage(args: argparse.Namespace, commit: str, raw: Path, run: dict[str, Any],
+               bar: _Progress) -> None:
+    """Run the asv suites for ``commit`` and copy its result file into ``raw/asv``."""
+    mode = run["mode"]
+    excluded = ["baseline"] if args.skip_baseline else []
+    asv = run_asv(ROOT, commit, raw, quick=args.quick, wall_timeout_s=ASV_CAP_S[mode],
+                  on_progress=lambda pct: bar.update(pct, f"asv run: {bar.count}"),
+                  exclude_impls=excluded, on_benchmark=bar.benchmark)
+    run["stages"]["asv"] = {"seconds": round(asv.seconds, 1), "exit_code": asv.exit_code,
+                            "command": asv.command, "results_dir": str(asv.results_dir),
+                            "excluded_impls": excluded}
+    if asv.problem:
+        run["problems"].append(_problem("asv", None, asv.problem))
+    try:
+        collect_results(asv.results_dir, commit, raw / "asv", previous=asv.previous)
+    except FileNotFoundError as exc:
+        run["problems"].append(_problem("asv", None, f"{exc} (see {asv.log_path.name})"))
+
+
+def _reuse_asv_stage(results_dir: Path, commit: str, raw: Path, run: dict[str, Any]) -> None:
+    """``--reuse-asv``: this commit's results from an earlier asv run, nothing run here."""
+    src = results_dir.resolve()
+    run["stages"]["asv"] = {"seconds": 0.0, "exit_code": None, "command": None,
+                            "results_dir": str(src), "reused": True, "excluded_impls": []}
+    try:
+        collect_results(src, commit, raw / "asv")
+    except FileNotFoundError as exc:
+        run["problems"].append(_problem("asv", None, f"--reuse-asv {src}: {exc}"))
 
 
 def _probe_stage(args: argparse.Namespace, raw: Path, run: dict[str, Any],

@@ -104,6 +104,13 @@ def processor_class(impl_module: Any, impl: str) -> type:
 
 
 @pytest.fixture(scope="session")
+def asv_quick_suite(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The session's one quick asv run of the whole suite (``tests/asv_session.py``)."""
+    from tests.asv_session import run_quick_suite
+    return run_quick_suite(tmp_path_factory.mktemp("asv-quick"))
+
+
+@pytest.fixture(scope="session")
 def workloads() -> Workloads:
     """The validated workload instances (sizes, gates, known answers)."""
     return load_workloads(ROOT / "instances")

@@ -9,9 +9,10 @@
   gate's operation and workload, so the report measures it instead of extrapolating.
 - The peak-RSS helper of the ``track_*_peak_rss`` suites sees the workers' memory.
 - The whole suite runs once through asv in quick mode (``PPD_BENCH_QUICK=1``,
-  ``asv run --python=same --quick --dry-run``) in under 3 minutes (issue 5) without
-  any failing benchmark and without leaving a process or a shared-memory segment
-  behind.
+  ``asv run --python=same --quick``; the session's shared run, ``tests/asv_session.py``,
+  whose results the end-to-end evaluation test reuses) in under 3 minutes (issue 5)
+  without any failing benchmark and without leaving a process or a shared-memory
+  segment behind.
 """
 from __future__ import annotations
 
@@ -22,13 +23,8 @@ import json
 import os
 import pkgutil
 import re
-import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -40,6 +36,7 @@ import psutil
 import pytest
 
 from evaluation.workloads import load_workloads
+from tests.asv_session import SuiteRun
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "asv.conf.json"
@@ -401,83 +398,6 @@ def test_throughput_ratio_applies_the_layout_to_both_sides(monkeypatch: pytest.M
 
 
 # -- the smoke run through asv -----------------------------------------------------------------
-def _private_conf(tmp: Path) -> Path:
-    """asv.conf.json with absolute paths; env, results and html in ``tmp``."""
-    conf = _load_conf()
-    conf["repo"] = str(ROOT)
-    conf["benchmark_dir"] = str(ROOT / conf["benchmark_dir"])
-    for key in ("env_dir", "results_dir", "html_dir"):
-        conf[key] = str(tmp / key)
-    path = tmp / "asv.conf.json"
-    path.write_text(json.dumps(conf, indent=2))
-    return path
-
-
-def _session_leftovers(sid: int) -> list[psutil.Process]:
-    out = []
-    for p in psutil.process_iter(["status"]):
-        try:
-            if os.getsid(p.pid) == sid and p.info["status"] != psutil.STATUS_ZOMBIE:
-                out.append(p)
-        except (ProcessLookupError, PermissionError, psutil.Error):
-            pass
-    return out
-
-
-@dataclass
-class _Ran:
-    """One command run in its own session."""
-
-    code: int
-    out: str
-    leftovers: list[str]  # processes of the session still alive afterwards (now killed)
-    seconds: float        # wall time until the command exited
-    session_pids: set[int] = field(default_factory=set)  # every pid seen in the session
-
-
-def _watch_session(root: int, seen: set[int], done: threading.Event) -> None:
-    """Record the pids of ``root`` and its descendants every 0.2 s until ``done``."""
-    while not done.is_set():
-        try:
-            seen.update(c.pid for c in psutil.Process(root).children(recursive=True))
-        except psutil.Error:
-            pass
-        done.wait(0.2)
-
-
-def _run(cmd: list[str], env: dict[str, str], timeout: float) -> _Ran:
-    """Run in a new session; kill and report what of that session outlives the command."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    seen: set[int] = {proc.pid}
-    done = threading.Event()
-    watcher = threading.Thread(target=_watch_session, args=(proc.pid, seen, done), daemon=True)
-    watcher.start()
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
-        pytest.fail(f"{' '.join(cmd[2:4])} took more than {timeout:.0f} s:\n{out[-4000:]}")
-    finally:
-        done.set()
-        watcher.join()
-    seconds = time.perf_counter() - t0
-    deadline = time.monotonic() + 10  # the resource tracker exits once its pipe closes
-    while (left := _session_leftovers(proc.pid)) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    described = []
-    for p in left:
-        seen.add(p.pid)
-        try:
-            described.append(f"{p.pid} {' '.join(p.cmdline())[:120]}")
-            p.kill()
-        except psutil.Error:
-            pass
-    return _Ran(proc.returncode, out, described, seconds, seen)
-
-
 _SEGMENT_CREATOR = re.compile(r"^ppd_(\d+)_")
 
 
@@ -511,22 +431,14 @@ SMOKE_LIMIT_S = 180.0
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(300)
-def test_asv_quick_run_has_no_failing_benchmark(tmp_path: Path,
+@pytest.mark.timeout(330)
+def test_asv_quick_run_has_no_failing_benchmark(asv_quick_suite: SuiteRun,
                                                 capsys: pytest.CaptureFixture) -> None:
-    conf = _private_conf(tmp_path)
-    env = {k: v for k, v in os.environ.items() if k != "PPD_IMPL"}
-    env.update(HOME=str(tmp_path), PPD_BENCH_QUICK="1")  # machine file in tmp, quick sizes
-    asv = [sys.executable, "-m", "asv"]
-    machine = ["--machine", "ppd-smoke"]
-    shm_before = {p.name for p in SHM_DIR.glob("ppd_*")}
-
-    ran = _run([*asv, "machine", "--yes", *machine, "--config", str(conf)], env, 60)
-    assert ran.code == 0, ran.out
-    ran = _run([*asv, "check", "--python=same", "--config", str(conf)], env, 60)
-    assert ran.code == 0 and "No problems found" in ran.out, ran.out
-    ran = _run([*asv, "run", "--python=same", "--quick", "--dry-run",
-                "--show-stderr", *machine, "--config", str(conf)], env, 270)
+    run = asv_quick_suite
+    assert run.machine.code == 0, run.machine.out
+    assert run.check.code == 0 and "No problems found" in run.check.out, run.check.out
+    ran = run.run
+    assert not ran.timed_out, f"asv run took more than {ran.seconds:.0f} s:\n{ran.out[-4000:]}"
     code, out = ran.code, ran.out
     with capsys.disabled():
         print(f"\n[figure] asv quick run of the whole suite: {ran.seconds:.0f} s "
@@ -539,8 +451,9 @@ def test_asv_quick_run_has_no_failing_benchmark(tmp_path: Path,
     total = re.search(r"Running (\d+) total benchmarks", out)
     expected = len({name for name, _, _ in _benchmarks()})
     assert total and int(total.group(1)) == expected, (total and total.group(0), expected)
-    assert not ran.leftovers, f"processes left behind by the benchmarks: {ran.leftovers}"
-    new = {p.name for p in SHM_DIR.glob("ppd_*")} - shm_before
+    for step in (run.machine, run.check, ran):
+        assert not step.leftovers, f"processes left behind by the benchmarks: {step.leftovers}"
+    new = {p.name for p in SHM_DIR.glob("ppd_*")} - run.shm_before
     shm_left = leaked_segments(new, ran.session_pids)
     assert not shm_left, f"shared-memory segments left behind: {shm_left}"
     # every track_ figure was reported, as a finite number
@@ -551,5 +464,6 @@ def test_asv_quick_run_has_no_failing_benchmark(tmp_path: Path,
                   if not any(name.endswith(shown.lstrip(".")) for shown in tracks)]
     assert not unreported and len(tracks) == len(expected_tracks), (unreported, tracks)
     assert all(np.isfinite(float(v)) for v in tracks.values()), tracks
+    assert list(run.results_dir.glob(f"*/{run.commit[:8]}-*.json")), "no result file saved"
     assert ran.seconds < SMOKE_LIMIT_S, (
         f"the quick asv run took {ran.seconds:.0f} s (issue 5: under {SMOKE_LIMIT_S:.0f} s)")

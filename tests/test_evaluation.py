@@ -877,28 +877,33 @@ def test_patch_turns_baseline_into_optimized(tmp_path) -> None:
 # --------------------------------------------------------------------------- end to end
 @pytest.mark.evaluation_e2e
 @pytest.mark.slow
-@pytest.mark.timeout(360)
-def test_quick_evaluation_end_to_end(tmp_path, monkeypatch, workloads) -> None:
+@pytest.mark.timeout(600)  # includes the shared asv run when this test runs first
+def test_quick_evaluation_end_to_end(tmp_path, monkeypatch, workloads, request) -> None:
     if os.environ.get(INNER_ENV):
         pytest.skip("inside the evaluation's own test run (no recursion)")
     if not (ROOT / "asv.conf.json").exists() or not list((ROOT / "benchmarks").glob("bench_*.py")):
         pytest.skip("the asv suites (asv.conf.json, benchmarks/) are not in place yet")
+    # The asv stage reuses the session's quick run of the whole suite (tests/asv_session.py;
+    # run_asv itself is tested on a tiny project above): one asv run per test session.
+    suite = request.getfixturevalue("asv_quick_suite")
+    assert suite.run.code in (0, 2), suite.run.out[-3000:]
     out = tmp_path / "report"
-    monkeypatch.setenv("HOME", str(tmp_path))  # asv machine --yes writes ~/.asv-machine.json
+    monkeypatch.setenv("HOME", str(tmp_path))
     t0 = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "evaluation", "--quick", "--output", str(out),
-                           "--no-progress"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=350)
+                           "--no-progress", "--reuse-asv", str(suite.results_dir)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=350)
     elapsed = time.monotonic() - t0
     files = {p.name for p in out.iterdir()}
     assert set(REPORT_FILES) <= files, (files, proc.stderr[-3000:])
     missing = {f"time_vs_size_{op}.png" for op in workloads.operations} - files
     assert not missing, (missing, proc.stderr[-3000:])
     assert (out / "raw" / "run.json").exists()
-    assert (tmp_path / ".asv-machine.json").exists()  # written to the test's HOME only
     rep = _strict_json((out / "report.json").read_text())
     assert rep["exit"]["code"] == proc.returncode, proc.stderr[-3000:]
     assert rep["run"]["mode"] == "quick"
+    assert rep["run"]["stages"]["asv"]["reused"] is True
+    assert not [p for p in rep["run"]["problems"] if p["stage"] == "asv"], rep["run"]["problems"]
     # Quick sizes say nothing about the seed's: the optimized side is never extrapolated, and
     # two baseline sizes leave no hold-out, so a speed-up (and its chart) exists only where
     # both were measured at the seed's size.
@@ -910,7 +915,7 @@ def test_quick_evaluation_end_to_end(tmp_path, monkeypatch, workloads) -> None:
     assert any(b["status"] == "ok" and b["impl"] == "optimized" for b in rep["benchmarks"])
     assert (out / "raw" / "junit-optimized.xml").exists()
     assert list((out / "raw" / "asv").glob("*/*.json"))
-    assert elapsed < 240, f"quick evaluation took {elapsed:.0f} s (target < 240 s)"
+    assert elapsed < 240, f"quick evaluation took {elapsed:.0f} s (target < 240 s, asv reused)"
 
 
 # --------------------------------------------------------------------------- asv progress
