@@ -55,22 +55,22 @@ class _ClusterProcesses:
     """OS processes of one test cluster, registered so the leak guard allows them.
 
     ``roots``: processes started for the cluster (they and their descendants count), or
-    ``since``: every child of this process started after the cluster began - a
-    LocalCluster's nannies live in this process and restart killed workers as new
-    children. multiprocessing's resource tracker is shared by the session, not counted.
+    ``nannies``: a LocalCluster's nannies (they live in this process and restart a
+    killed worker as a new process; ``Nanny.pid`` is its current worker).
     """
 
-    def __init__(self, roots: list[int] | None = None, since: set[int] | None = None) -> None:
+    def __init__(self, roots: list[int] | None = None,
+                 nannies: Callable[[], list[Any]] | None = None) -> None:
         self.roots = roots or []
-        self.since = since
+        self.nannies = nannies
         self.closed = False
 
     def worker_pids(self) -> list[int]:
-        if self.since is not None:
-            return [c.pid for c in psutil.Process().children(recursive=True)
-                    if c.pid not in self.since and not _is_resource_tracker(c)]
+        roots = list(self.roots)
+        if self.nannies is not None:
+            roots += [n.pid for n in self.nannies() if n.pid]
         pids = []
-        for pid in self.roots:
+        for pid in roots:
             try:
                 proc = psutil.Process(pid)
                 pids.append(pid)
@@ -78,13 +78,6 @@ class _ClusterProcesses:
             except psutil.Error:
                 pass
         return pids
-
-
-def _is_resource_tracker(proc: psutil.Process) -> bool:
-    try:
-        return any("resource_tracker" in part for part in proc.cmdline())
-    except psutil.Error:
-        return False
 
 
 def _alive(pids: list[int] | set[int]) -> list[int]:
@@ -114,8 +107,10 @@ def _stop(procs: list[subprocess.Popen[bytes]], handle: _ClusterProcesses) -> No
         except subprocess.TimeoutExpired:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait(timeout=10)
+    end = time.monotonic() + 10  # children (a resource tracker) exit once their pipe closes
+    while (left := _alive(everything)) and time.monotonic() < end:
+        time.sleep(0.1)
     handle.closed = True
-    left = _alive(everything)
     assert not left, f"cluster processes left after the finalizer: {left}"
 
 
@@ -145,19 +140,18 @@ def cli_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def _local_cluster(tmp_path_factory: pytest.TempPathFactory, **kw: Any) -> Iterator[Any]:
-    handle = long_lived(_ClusterProcesses(
-        since={c.pid for c in psutil.Process().children(recursive=True)}))
     cluster = distributed.LocalCluster(processes=True, n_workers=2, threads_per_worker=1,
                                        dashboard_address=None, host="127.0.0.1",
                                        local_directory=str(tmp_path_factory.mktemp("dask")),
                                        **kw)
+    handle = long_lived(_ClusterProcesses(nannies=lambda: list(cluster.workers.values())))
     try:
         yield cluster
     finally:
         pids = set(handle.worker_pids())
         cluster.close(timeout=20)
         end = time.monotonic() + 10
-        while (left := _alive(pids | set(handle.worker_pids()))) and time.monotonic() < end:
+        while (left := _alive(pids)) and time.monotonic() < end:
             time.sleep(0.1)
         handle.closed = True
         described = []
