@@ -23,6 +23,9 @@ Modules
     ``"pool"``      the optimized processor forced onto its pool (``execution="pool"``);
     ``"single"``    the best single-process implementation of the same work (NumPy,
     ``Counter``...), where one exists (:mod:`benchmarks.common`).
+    ``"dask"``      the optimized processor on a Dask ``LocalCluster`` (``bench_cluster``).
+    Quick mode (``PPD_BENCH_QUICK=1``) runs ``baseline``, ``optimized`` and ``single``
+    only: ``inline``/``pool`` are the same code with another ``execution``.
 ``size``
     The operation's ``sizes["optimized"]`` union ``sizes["baseline"]`` union its
     gates' sizes from ``instances/workloads.json`` (items, words, matrix dimension,

@@ -38,7 +38,7 @@ from .common import (
 #: The implementations timed on the latency workload: ``inline`` is the sequential
 #: in-process run (it sleeps 1 ms per item too); the NumPy ``single`` reference does
 #: not sleep, so it has no latency figure.
-LATENCY_IMPLS = ["baseline", "optimized", "inline", "pool"]
+LATENCY_IMPLS = [i for i in ("baseline", "optimized", "inline", "pool") if i in IMPLS]
 
 
 class ProcessDataSpawnPerItem(OperationBenchmark):

@@ -58,8 +58,12 @@ GATE_WORKERS: int = WORKLOADS.gate_workers
 #: reference machine (issue 4: "2 workers, 2 cores"): one worker per core, so the
 #: pooled path uses exactly the cores a single process with NumPy's threads uses.
 TWO_CORES = 2
-#: Every ``impl`` value, in report order (see the package docstring).
-IMPLS = ("baseline", "optimized", "inline", "pool", "single")
+#: Every ``impl`` value, in report order (see the package docstring). Quick mode (the
+#: smoke run and ``--quick`` reports) leaves out the forced-path variants ``inline`` and
+#: ``pool``: the same benchmark code with another ``execution``, ~40 % of the quick run's
+#: points; the full run has them all.
+IMPLS = ("baseline", "optimized", "single") if QUICK else \
+    ("baseline", "optimized", "inline", "pool", "single")
 _EXECUTION: dict[str, ExecutionMode] = {"optimized": "auto", "inline": "inline", "pool": "pool"}
 #: Module of :mod:`optimized.ops` that implements each operation family.
 _OPS_MODULE = {"map": "mapping", "matrix": "matrix", "primes": "primes", "text": "wordcount",
