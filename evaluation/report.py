@@ -179,12 +179,18 @@ def _notes(data_run: dict[str, Any], gates: pd.DataFrame, bench: pd.DataFrame,
                      "measured speed-up column compares what was run. The full run "
                      "(`make report`) measures them.")
     if figures["extrapolated"].any() or figures["note"].str.startswith("cannot extrapolate").any():
-        notes.append("*Extrapolated* figures come from a power law t = a * n^b fitted by least "
-                     "squares on log-log axes to every size that implementation ran (b is the "
-                     "fitted exponent); they are estimates, not measurements. A fit is refused "
-                     f"(n/a, with the reason) with fewer than 2 sizes, b <= 0, r2 < {A.MIN_R2} "
-                     f"over 3+ sizes, or b < {A.MIN_FAR_EXPONENT} for a size more than "
-                     f"{A.FAR_REACH:g}x beyond those run (overheads, not work, dominate them).")
+        notes.append("*Extrapolated* figures are estimates, not measurements. The baseline's "
+                     "come from its own cost model, t = c0 + c1 * W(n), where W(n) counts the "
+                     "work of the original's code at size n (processes started, queue "
+                     "operations, bubble-sort comparisons, trial divisions; evaluation/work.py), "
+                     "fitted to every size it ran (asv and the probe). The optimized side's "
+                     "come from a power law t = a * n^b fitted on log-log axes, refused with "
+                     f"fewer than 2 sizes, b <= 0, r2 < {A.MIN_R2} over 3+ sizes, or "
+                     f"b < {A.MIN_FAR_EXPONENT} for a size more than {A.FAR_REACH:g}x beyond "
+                     "those run (overheads, not work, dominate them). Every fit must predict "
+                     "its largest size, fitted without it, within "
+                     f"{A.MAX_HOLDOUT_ERROR:.0%} (the hold-out error shown beside it); with "
+                     "2 sizes there is nothing to hold out and the figure is refused.")
     no_test = gates[gates["optimized"] == "no test"]["gate"].tolist()
     if no_test:
         notes.append(f"No gate test maps to: {', '.join(no_test)} (verdict 'no test').")
