@@ -207,6 +207,31 @@ def test_non_finite_floats_propagate_like_python(forced: Any) -> None:
     assert math.isnan(nan[0][0])
 
 
+@pytest.mark.parametrize("blas, cores, expected", [
+    (2, 2, "inline"),  # this machine: NumPy's BLAS already uses every core
+    (1, 2, "pool"),    # a single-threaded BLAS: the workers' cores win
+    (2, 8, "pool"),    # more cores behind the backend (a cluster) than the BLAS uses
+])
+def test_auto_pools_a_large_product_only_where_the_workers_can_win(
+        optimized_only: None, make_processor: Any, monkeypatch: pytest.MonkeyPatch,
+        blas: int, cores: int, expected: str) -> None:
+    p = make_processor(4, 0.0, matmul_parallel_threshold=64)
+    monkeypatch.setattr(matrix_ops, "blas_threads", lambda: blas)
+    monkeypatch.setattr(p._backend, "cores", cores)
+    a = np.arange(80 * 70, dtype=np.float64).reshape(80, 70)
+    b = np.ones((70, 30))
+    assert np.array_equal(p.parallel_matrix_multiply(a, b), a @ b)
+    assert p.last_metrics.path == expected and p.last_metrics.extra["blas_threads"] == blas
+    small = p.parallel_matrix_multiply(a[:10, :10], b[:10, :10])  # below the threshold
+    assert p.last_metrics.path == "inline" and small.shape == (10, 10)
+
+
+def test_blas_threads_reads_the_loaded_blas() -> None:
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(limits=1, user_api="blas"):
+        assert matrix_ops.blas_threads() == 1
+
+
 def test_row_blocks_cover_every_row_once(forced: Any) -> None:
     blocks = min(2, os.cpu_count() or 1)  # one per worker, at most one per core
     # more workers than rows, a prime row count, and a 1-row matrix: every block boundary
