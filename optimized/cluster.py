@@ -200,11 +200,15 @@ class DaskBackend(Backend):
                             f"got {type(scheduler).__name__}")
         self._closed = False
         try:
-            self._client.wait_for_workers(1, timeout=connect_timeout)
+            try:
+                self._client.wait_for_workers(1, timeout=connect_timeout)
+            except TimeoutError as exc:
+                raise ConnectionError(f"the Dask scheduler at {self.address} has no worker "
+                                      f"(waited {connect_timeout:g} s for one)") from exc
             threads = self.cluster_threads()
             self.cores = threads
             self.num_workers = num_workers or threads
-            self.round_trip_s = self._measure_round_trip()
+            self.round_trip_s = self._measure_round_trip(connect_timeout)
             # A task of 4 round trips of work spends at most 20 % on dispatch.
             self.min_task_s = max(_MIN_TASK_S, 4 * self.round_trip_s)
         except BaseException:
@@ -228,11 +232,18 @@ class DaskBackend(Backend):
         """``Client.get_versions(check=True)``: raises if workers run other package versions."""
         return self.client.get_versions(check=True)
 
-    def _measure_round_trip(self) -> float:
+    def _measure_round_trip(self, timeout: float) -> float:
+        """Median seconds of a trivial task; also proves the workers can run our tasks."""
         times = []
         for _ in range(_ROUND_TRIP_SAMPLES):
             t0 = time.perf_counter()
-            self._client.submit(_noop, pure=False).result()
+            try:
+                self._client.submit(_noop, pure=False).result(timeout=timeout)
+            except Exception as exc:  # e.g. ModuleNotFoundError: the package is missing
+                raise RuntimeError(f"the workers of the Dask cluster at {self.address} cannot "
+                                   f"run this package's tasks ({type(exc).__name__}: {exc}); "
+                                   "install parallel-data-processing, at the client's "
+                                   "version, on every worker") from exc
             times.append(time.perf_counter() - t0)
         return statistics.median(times)
 

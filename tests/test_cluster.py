@@ -409,20 +409,27 @@ def test_a_worker_killed_mid_call_is_survived(cli_cluster) -> None:
         client.wait_for_workers(2, timeout=START_TIMEOUT_S)  # the nanny restarts it
 
 
-def test_losing_the_scheduler_mid_call_is_a_clear_error(tmp_path: Path) -> None:
+def test_no_worker_then_losing_the_scheduler_mid_call_are_clear_errors(tmp_path: Path) -> None:
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DASK_TEMPORARY_DIRECTORY": str(tmp_path)}
     procs = [subprocess.Popen([str(DASK), "scheduler", "--host", "127.0.0.1", "--port",
                                str(port), "--no-dashboard"], env=env, cwd=tmp_path,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True),
-             subprocess.Popen([str(DASK), "worker", address, "--nthreads", "1", "--no-nanny",
-                               "--no-dashboard", "--local-directory", str(tmp_path)],
-                              env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)]
+                              start_new_session=True)]
     handle = long_lived(_ClusterProcesses(roots=[p.pid for p in procs]))
     try:
+        with distributed.Client(address, timeout=START_TIMEOUT_S, set_as_default=False):
+            pass  # the scheduler is up, and has no worker yet
+        t0 = time.monotonic()
+        with pytest.raises(ConnectionError, match="has no worker"):
+            OptimizedParallelProcessor(scheduler=address, connect_timeout=1.5)
+        assert time.monotonic() - t0 < 10
+        procs.append(subprocess.Popen(
+            [str(DASK), "worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
+             "--local-directory", str(tmp_path)], env=env, cwd=tmp_path,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+        handle.roots.append(procs[-1].pid)
         p = OptimizedParallelProcessor(scheduler=address, execution="pool",
                                        connect_timeout=START_TIMEOUT_S)
         timer = threading.Timer(0.5, os.killpg, (procs[0].pid, signal.SIGKILL))
