@@ -57,27 +57,41 @@ _TOTAL_RE = re.compile(r"Running (\d+) total benchmarks")
 _DONE_RE = re.compile(r"^\[\s*[\d.]+%\] ··· (?!Running )([^\s=]+\.\w+)\s+(\S+)\s*$")
 
 
+_RUNNING_RE = re.compile(r"··· Running \(([^\s()]+?)(?:--)?\)")
+
+
 class AsvProgress:
     """Counts asv's finished benchmarks from its output, for the progress display.
 
     ``feed(line)`` returns ``(done, total, name)`` when the line reports a finished
-    benchmark (``total`` None until asv said how many it runs), else None.
+    benchmark (``total`` None until asv said how many it runs), else None. asv shortens
+    long names from the left in its result lines (``...sWithManager.time_x``); the full
+    name is taken from its earlier ``Running (name--)`` line where one ends that way.
     """
 
     def __init__(self) -> None:
         self.total: int | None = None
         self.done = 0
+        self._names: list[str] = []
 
     def feed(self, line: str) -> tuple[int, int | None, str] | None:
         """Parse one line of asv's output."""
         if self.total is None and (m := _TOTAL_RE.search(line)):
             self.total = int(m.group(1))
             return None
+        if m := _RUNNING_RE.search(line):
+            self._names.append(m.group(1))
+            return None
         m = _DONE_RE.match(line)
         if m is None:
             return None
         self.done += 1
-        return self.done, self.total, m.group(1).lstrip(".")
+        name = m.group(1)
+        if name.startswith("."):  # shortened: find the one full name it is the end of
+            tail = name.lstrip(".")
+            full = [n for n in self._names if n.endswith(tail)]
+            name = full[0] if len(full) == 1 else tail
+        return self.done, self.total, name
 
 
 def suite_of(name: str) -> str:

@@ -924,6 +924,7 @@ ASV_OUTPUT = """\
 · Running 3 total benchmarks (1 commits * 1 environments * 3 benchmarks)
 [ 0.00%] ·· Benchmarking existing-py_work_main_.venv_bin_python
 [16.67%] ··· Running (bench_map.Spawn.time_process_data_spawn_per_item--)..
+[20.00%] ··· Running (bench_cluster.ClusterRoundTrip.track_trivial_call_ms--).
 [33.33%] ··· ....Spawn.time_process_data_spawn_per_item                 ok
 [33.33%] ··· ====== ==========
 [33.33%] ···   impl    size
@@ -937,9 +938,10 @@ def test_asv_progress_counts_finished_benchmarks_of_the_total() -> None:
 
     progress = AsvProgress()
     seen = [r for line in ASV_OUTPUT.splitlines() if (r := progress.feed(line))]
-    assert seen == [(1, 3, "Spawn.time_process_data_spawn_per_item"),
+    # shortened names are resolved from the "Running (...)" lines
+    assert seen == [(1, 3, "bench_map.Spawn.time_process_data_spawn_per_item"),
                     (2, 3, "bench_map.Spawn.peakmem_process_data_spawn_per_item"),
-                    (3, 3, "uster.ClusterRoundTrip.track_trivial_call_ms")]
+                    (3, 3, "bench_cluster.ClusterRoundTrip.track_trivial_call_ms")]
 
 
 def test_progress_prints_a_line_per_finished_suite_when_not_a_terminal(capsys) -> None:
