@@ -73,6 +73,7 @@ class AsvProgress:
         self.total: int | None = None
         self.done = 0
         self._names: list[str] = []
+        self._reported: set[str] = set()
 
     def feed(self, line: str) -> tuple[int, int | None, str] | None:
         """Parse one line of asv's output."""
@@ -87,10 +88,11 @@ class AsvProgress:
             return None
         self.done += 1
         name = m.group(1)
-        if name.startswith("."):  # shortened: find the one full name it is the end of
-            tail = name.lstrip(".")
-            full = [n for n in self._names if n.endswith(tail)]
-            name = full[0] if len(full) == 1 else tail
+        if name.startswith("."):  # shortened: the first full name not reported yet that
+            tail = name.lstrip(".")  # ends this way (asv reports them in running order)
+            full = [n for n in self._names if n.endswith(tail) and n not in self._reported]
+            name = full[0] if full else tail
+        self._reported.add(name)
         return self.done, self.total, name
 
 
