@@ -57,6 +57,14 @@ _TOTAL_RE = re.compile(r"Running (\d+) total benchmarks")
 _DONE_RE = re.compile(r"^\[\s*[\d.]+%\] ··· (?!Running )([^\s=]+\.\w+)\s+(\S+)\s*$")
 
 
+def _listed_names(path: Path | None) -> list[str]:
+    try:
+        data = json.loads(path.read_text()) if path is not None else {}
+    except (OSError, ValueError):
+        return []
+    return sorted(k for k, v in data.items() if isinstance(v, dict))
+
+
 _RUNNING_RE = re.compile(r"··· Running \(([^\s()]+?)(?:--)?\)")
 
 
@@ -69,11 +77,12 @@ class AsvProgress:
     name is taken from its earlier ``Running (name--)`` line where one ends that way.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, benchmarks_json: Path | None = None) -> None:
         self.total: int | None = None
         self.done = 0
         self._names: list[str] = []
         self._reported: set[str] = set()
+        self._listing = benchmarks_json  # asv writes it at discovery: every full name
 
     def feed(self, line: str) -> tuple[int, int | None, str] | None:
         """Parse one line of asv's output."""
@@ -90,10 +99,14 @@ class AsvProgress:
         name = m.group(1)
         if name.startswith("."):  # shortened: the first full name not reported yet that
             tail = name.lstrip(".")  # ends this way (asv reports them in running order)
-            full = [n for n in self._names if n.endswith(tail) and n not in self._reported]
+            full = [n for n in self._listed() + self._names
+                    if n.endswith(tail) and n not in self._reported]
             name = full[0] if full else tail
         self._reported.add(name)
         return self.done, self.total, name
+
+    def _listed(self) -> list[str]:
+        return _listed_names(self._listing)
 
 
 def suite_of(name: str) -> str:
@@ -197,8 +210,8 @@ def _asv(*args: str) -> list[str]:
 
 def _stream(cmd: list[str], cwd: Path, env: dict[str, str], log: Any, deadline: float,
             on_progress: Callable[[float], None] | None,
-            on_benchmark: Callable[[int, int | None, str], None] | None = None
-            ) -> tuple[int | None, str]:
+            on_benchmark: Callable[[int, int | None, str], None] | None = None,
+            benchmarks_json: Path | None = None) -> tuple[int | None, str]:
     """Run ``cmd``, copy its output to ``log``; report asv's ``[ xx%]`` for a progress bar
     and every finished benchmark (``on_benchmark(done, total, name)``).
 
@@ -208,7 +221,7 @@ def _stream(cmd: list[str], cwd: Path, env: dict[str, str], log: Any, deadline: 
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
 
-    counter = AsvProgress()
+    counter = AsvProgress(benchmarks_json)
 
     def pump() -> None:
         assert proc.stdout is not None
@@ -304,7 +317,8 @@ def run_asv(repo_root: Path, commit: str, out_dir: Path, *, quick: bool, wall_ti
                                 t0 + 60, None)
         if code == 0:
             code, problem = _stream(_asv(*run_args), repo_root, env, log,
-                                    t0 + wall_timeout_s, progress, on_benchmark)
+                                    t0 + wall_timeout_s, progress, on_benchmark,
+                                    results_dir / "benchmarks.json")
             if not problem and code not in ASV_RUN_OK_CODES:
                 problem = f"asv run failed with exit code {code} (see {log_path.name})"
         elif not problem:

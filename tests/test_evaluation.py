@@ -958,3 +958,18 @@ def test_progress_prints_a_line_per_finished_suite_when_not_a_terminal(capsys) -
     assert [ln.split("asv: ")[1] for ln in lines] == [
         "Spawn done (2/3 benchmarks)", "ClusterRoundTrip done (3/3 benchmarks)"]
     assert bar.count == "3/3 benchmarks"
+
+
+def test_asv_progress_resolves_shortened_names_from_asvs_listing(tmp_path) -> None:
+    from evaluation.asv_results import AsvProgress
+
+    listing = tmp_path / "benchmarks.json"
+    listing.write_text(json.dumps({
+        "bench_matrix.ParallelMatrixMultiply.time_parallel_matrix_multiply": {},
+        "bench_cluster.ClusterMatrixMultiply.time_parallel_matrix_multiply": {},
+        "version": 2}))
+    progress = AsvProgress(listing)
+    line = "[52.33%] ··· ...MatrixMultiply.time_parallel_matrix_multiply                 ok"
+    # asv runs (and reports) in name order: the first unreported full name that fits
+    assert progress.feed(line)[2].startswith("bench_cluster.ClusterMatrixMultiply")
+    assert progress.feed(line)[2].startswith("bench_matrix.ParallelMatrixMultiply")
