@@ -62,6 +62,8 @@ class _Notes:
             return text
         head, _, reason = text.partition(" (")
         note = reason[:-1] if reason.endswith(")") else (reason or text)
+        if len(head) > width:  # a sentence ("crashes at 90,000: ... (killed)"): all of it
+            note = text
         if note not in self.texts:
             self.texts.append(note)
         mark = f" [{self.texts.index(note) + 1}]"
@@ -106,8 +108,8 @@ def compact_summary(summary: pd.DataFrame, gates: pd.DataFrame, verdict: str,
                  _gates_cell(op, gates)]
         rows.append(_SEP.join(notes.cell(c, w).ljust(w)
                               for c, (_, w) in zip(cells, _COLUMNS, strict=True)).rstrip())
-    legend = [f"{_EXTRAPOLATED} extrapolated from the sizes that ran (fit and exponent in the "
-              "report)"] if any(_EXTRAPOLATED in row for row in rows[2:]) else []
+    legend = [f"{_EXTRAPOLATED} extrapolated from the sizes that ran (model and hold-out error "
+              "in the report)"] if any(_EXTRAPOLATED in row for row in rows[2:]) else []
     out = rows + ([""] + legend + notes.lines() if notes.texts or legend else [])
     out += ["", verdict]
     if html is not None:
