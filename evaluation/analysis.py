@@ -48,7 +48,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -337,13 +337,7 @@ def _work_figure(ok: pd.DataFrame, op: Operation, size: int, status_at: str) -> 
         fit = fit_work(op, sizes, times)
     except ValueError as exc:
         return Figure(math.nan, False, status=status_at, note=f"cannot extrapolate: {exc}")
-    holdout = math.nan
-    if len(by_size) >= 3:
-        try:
-            head = fit_work(op, sizes.iloc[:-1], times.iloc[:-1])
-            holdout = abs(head.predict(sizes.iloc[-1]) - times.iloc[-1]) / times.iloc[-1]
-        except ValueError:
-            pass
+    holdout = _holdout_error(by_size, lambda n, t: fit_work(op, n, t))
     span = f"{fit.size_range[0]:g}-{fit.size_range[1]:g}"
     if holdout != holdout:
         refusal = (f"cannot validate the fit of W(n) = {fit.model}: {len(by_size)} sizes "
@@ -407,18 +401,22 @@ def _figure(rows: pd.DataFrame, impl: str, size: int, extrapolate: bool = True,
 MAX_HOLDOUT_ERROR = 0.5
 
 
-def _holdout_error(ok: pd.DataFrame) -> float:
-    """Fit without the largest size, predict it: |predicted - measured| / measured."""
+def _holdout_error(ok: pd.DataFrame, fit: Callable[[Any, Any], Any] = fit_power_law) -> float:
+    """Fit without the largest size, predict it: |predicted - measured| / measured.
+
+    ``fit(sizes, times)`` returns an object with ``predict(size)`` (a power law, or the
+    baseline's work model); NaN with fewer than 3 sizes or when the fit is impossible.
+    """
     by_size = ok.sort_values("size").drop_duplicates("size", keep="last")
     if len(by_size) < 3:
         return math.nan
     head, last = by_size.iloc[:-1], by_size.iloc[-1]
     try:
-        law = fit_power_law(head["size"].astype(float), head["median"].astype(float))
-    except FitError:
+        model = fit(head["size"].astype(float), head["median"].astype(float))
+    except (FitError, ValueError):
         return math.nan
     measured = float(last["median"])
-    return abs(law.predict(float(last["size"])) - measured) / measured
+    return abs(model.predict(float(last["size"])) - measured) / measured
 
 
 def _with_probe_points(timed: pd.DataFrame, points: Sequence[tuple[int, float]]) -> pd.DataFrame:
