@@ -16,7 +16,7 @@ from .engine import Backend, Deadline
 from .metrics import CallRecorder
 from .progress import Progress, make_progress
 
-__all__ = ["Call", "CHECK_INTERVAL_S"]
+__all__ = ["Call", "CHECK_INTERVAL_S", "Unpack"]
 
 T = TypeVar("T")
 if TYPE_CHECKING:
@@ -264,3 +264,69 @@ class Call:
         finally:
             self.progress.close()
         return results if ordered else [results[i] for i in finished]
+
+    def run_ordered(self, fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]],
+                    consume: Callable[[Any], None], *, window: int,
+                    items_per_task: Sequence[int] | None = None) -> None:
+        """Run tasks on the pool and hand each result to ``consume``, in task order, early.
+
+        For results the parent must turn into something large (a list of Python ints):
+        ``consume`` works on task ``i``'s result as soon as tasks ``0..i`` are done,
+        while the workers go on with later tasks - not after the last one. At most
+        ``window`` tasks are in flight (the back-pressure); a result that arrives
+        ahead of an earlier task's waits here until that one is consumed.
+
+        Parameters
+        ----------
+        fn : callable
+            A module-level (picklable) function.
+        tasks : sequence of tuple
+            One argument tuple per task.
+        consume : callable
+            Called once per task with its result, in task order, in this process; an
+            exception it raises (a timeout) ends the call under the failure contract.
+        window : int
+            Tasks in flight at most (values below 1 count as 1).
+        items_per_task : sequence of int, optional
+            Items each task covers (for the progress bar); default one per task.
+
+        Raises
+        ------
+        ProcessorTimeoutError, WorkerCrashedError, ProcessorClosedError, Exception
+            As :meth:`run`; no task is left running.
+        """
+        self.recorder.path = "pool"
+        sizes = items_per_task if items_per_task is not None else [1] * len(tasks)
+        self.progress = make_progress(self._progress_enabled, self.name, sum(sizes), len(tasks))
+        waiting: dict[int, Any] = {}
+        next_index = 0
+
+        def arrived(i: int, value: Any) -> None:
+            nonlocal next_index
+            waiting[i] = value
+            while next_index in waiting:
+                consume(waiting.pop(next_index))
+                self.progress.advance(sizes[next_index])
+                next_index += 1
+
+        try:
+            self.backend.stream([Unpack(fn)], tasks, window=max(1, window),
+                                deadline=self.deadline, stats=self.recorder.stats,
+                                on_result=arrived)
+        finally:
+            self.progress.close()
+        if next_index != len(tasks):  # every chain ends in on_result: a backend defect
+            raise RuntimeError(f"{self.name}: {len(tasks) - next_index} task results were lost")
+
+
+class Unpack:
+    """``Unpack(fn)(args) == fn(*args)``: a one-argument step for :meth:`Backend.stream`.
+
+    Picklable by reference whenever ``fn`` is (a module-level function).
+    """
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+
+    def __call__(self, args: tuple[Any, ...]) -> Any:
+        return self.fn(*args)

@@ -48,6 +48,7 @@ import multiprocessing as mp
 import multiprocessing.connection
 import numbers
 import os
+import select
 import signal
 import time
 import weakref
@@ -71,6 +72,12 @@ __all__ = ["Backend", "ChannelBackend", "LocalBackend", "Deadline", "START_METHO
 START_METHODS = ("fork", "forkserver", "spawn")
 _STARTUP_TIMEOUT_S = 120.0
 _JOIN_TIMEOUT_S = 5.0
+#: How long an executor's manager thread gets to notice that its workers were killed.
+_MANAGER_EXIT_S = 0.2
+#: Longest single wait for task results before the workers are checked for a death
+#: the executor missed, and how long such a death may stay unreported.
+_WATCH_S = 0.1
+_DEATH_GRACE_S = 0.5
 
 
 class Deadline:
@@ -240,6 +247,8 @@ def _kill_executor(executor: ProcessPoolExecutor | None, graceful: bool) -> list
     if executor is None:
         return []
     procs = list((getattr(executor, "_processes", None) or {}).values())
+    results = getattr(executor, "_result_queue", None)  # shutdown() drops the reference
+    thread = getattr(executor, "_executor_manager_thread", None)
     if not graceful:
         for p in procs:
             if p.is_alive():
@@ -253,10 +262,36 @@ def _kill_executor(executor: ProcessPoolExecutor | None, graceful: bool) -> list
         if p.is_alive():  # graceful exit did not happen in time
             p.kill()
             p.join(timeout=_JOIN_TIMEOUT_S)
-    thread = getattr(executor, "_executor_manager_thread", None)
     if thread is not None:
+        thread.join(timeout=_MANAGER_EXIT_S)
+        if (not graceful and thread.is_alive() and results is not None
+                and not any(p.is_alive() for p in procs)):
+            _unblock_result_reader(thread, results)
         thread.join(timeout=_JOIN_TIMEOUT_S)
     return procs
+
+
+def _unblock_result_reader(thread: Any, results: Any) -> None:
+    """Free an executor's manager thread stuck reading a result its dead worker half wrote.
+
+    A worker killed while it writes a large result leaves a partial message in the
+    result pipe; the manager thread then waits forever for the rest (this process
+    holds a write end, as do workers forked later, so no EOF comes) - and
+    interpreter exit joins that thread. With the workers gone, zeros written here
+    complete the message: it fails to unpickle, the thread marks the pool broken and
+    exits. Nothing else reads that pipe again.
+    """
+    fd = results._writer.fileno()
+    os.set_blocking(fd, False)
+    zeros = bytes(1 << 20)
+    end = time.monotonic() + _JOIN_TIMEOUT_S
+    while thread.is_alive() and time.monotonic() < end:
+        try:
+            os.write(fd, zeros)  # as much as fits in the pipe
+        except BlockingIOError:  # full: wait until the thread has read some
+            select.select([], [fd], [], 0.01)
+        except OSError:  # the pipe is gone: nothing is left to unblock
+            return
 
 
 def _deaths(procs: Iterable[Any]) -> list[tuple[int, int | None]]:
@@ -319,6 +354,7 @@ class LocalBackend(Backend):
         self._config = worker.WorkerConfig(blas_threads or max(1, cores // num_workers))
         self._holder: dict[str, Any] = {}
         self._closed = False
+        self._death_seen: float | None = None  # when _wait first saw a dead worker
         self.restarts = 0
         weakref.finalize(self, _finalize, self._holder)
         self._start()
@@ -550,8 +586,7 @@ class LocalBackend(Backend):
                 started += 1
             while step_of:
                 deadline.check()
-                done, _ = wait(list(step_of), timeout=deadline.wait_time(),
-                               return_when=FIRST_COMPLETED)
+                done, _ = self._wait(set(step_of), deadline)
                 for f in done:
                     i, k = step_of.pop(f)
                     r = f.result()
@@ -559,10 +594,10 @@ class LocalBackend(Backend):
                     if k + 1 < len(steps):
                         start(i, k + 1, r.value)
                         continue
-                    on_result(i, r.value)
-                    if started < len(inputs):
+                    if started < len(inputs):  # keep the window full while on_result runs
                         start(started, 0, inputs[started])
                         started += 1
+                    on_result(i, r.value)
         except BaseException as exc:
             self._fail(list(step_of), exc, deadline.operation)
             raise
@@ -577,8 +612,7 @@ class LocalBackend(Backend):
         try:
             while pending:
                 deadline.check()
-                done, pending = wait(pending, timeout=deadline.wait_time(),
-                                     return_when=FIRST_COMPLETED)
+                done, pending = self._wait(pending, deadline)
                 for f in done:
                     r = f.result()
                     out[index[f]] = r.value
@@ -591,6 +625,30 @@ class LocalBackend(Backend):
             raise
         stats.workers_used = max(stats.workers_used, len(pids))
         return out
+
+    def _wait(self, pending: set[Future], deadline: Deadline) -> tuple[set[Future], set[Future]]:
+        """``wait(FIRST_COMPLETED)`` that also notices a worker death the executor missed.
+
+        The executor's manager thread fails the futures when a worker dies - unless the
+        worker died while writing its result: the thread then waits for the rest of
+        that message forever. So the wait wakes every :data:`_WATCH_S`; if a worker
+        has been dead for :data:`_DEATH_GRACE_S` while futures are still pending,
+        :class:`BrokenProcessPool` is raised here (the failure contract follows).
+        """
+        done, pending = wait(pending, timeout=deadline.wait_time(_WATCH_S),
+                             return_when=FIRST_COMPLETED)
+        if done:
+            return done, pending
+        procs = self._holder.get("procs", ())
+        if not multiprocessing.connection.wait([p.sentinel for p in procs], 0):
+            self._death_seen = None
+        elif self._death_seen is None:
+            self._death_seen = time.monotonic()
+        elif time.monotonic() - self._death_seen > _DEATH_GRACE_S:
+            self._death_seen = None
+            raise BrokenProcessPool("a worker process died and its tasks were never failed "
+                                    "(it was killed while sending a result)")
+        return done, pending
 
     def _fail(self, futures: Sequence[Future], exc: BaseException, operation: str) -> None:
         """Apply the failure contract; the caller re-raises (translated below).

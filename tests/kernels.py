@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 
@@ -93,3 +94,47 @@ def identity(x: object) -> object:
 def exit_1(*args: object) -> None:
     """A pool initializer that dies at once (a worker lost at start-up)."""
     os._exit(1)
+
+
+def _in_large_write(tid: int, min_len: int) -> bool:
+    """Whether thread ``tid`` of this process is inside a syscall of >= ``min_len`` bytes.
+
+    ``/proc/self/task/<tid>/syscall``: the syscall number and its arguments; the
+    third argument of write() is the length (a 4-byte header goes out first, then
+    the pickled result in one write of its whole length).
+    """
+    try:
+        with open(f"/proc/self/task/{tid}/syscall", encoding="ascii") as f:
+            fields = f.read().split()
+    except OSError:
+        return False
+    return len(fields) > 3 and fields[0].isdigit() and int(fields[3], 16) >= min_len
+
+
+def _sigkill_in_large_write(tid: int, min_len: int) -> None:
+    while not _in_large_write(tid, min_len):
+        time.sleep(0.0002)
+    time.sleep(0.005)  # let part of it reach the parent
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+class _DiesWhileSent:
+    """A result whose pickling arms a thread that SIGKILLs this worker mid-send.
+
+    The worker writes the pickled result to the result pipe right after pickling it;
+    the thread kills the process while that write is under way: the parent is left
+    with a partial message.
+    """
+
+    def __init__(self, nbytes: int) -> None:
+        self.nbytes = nbytes
+
+    def __reduce__(self) -> tuple[type, tuple[bytes]]:
+        args = (threading.main_thread().native_id, self.nbytes)
+        threading.Thread(target=_sigkill_in_large_write, args=args, daemon=True).start()
+        return bytes, (bytes(self.nbytes),)
+
+
+def die_while_sending_result(nbytes: int) -> _DiesWhileSent:
+    """A task whose worker is SIGKILLed while its ``nbytes`` result is being sent."""
+    return _DiesWhileSent(nbytes)

@@ -238,6 +238,25 @@ def test_worker_killed_from_outside_mid_call(make_processor) -> None:
     assert p.process_data_spawn_per_item([0.0]) == [0.0]
 
 
+@pytest.mark.parametrize("start_method", START_METHODS)
+def test_worker_killed_while_sending_its_result_leaves_no_stuck_thread(make_processor,
+                                                                       start_method) -> None:
+    """A worker SIGKILLed half-way through writing a result (64 MiB, killed after 1 MiB).
+
+    The executor's manager thread was left waiting for the rest of the message
+    forever, and interpreter exit waits for that thread: the engine must free it.
+    """
+    p = make_processor(1, execution="pool", start_method=start_method)
+    manager = p._backend._holder["executor"]._executor_manager_thread
+    t0 = time.perf_counter()
+    with pytest.raises(WorkerCrashedError, match="killed by SIGKILL"):
+        p.map(kernels.die_while_sending_result, [1 << 26], cost_per_item_s=1.0)
+    took = time.perf_counter() - t0
+    assert not manager.is_alive(), "the killed pool's manager thread is still waiting"
+    assert took < 3, f"the crash took {took:.1f} s to report"
+    assert p.map(kernels.square, [1, 2, 3], cost_per_item_s=1.0) == [1, 4, 9]
+
+
 @pytest.mark.parametrize("failure", ["exception", "sigkill"])
 def test_shared_memory_path_failure_unlinks_segments_and_next_call_works(
         make_processor, monkeypatch, failure) -> None:

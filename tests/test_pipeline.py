@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import math
 import os
+import resource
 import signal
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -178,6 +181,44 @@ def test_auto_runs_cheap_stages_inline_and_slow_ones_on_the_pool(optimized_only,
     assert processor.last_metrics.path == "inline"  # 3 arithmetic ops: the pool cannot win
     assert processor.run_pipeline(data[:400], [busy_50us]) == data[:400]
     assert processor.last_metrics.path == "pool"    # 20 ms of CPU: the pool wins
+
+
+def busy_5ms(x: Any) -> Any:
+    """5 ms of this thread's CPU per item."""
+    end = time.thread_time() + 5e-3
+    while time.thread_time() < end:
+        pass
+    return x
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs CPU affinity")
+def test_probe_does_not_mistake_a_busy_core_for_waiting(optimized_only) -> None:
+    """A CPU-bound stage that loses its core to another process is still CPU-bound.
+
+    This process and a spinning child share one CPU during the probe, so the stage
+    is descheduled (involuntarily) for about half its wall time; the probe must call
+    that time CPU, not waiting (waiting would send cheap stages to the pool). A stage
+    that sleeps still counts as waiting.
+    """
+    from optimized.ops import pipeline
+    cpu = sorted(os.sched_getaffinity(0))[0]
+    saved = os.sched_getaffinity(0)
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"],
+                           preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
+    try:
+        os.sched_setaffinity(0, {cpu})
+        time.sleep(0.2)  # the hog is spinning
+        before = resource.getrusage(resource.RUSAGE_THREAD).ru_nivcsw
+        _, busy = pipeline._probe([busy_5ms], [1, 2, 3], 100)
+        preempted = resource.getrusage(resource.RUSAGE_THREAD).ru_nivcsw - before
+    finally:
+        os.sched_setaffinity(0, saved)
+        hog.kill()
+        hog.wait(5)
+    assert preempted > 0, "the probe was never descheduled: the test did not test anything"
+    assert busy.wait_s == 0 and busy.cpu_s >= 4e-3, busy
+    _, waits = pipeline._probe([wait_2ms], [1, 2, 3], 100)
+    assert waits.wait_s >= 1e-3, waits
 
 
 # -- custom stages, layouts, batch sizes -----------------------------------------------------

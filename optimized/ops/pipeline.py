@@ -71,6 +71,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import queue
+import resource
 import threading
 import time
 from collections.abc import Sequence
@@ -342,6 +343,11 @@ def plan_layout(fns: Sequence[Stage], replicas: Sequence[int] | None, num_worker
 # -- in-process path -----------------------------------------------------------------------
 
 
+def _voluntary_switches() -> int:
+    """Times this thread gave up the CPU itself (sleep, I/O, a lock) so far."""
+    return resource.getrusage(resource.RUSAGE_THREAD).ru_nvcsw
+
+
 def _probe(fns: Sequence[Stage], items: Any, batch_size: int) -> tuple[list[Any], Cost]:
     """Run the stages on the first few items in-process; return their results and a Cost.
 
@@ -358,9 +364,9 @@ def _probe(fns: Sequence[Stage], items: Any, batch_size: int) -> tuple[list[Any]
     size = 1
     limit = min(len(items), _PROBE_MAX_ITEMS_BATCH if any(map(is_batch_stage, fns))
                 else _PROBE_MAX_ITEMS)
-    # CPU time is read once around the whole probe: each process_time() is a system
-    # call (about 1.5 us), which would dwarf stages that cost 0.1 us per item.
-    c0 = time.process_time()
+    # CPU time is read once around the whole probe: each clock read is a system call
+    # (about 1.5 us), which would dwarf stages that cost 0.1 us per item.
+    c0, switches = time.thread_time(), _voluntary_switches()
     while done < limit and wall < _PROBE_BUDGET_S:
         batch = items[done:done + size]
         w0 = time.perf_counter()
@@ -372,14 +378,19 @@ def _probe(fns: Sequence[Stage], items: Any, batch_size: int) -> tuple[list[Any]
         # mid-way must not make cheap stages look expensive.
         per_item = min(per_item, dt / len(batch))
         size *= 2
-    cpu_share = min(1.0, (time.process_time() - c0) / wall) if wall > 0 else 1.0
+    cpu_share = min(1.0, (time.thread_time() - c0) / wall) if wall > 0 else 1.0
+    if _voluntary_switches() == switches:
+        # The thread never gave up the CPU itself (no sleep, I/O or lock wait): time
+        # off the CPU was another process taking the core, not waiting - on a busy
+        # machine cheap CPU-bound stages must not pass for stages that wait.
+        cpu_share = 1.0
     t0 = time.perf_counter()
     unpack(pack(items[:done]))
     for out in outs:
         unpack(pack(out))
     pickling = (time.perf_counter() - t0) / done
-    # Time off the CPU counts as waiting (sleep, I/O - or a busy machine): it
-    # parallelises over every worker, not just over the cores.
+    # Time the stages spent waiting (sleep, I/O) parallelises over every worker, not
+    # just over the cores.
     return join_batches(outs), Cost(cpu_s=per_item * cpu_share, wait_s=per_item * (1.0 - cpu_share),
                       transfer_s=pickling + 2 * _BATCH_OVERHEAD_S / batch_size)
 

@@ -74,15 +74,21 @@ def _inject(family: str, fault: str) -> tuple[str, Callable[[], None]]:
     mode = {"raise": "raise", "exit3": "exit3"}.get(fault, "hang")
     if family in USER_CODE:
         return mode, lambda: None
-    original = LocalBackend.run
+    original, original_stream = LocalBackend.run, LocalBackend.stream
 
     def run(self: LocalBackend, fn: Any, tasks: Any, **kw: Any) -> Any:
         return original(self, kernels.Faulty(fn, mode), tasks, **kw)
 
-    LocalBackend.run = run  # type: ignore[method-assign]  # fault injection at the seam
+    def stream(self: LocalBackend, steps: Any, inputs: Any, **kw: Any) -> Any:
+        return original_stream(self, [kernels.Faulty(f, mode) for f in steps], inputs, **kw)
+
+    # fault injection at the seam: both ways tasks reach the workers
+    LocalBackend.run = run  # type: ignore[method-assign]
+    LocalBackend.stream = stream  # type: ignore[method-assign]
 
     def undo() -> None:
         LocalBackend.run = original  # type: ignore[method-assign]  # undo the injection
+        LocalBackend.stream = original_stream  # type: ignore[method-assign]
 
     return "none", undo
 
