@@ -24,14 +24,19 @@ Modules
     ``"single"``    the best single-process implementation of the same work (NumPy,
     ``Counter``...), where one exists (:mod:`benchmarks.common`).
     ``"dask"``      the optimized processor on a Dask ``LocalCluster`` (``bench_cluster``).
+    ``"primesieve"`` the C++ primesieve library's sieve plus ``tolist()``: the physical
+    anchor of the primes below 10**9 (``bench_primes``; skipped where it is not
+    installed - an optional reference, never a dependency).
     Quick mode (``PPD_BENCH_QUICK=1``) runs ``baseline``, ``optimized`` and ``single``
     only: ``inline``/``pool`` are the same code with another ``execution``.
 ``size``
     The operation's ``sizes["optimized"]`` union ``sizes["baseline"]`` union its
-    gates' sizes from ``instances/workloads.json`` (items, words, matrix dimension,
-    prime limit, number of batches - whatever the instance's builder takes). The
-    baseline is *skipped* (``NotImplementedError`` in ``setup``, stored by asv as NaN)
-    above the operation's ``baseline_max``, never timed out by luck.
+    gates' sizes union its ``sizes["scale"]`` from ``instances/workloads.json``
+    (items, words, matrix dimension, prime limit, number of batches - whatever the
+    instance's builder takes). The baseline is *skipped* (``NotImplementedError`` in
+    ``setup``, stored by asv as NaN) above the operation's ``baseline_max``, never
+    timed out by luck; at the scaling sizes (10**9 primes, 10**7 items, 5 * 10**7
+    words, 4000 x 4000; full runs only) only ``optimized`` and ``single`` run.
 Workloads
     Every suite runs the ``compute`` workload (no simulated latency) unless its class
     name contains the workload's name: ``*Latency`` suites run the original's 1 ms
@@ -50,7 +55,8 @@ Workloads
     ``_stage_per_process`` and ``_per_item_stages`` variants),
     ``track_parent_peak_rss`` / ``track_worker_peak_rss`` (MiB: peak RSS of the
     calling process and of the largest pool worker during one big call - asv's
-    ``peakmem_`` sees the calling process only).
+    ``peakmem_`` sees the calling process only), ``track_parent_peak_over_result``
+    (the parent's growth during the call over the result's own size).
 ``time_startup`` / ``time_close``
     Processor start-up (construction: pool and all workers started) and shutdown, on
     their own, ``param_names = ["impl", "start_method"]``.

@@ -34,7 +34,8 @@ if TYPE_CHECKING:  # only for the annotation: discovery must not import the pack
     from optimized.chunking import ExecutionMode
 
 __all__ = ["INSTANCES", "QUICK", "QUICK_ENV", "WORKLOADS", "GATE_WORKERS", "IMPLS",
-           "TWO_CORES", "operation", "sizes", "workload_sizes", "largest_size", "memory_sizes",
+           "TWO_CORES", "SCALE_IMPLS", "operation", "sizes", "scale_sizes", "workload_sizes",
+           "largest_size", "memory_sizes",
            "gate_size", "make_processor",
            "close_processor", "local_kernel_start_method", "preimport_operation",
            "operation_args", "build_text", "single_reference", "OperationBenchmark",
@@ -65,6 +66,9 @@ TWO_CORES = 2
 IMPLS = ("baseline", "optimized", "single") if QUICK else \
     ("baseline", "optimized", "inline", "pool", "single")
 _EXECUTION: dict[str, ExecutionMode] = {"optimized": "auto", "inline": "inline", "pool": "pool"}
+#: Implementations run at the scaling sizes (:func:`scale_sizes`): what a caller gets,
+#: and the single-process reference its growth is compared with.
+SCALE_IMPLS = ("optimized", "single")
 #: Module of :mod:`optimized.ops` that implements each operation family.
 _OPS_MODULE = {"map": "mapping", "matrix": "matrix", "primes": "primes", "text": "wordcount",
                "pipeline": "pipeline"}
@@ -94,7 +98,18 @@ def sizes(name: str) -> list[int]:
     if QUICK:  # two sizes the baseline runs, one where "auto" may pick the pool
         return sorted(set(sorted(op.sizes["baseline"])[:2]) | {max(op.sizes["quick"])})
     return sorted(set(op.sizes["optimized"]) | set(op.sizes["baseline"])
-                  | {g.size for g in op.gates})
+                  | {g.size for g in op.gates} | set(scale_sizes(name)))
+
+
+def scale_sizes(name: str) -> list[int]:
+    """The scaling curve's extra sizes of ``name`` (instances ``sizes.scale``; none in quick mode).
+
+    Issue 11 part 5: the time-vs-size curves reach the sizes users run at (10**9
+    primes, 10**7 items, 5 * 10**7 words, 4000 x 4000). Only :data:`SCALE_IMPLS`
+    run them - each point costs seconds to tens of seconds per sample - which is
+    what the report's growth exponents compare.
+    """
+    return [] if QUICK else sorted(operation(name).sizes.get("scale", ()))
 
 
 def workload_sizes(name: str, workload: str) -> list[int]:
@@ -117,14 +132,15 @@ def workload_sizes(name: str, workload: str) -> list[int]:
 
 
 def largest_size(name: str) -> int:
-    """The largest benchmark size of ``name`` (the largest quick size in quick mode)."""
-    return max(sizes(name))
+    """The largest size every implementation of ``name`` runs (the scaling sizes excluded;
+    the largest quick size in quick mode)."""
+    scale = set(scale_sizes(name))
+    return max(s for s in sizes(name) if s not in scale)
 
 
 def memory_sizes(name: str) -> list[int]:
     """``[smallest, largest]`` benchmark size: the trivial-case floor and the big case."""
-    s = sizes(name)
-    return [s[0], s[-1]]
+    return [min(sizes(name)), largest_size(name)]
 
 
 def gate_size(gate_id: str) -> int:
@@ -363,34 +379,37 @@ _SAMPLE_S = 0.002
 
 
 class PeakRss(NamedTuple):
-    """Peak resident set sizes during one call, MiB."""
+    """Peak resident set sizes during one call, MiB (and the parent's RSS just before it)."""
 
     parent_mib: float
     largest_worker_mib: float
+    parent_start_mib: float = math.nan
 
 
-def _vm_hwm_mib(pid: int) -> float:
+def _status_mib(pid: int, field: str = "VmHWM") -> float:
     with open(f"/proc/{pid}/status", encoding="ascii") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
-    raise RuntimeError(f"/proc/{pid}/status has no VmHWM line")
+    raise RuntimeError(f"/proc/{pid}/status has no {field} line")
 
 
-def _proc_peaks(pids: Sequence[int], fn: Callable[[], Any]) -> list[float]:
+def _proc_peaks(pids: Sequence[int], fn: Callable[[], Any]) -> tuple[list[float], float]:
     for pid in pids:  # peak := current RSS, so the figure is this call's
         with open(f"/proc/{pid}/clear_refs", "w", encoding="ascii") as f:
             f.write("5")
+    start = _status_mib(pids[0], "VmRSS")
     fn()
-    return [_vm_hwm_mib(pid) for pid in pids]
+    return [_status_mib(pid) for pid in pids], start
 
 
-def _sampled_peaks(pids: Sequence[int], fn: Callable[[], Any]) -> list[float]:
+def _sampled_peaks(pids: Sequence[int], fn: Callable[[], Any]) -> tuple[list[float], float]:
     """Largest RSS seen every :data:`_SAMPLE_S` while ``fn`` runs (may miss short spikes)."""
     import psutil  # harness dependency; PeakRssBenchmark skips where it is missing
 
     procs = [psutil.Process(pid) for pid in pids]
     peaks = [p.memory_info().rss / 2 ** 20 for p in procs]
+    start = peaks[0]
     done = threading.Event()
 
     def sample() -> None:
@@ -406,7 +425,7 @@ def _sampled_peaks(pids: Sequence[int], fn: Callable[[], Any]) -> list[float]:
     finally:
         done.set()
         sampler.join()
-    return peaks
+    return peaks, start
 
 
 def peak_rss_during(processor: Any, fn: Callable[[], Any]) -> PeakRss:
@@ -428,11 +447,11 @@ def peak_rss_during(processor: Any, fn: Callable[[], Any]) -> PeakRss:
     if not workers:
         raise RuntimeError("the processor has no worker processes to measure")
     pids = [os.getpid(), *workers]
-    peaks = (_proc_peaks if _PROC_PEAK else _sampled_peaks)(pids, fn)
+    peaks, start = (_proc_peaks if _PROC_PEAK else _sampled_peaks)(pids, fn)
     if list(processor.worker_pids()) != workers:
         raise RuntimeError(f"the pool's workers changed during the call ({workers} -> "
                            f"{processor.worker_pids()}): no peak to report")
-    return PeakRss(peaks[0], max(peaks[1:]))
+    return PeakRss(peaks[0], max(peaks[1:]), start)
 
 
 # -- the generic operation benchmark --------------------------------------------------------
@@ -470,6 +489,9 @@ class OperationBenchmark:
             raise NotImplementedError(
                 f"baseline skipped: {self.operation} at size {size} > baseline_max "
                 f"{op.baseline_max} ({op.baseline_max_reason})")
+        if size in scale_sizes(self.operation) and impl not in SCALE_IMPLS:
+            raise NotImplementedError(f"{impl} skipped at the scaling size {size:,}: only "
+                                      f"{', '.join(SCALE_IMPLS)} run it")
         self._budget(impl, size)
         self.args = self.inputs(size)
         if impl == "single":
@@ -560,8 +582,19 @@ class PeakRssBenchmark:
     def peaks(self) -> PeakRss:
         """Peak RSS of the parent and the largest worker during one call (measured once)."""
         if self._peaks is None:
-            self._peaks = peak_rss_during(self.processor, lambda: self.fn(*self.args))
+            def call() -> None:
+                self.result = self.fn(*self.args)  # kept: its own size is a figure too
+
+            self._peaks = peak_rss_during(self.processor, call)
         return self._peaks
+
+    def growth_over_result(self, size_of: Callable[[Any], int]) -> float:
+        """The parent's RSS growth during the call over ``size_of(result)`` (a ratio).
+
+        1.0 means the call needed no memory beyond what its result itself holds.
+        """
+        peaks = self.peaks()
+        return (peaks.parent_mib - peaks.parent_start_mib) * 2 ** 20 / size_of(self.result)
 
 
 # -- user map and the parallel-efficiency figure ---------------------------------------------

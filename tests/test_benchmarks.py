@@ -48,7 +48,8 @@ NOT_OPERATIONS = {"close", "cleanup", "terminate", "join", "worker_pids", "chunk
                   # the original's in-process helpers, kept for compatibility (R8); their
                   # work is benchmarked through parallel_find_primes / map_reduce_word_count
                   "find_primes_worker", "map_reduce_word_count_mapper"}
-IMPLS = {"baseline", "optimized", "inline", "pool", "single", "dask"}  # dask: bench_cluster
+# dask: bench_cluster; primesieve: bench_primes' optional C++ reference
+IMPLS = {"baseline", "optimized", "inline", "pool", "single", "dask", "primesieve"}
 KINDS = ("time_", "peakmem_", "mem_", "track_", "timeraw_")
 
 _STR_LIST = {"type": "array", "items": {"type": "string"}}
@@ -185,7 +186,7 @@ def test_every_instance_operation_is_timed_at_every_size() -> None:
         assert gate_sizes <= set(common.sizes(name)), (name, gate_sizes)
         if not common.QUICK:
             assert sizes == (set(op.sizes["optimized"]) | set(op.sizes["baseline"])
-                             | gate_sizes), name
+                             | gate_sizes | set(op.sizes.get("scale", ()))), name
 
 
 def _bench_frame() -> pd.DataFrame:
