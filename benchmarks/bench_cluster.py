@@ -11,7 +11,9 @@ of the local pool, and a trivial call's round trip under 20 ms.
 from __future__ import annotations
 
 import functools
+import shutil
 import statistics
+import tempfile
 import time
 from typing import Any
 
@@ -27,13 +29,35 @@ from .common import (
 IMPLS_CLUSTER = ["pool", "dask"]
 
 
-def _local_cluster() -> Any:
+def _local_cluster() -> tuple[Any, str]:
+    """A ``LocalCluster`` and its private scratch folder (remove it with :func:`_close_cluster`).
+
+    Dask keeps its scheduler's and workers' scratch space under ``temporary-directory``
+    (default: the system temp dir) and leaves the ``dask-scratch-space`` folder behind
+    on close; a folder of our own is removed with the cluster.
+    """
     try:
+        import dask
         from distributed import LocalCluster
     except ImportError as exc:  # the cluster extra is optional
         raise NotImplementedError(f"distributed is not installed ({exc})") from exc
-    return LocalCluster(n_workers=TWO_CORES, threads_per_worker=1, processes=True,
-                        dashboard_address=None, host="127.0.0.1")
+    scratch = tempfile.mkdtemp(prefix="ppd-dask-")
+    try:
+        with dask.config.set({"temporary-directory": scratch}):
+            cluster = LocalCluster(n_workers=TWO_CORES, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, host="127.0.0.1",
+                                   local_directory=scratch)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    return cluster, scratch
+
+
+def _close_cluster(cluster: Any, scratch: str | None) -> None:
+    if cluster is not None:
+        cluster.close(timeout=30)
+    if scratch:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 class _ClusterOperation:
@@ -52,10 +76,11 @@ class _ClusterOperation:
         from optimized import OptimizedParallelProcessor
 
         self.cluster: Any = None
+        self.scratch: str | None = None
         self.processor: Any = None
         preimport_operation(self.operation)
         if impl == "dask":
-            self.cluster = _local_cluster()
+            self.cluster, self.scratch = _local_cluster()
             self.processor = OptimizedParallelProcessor(
                 scheduler=self.cluster.scheduler_address, execution="pool")
         else:
@@ -67,8 +92,7 @@ class _ClusterOperation:
 
     def teardown(self, impl: str, size: int) -> None:
         close_processor(self.processor)
-        if self.cluster is not None:
-            self.cluster.close(timeout=30)
+        _close_cluster(self.cluster, self.scratch)
 
 
 class ClusterProcessDataSpawnPerItem(_ClusterOperation):
@@ -130,14 +154,13 @@ class ClusterRoundTrip:
     def setup(self) -> None:
         from optimized import OptimizedParallelProcessor
 
-        self.cluster = _local_cluster()
+        self.cluster, self.scratch = _local_cluster()
         self.processor = OptimizedParallelProcessor(scheduler=self.cluster.scheduler_address)
         self.processor.map(abs, [-1] * 10)
 
     def teardown(self) -> None:
         close_processor(getattr(self, "processor", None))
-        if getattr(self, "cluster", None) is not None:
-            self.cluster.close(timeout=30)
+        _close_cluster(getattr(self, "cluster", None), getattr(self, "scratch", None))
 
     def track_trivial_call_ms(self) -> float:
         times = []

@@ -481,6 +481,8 @@ class OperationBenchmark:
     timeout = 600.0
     #: (min samples, max samples, seconds budget) for ordinary cases; see ``_budget``.
     repeat: Any = (2, 5, 3.0)
+    #: Implementations that run at the operation's scaling sizes.
+    scale_impls: tuple[str, ...] = SCALE_IMPLS
 
     def setup(self, impl: str, size: int, workers: int = GATE_WORKERS) -> None:
         self.processor: Any = None
@@ -489,9 +491,9 @@ class OperationBenchmark:
             raise NotImplementedError(
                 f"baseline skipped: {self.operation} at size {size} > baseline_max "
                 f"{op.baseline_max} ({op.baseline_max_reason})")
-        if size in scale_sizes(self.operation) and impl not in SCALE_IMPLS:
+        if size in scale_sizes(self.operation) and impl not in self.scale_impls:
             raise NotImplementedError(f"{impl} skipped at the scaling size {size:,}: only "
-                                      f"{', '.join(SCALE_IMPLS)} run it")
+                                      f"{', '.join(self.scale_impls)} run it")
         self._budget(impl, size)
         self.args = self.inputs(size)
         if impl == "single":

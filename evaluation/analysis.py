@@ -676,7 +676,7 @@ def target_verdicts(bench: pd.DataFrame, workloads: Workloads, mode: str = "full
         Columns :data:`TARGET_COLUMNS`, one row per target in instance order:
         ``measured`` (the ratio or track value, NaN when not measured), ``figure``
         (how it was computed), ``verdict`` (one of :data:`TARGET_VERDICTS`) and
-        ``reason`` (why not measured).
+        ``reason`` (why not measured; for a ``NOT met``, the target's ``known_limit``).
     """
     quick = mode == "quick"
     rows = []
@@ -690,6 +690,8 @@ def target_verdicts(bench: pd.DataFrame, workloads: Workloads, mode: str = "full
                                               "mode's setting)"
         else:
             verdict = "met" if _COMPARE[t.comparison](value, t.limit) else "NOT met"
+            if verdict == "NOT met" and t.known_limit:
+                reason = f"known limit: {t.known_limit}"
         rows.append({"target": t.id, "issue": t.issue, "text": t.text, "measured": value,
                      "figure": text or "n/a", "comparison": t.comparison, "limit": t.limit,
                      "verdict": verdict, "reason": reason,

@@ -257,6 +257,47 @@ def test_worker_killed_while_sending_its_result_leaves_no_stuck_thread(make_proc
     assert p.map(kernels.square, [1, 2, 3], cost_per_item_s=1.0) == [1, 4, 9]
 
 
+def _ordered_call(p: Any, timeout: float | None = None) -> Any:
+    from optimized.call import Call
+    from optimized.engine import Deadline
+    return Call("run_ordered", p._backend, p.num_workers, "pool",
+                Deadline("run_ordered", timeout), False, {})
+
+
+def test_run_ordered_consumes_in_task_order_while_later_tasks_run(make_processor) -> None:
+    """Task 0 is the slowest; every result still reaches ``consume`` in task order, and
+    the first one long before the last task ends (the parent works while workers do)."""
+    p = make_processor(2, execution="pool")
+    sleeps = [0.3] + [0.1 + i / 1000 for i in range(1, 8)]  # ~0.75 s of work on 2 workers
+    seen: list[tuple[float, float]] = []
+    t0 = time.perf_counter()
+    _ordered_call(p).run_ordered(kernels.sleep_then_return, [(s,) for s in sleeps],
+                                 lambda v: seen.append((v, time.perf_counter() - t0)),
+                                 window=4)
+    total = time.perf_counter() - t0
+    assert [v for v, _ in seen] == sleeps
+    assert seen[0][1] < total - 0.2, (seen, total)
+
+
+def test_run_ordered_failure_in_consume_ends_the_call_and_leaves_no_task(make_processor) -> None:
+    p = make_processor(2, execution="pool")
+    old = p.worker_pids()
+
+    def consume(value: float) -> None:
+        raise ValueError(f"refused {value}")
+
+    with pytest.raises(ValueError, match="refused 0.05"):
+        _ordered_call(p).run_ordered(kernels.sleep_then_return, [(0.05,)] + [(5.0,)] * 3,
+                                     consume, window=4)
+    assert _gone(old)  # the tasks still running were killed with their workers
+    t0 = time.perf_counter()
+    with pytest.raises(ProcessorTimeoutError):
+        _ordered_call(p, timeout=0.3).run_ordered(
+            kernels.sleep_then_return, [(0.01,)] * 4, lambda v: time.sleep(0.2), window=2)
+    assert time.perf_counter() - t0 < 2
+    assert p.map(kernels.square, [1, 2, 3], cost_per_item_s=1.0) == [1, 4, 9]
+
+
 @pytest.mark.parametrize("failure", ["exception", "sigkill"])
 def test_shared_memory_path_failure_unlinks_segments_and_next_call_works(
         make_processor, monkeypatch, failure) -> None:

@@ -708,6 +708,12 @@ FIXTURE_TARGETS = [
                           _sel(PRIMES, impl="single", size=1000000)), "<=", 1.5),
     _target("not-met", _ratio(_sel(PRIMES, impl="optimized", size=500),
                               _sel(PRIMES, impl="single", size=500)), "<=", 1.5),
+    _target("known-limit", _ratio(_sel(PRIMES, impl="optimized", size=500),
+                                  _sel(PRIMES, impl="single", size=500)), "<=", 1.5,
+            known_limit="a fixed 1 ms per call"),
+    _target("known-but-met", _ratio(_sel(PRIMES, impl="optimized", size=1000000),
+                                    _sel(PRIMES, impl="single", size=1000000)), "<=", 1.5,
+            known_limit="never shown: the target is met"),
     _target("better-of", _ratio(_sel(PRIMES, impl="optimized", size=2000),
                                 {"min_of": [_sel(PRIMES, impl="baseline", size=2000),
                                             _sel(PRIMES, impl="single", size=2000)]}), ">", 1.0),
@@ -761,7 +767,12 @@ def test_benchmark_targets_met_not_met_and_not_measured(bench, fixture_targets) 
         row = t.loc[tid]
         assert row["verdict"] == "not measured" and math.isnan(row["measured"]), tid
         assert reason in row["reason"] and row["figure"] == "n/a", (tid, row["reason"])
-    assert (t.loc[["met", "not-met", "better-of", "track"], "reason"] == "").all()
+    assert (t.loc[["met", "not-met", "better-of", "track", "known-but-met"], "reason"]
+            == "").all()
+    # A NOT met with a known limit says why; the figure and verdict are unchanged.
+    assert t.loc["known-limit", "verdict"] == "NOT met"
+    assert t.loc["known-limit", "measured"] == t.loc["not-met", "measured"]
+    assert t.loc["known-limit", "reason"] == "known limit: a fixed 1 ms per call"
 
 
 def test_quick_mode_shows_figures_but_judges_no_target(bench, fixture_targets) -> None:

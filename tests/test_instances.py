@@ -85,6 +85,8 @@ def test_instance_json_is_consistent(raw) -> None:
     (lambda d: d["benchmark_targets"][2]["measure"]["value"].update(benchmark="bench_map.X.time_y"),
      "benchmark_targets[2].measure.value.benchmark: expected asv's dotted name of a track_ benchmark"),
     (lambda d: d["benchmark_targets"][2].update(full_run_only=True), "benchmark_targets[2].full_run_only: expected str"),
+    (lambda d: d["benchmark_targets"][2].update(known_limit=1), "benchmark_targets[2].known_limit: expected str"),
+    (lambda d: d["operations"]["parallel_find_primes"]["sizes"].update(scale=[0]), "sizes.scale[0]: expected a positive integer"),
     (lambda d: d["benchmark_targets"][1].update(id=d["benchmark_targets"][0]["id"]), "duplicate target ids"),
 ])
 def test_malformed_instance_is_rejected_with_a_clear_message(raw, mutate, message) -> None:
