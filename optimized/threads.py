@@ -29,7 +29,7 @@ from typing import Any
 
 from .chunking import Cost
 
-__all__ = ["MAX_THREADS_PER_WORKER", "MIN_WAIT_SHARE", "MIN_WORKER_WALL_S", "threads_for",
+__all__ = ["MAX_THREADS_PER_WORKER", "MIN_WAIT_SHARE", "WALL_SCALE_S", "threads_for",
            "threads_for_call", "thread_map"]
 
 #: Upper bound on threads per worker process. Measured on the 2-core reference machine
@@ -69,16 +69,19 @@ def threads_for(cost: Cost, *, forced: bool = False) -> int:
     return max(1, min(MAX_THREADS_PER_WORKER, math.ceil(1 + cost.wait_s / cost.cpu_s)))
 
 
-#: Each worker keeps at least this much wall time of a call's items: threads are added
-#: only while the call stays long enough that its fixed costs (dispatch, the slowest
-#: worker's tail: a few ms, more on a loaded machine) remain a small share of it (R3:
-#: IPC under 10 %). Measured on the 2-core reference machine in CI: 2,000 x 1 ms items on
-#: 4 workers with 16 threads took 40-70 ms with 6-16 % overhead - too close to R3.
-MIN_WORKER_WALL_S = 0.1
+#: Threads are sized so that a worker's share of a call lasts about
+#: ``sqrt(W * WALL_SCALE_S)``, ``W`` being its items' waits end to end. The call's fixed
+#: costs (dispatch, the slowest worker's tail: a few ms, more on a loaded machine) are
+#: then a share of it that falls as calls grow - R3's setting (2,000 x 1 ms on 4
+#: workers, W = 0.5 s) gets 5 threads and ~100 ms, ~3 % overhead (16 threads took 40-70
+#: ms there in CI with 6-16 %: too close to R3's 10 %) - while short calls still overlap
+#: their waits: 100 or 300 such items get 2 threads, where a floor of 100 ms per worker
+#: gave them none and left them slower than the original's process per 10 items.
+WALL_SCALE_S = 0.02
 
 
 def threads_for_call(cost: Cost, n_items: int, num_workers: int, *, forced: bool = False) -> int:
-    """:func:`threads_for`, capped so each worker keeps :data:`MIN_WORKER_WALL_S` of work.
+    """:func:`threads_for`, capped to ``ceil(sqrt(W / WALL_SCALE_S))`` (see there).
 
     Parameters
     ----------
@@ -94,13 +97,15 @@ def threads_for_call(cost: Cost, n_items: int, num_workers: int, *, forced: bool
     Returns
     -------
     int
-        Threads per worker, >= 1.
+        Threads per worker, >= 1; grows with the call's size, ~ its square root.
     """
     want = threads_for(cost, forced=forced)
     if want <= 1:
         return 1
     per_worker_wait = n_items * cost.wait_s / max(1, num_workers)
-    return max(1, min(want, int(per_worker_wait / MIN_WORKER_WALL_S)))
+    # The 1e-9 keeps an exact square (2,000 x 1 ms / 4 -> 25) from rounding up to 6.
+    cap = math.ceil(math.sqrt(per_worker_wait / WALL_SCALE_S) - 1e-9)
+    return max(1, min(want, cap))
 
 
 def _threads(n: int) -> ThreadPoolExecutor:

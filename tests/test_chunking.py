@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from optimized.chunking import (
     MIN_ITEMS_PER_CHUNK,
     Cost,
+    balanced_bounds,
     choose_path,
     chunk_bounds,
     chunk_size,
@@ -68,6 +69,28 @@ def test_split_bounds_near_equal(total: int, parts: int) -> None:
     if bounds:
         lens = [hi - lo for lo, hi in bounds]
         assert max(lens) - min(lens) <= 1 and len(bounds) <= parts
+
+
+@given(total=st.integers(0, 20_000), size=st.integers(1, 700), workers=st.integers(1, 16))
+@settings(max_examples=300, deadline=None)
+def test_balanced_bounds_give_every_worker_the_same_rounds(total: int, size: int,
+                                                           workers: int) -> None:
+    bounds = balanced_bounds(total, size, workers)
+    assert [i for lo, hi in bounds for i in range(lo, hi)] == list(range(total))
+    plain = chunk_bounds(total, size)
+    if len(plain) <= workers:  # at most one task each: nothing to balance
+        assert bounds == plain
+    else:
+        lens = [hi - lo for lo, hi in bounds]
+        assert len(bounds) % workers == 0 and len(bounds) <= len(plain)
+        assert min(lens) >= size and max(lens) - min(lens) <= 1  # R2's minimum still holds
+
+
+def test_balanced_bounds_at_the_latency_rows() -> None:
+    # 300 items in R2's tasks of 18 are 17 tasks: one worker of 4 runs a fifth round.
+    assert len(chunk_bounds(300, 18)) == 17
+    assert [hi - lo for lo, hi in balanced_bounds(300, 18, 4)] == [19] * 12 + [18] * 4
+    assert [hi - lo for lo, hi in balanced_bounds(1000, 100, 4)] == [125] * 8
 
 
 def test_cost_model_prefers_inline_for_cheap_work_and_pool_for_slow_work() -> None:

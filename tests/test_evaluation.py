@@ -822,6 +822,26 @@ def test_real_targets_name_real_benchmark_points(workloads) -> None:
                 assert sel.params[name] in values, (t.id, name, sel.params[name], values)
 
 
+def test_every_latency_row_the_baseline_runs_has_a_faster_than_baseline_target(workloads) -> None:
+    """Issue 11: "faster than the baseline on every latency-workload row of the report at
+    every size the baseline runs" - one ``optimized / baseline < 1`` target per such point."""
+    if os.environ.get("PPD_BENCH_QUICK", "").strip() not in ("", "0"):
+        pytest.skip("the full-run sizes are checked; PPD_BENCH_QUICK is set")
+    from benchmarks import bench_map
+    from benchmarks.common import workload_sizes
+
+    wanted = set()
+    for suite in ("ProcessDataSpawnPerItemLatency", "ProcessWithFileBasedIpcLatency"):
+        op = getattr(bench_map, suite).operation
+        wanted |= {(f"bench_map.{suite}.time_{op}", n) for n in workload_sizes(op, "latency")
+                   if workloads.operations[op].baseline_runs(n)}
+    have = {(t.numerator.benchmark, t.numerator.params["size"]) for t in workloads.benchmark_targets
+            if t.kind == "ratio" and t.numerator.params.get("impl") == "optimized"
+            and [d.params.get("impl") for d in t.denominator] == ["baseline"]
+            and t.comparison == "<" and t.limit == 1.0}
+    assert len(wanted) >= 4 and wanted <= have, sorted(wanted - have)
+
+
 def test_real_targets_on_fixture_results_are_not_measured(report_dir, workloads) -> None:
     rep = _strict_json((report_dir / "report.json").read_text())
     got = {r["target"]: r for r in rep["benchmark_targets"]}

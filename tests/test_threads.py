@@ -20,7 +20,7 @@ import pytest
 from optimized import ProcessorTimeoutError, WorkerCrashedError
 from optimized.chunking import Cost
 from optimized.engine import START_METHODS
-from optimized.threads import MAX_THREADS_PER_WORKER, thread_map, threads_for
+from optimized.threads import MAX_THREADS_PER_WORKER, thread_map, threads_for, threads_for_call
 from tests import kernels
 
 pytestmark = pytest.mark.usefixtures("optimized_only")
@@ -33,6 +33,18 @@ def test_thread_count_follows_the_wait_share() -> None:
     assert threads_for(Cost(cpu_s=2.5e-7, wait_s=1.08e-3)) == MAX_THREADS_PER_WORKER
     assert threads_for(Cost(cpu_s=1e-4, wait_s=1e-4), forced=True) == 2
     assert threads_for(Cost()) == 1
+
+
+def test_threads_per_call_grow_with_the_call() -> None:
+    wait = Cost(cpu_s=2.5e-7, wait_s=1e-3)  # the latency workload's item
+    counts = [threads_for_call(wait, n, 4) for n in range(0, 40_001, 50)]
+    assert counts == sorted(counts) and counts[-1] == MAX_THREADS_PER_WORKER
+    assert threads_for_call(wait, 40, 4) == 1  # 10 ms per worker: nothing to overlap
+    # The report's latency rows where the original runs (100 and 300 items): threads, so
+    # the call beats the original's process per 10 items (was 1 thread: 1.04x / 1.23x).
+    assert threads_for_call(wait, 100, 4) >= 2 and threads_for_call(wait, 300, 4) >= 2
+    assert threads_for_call(wait, 2000, 4) == 5  # R3's setting: ~100 ms, ~3 % overhead
+    assert threads_for_call(Cost(cpu_s=2e-4), 10**6, 4) == 1  # CPU-bound: never
 
 
 def test_thread_map_keeps_order_and_raises_the_first_failure() -> None:
@@ -51,6 +63,7 @@ def test_latency_items_run_threaded_and_bit_identical(make_processor: Callable[.
     data = [i * 0.37 - 50 for i in range(800)]
     got = p.process_data_spawn_per_item(data)
     assert p.last_metrics.extra["threads_per_worker"] > 1
+    assert p.last_metrics.tasks % 4 == 0  # equal rounds per worker (balanced_bounds)
     assert got == ref.process_data_spawn_per_item(data)  # same floats, same order
     arr = np.arange(500, dtype=np.int64) - 250
     assert np.array_equal(p.process_with_file_based_ipc(arr), ref.process_with_file_based_ipc(arr))

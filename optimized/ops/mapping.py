@@ -21,7 +21,7 @@ import numpy as np
 from ..buffers import opened, write_block
 from ..call import Call, Values
 from ..callables import portable
-from ..chunking import Cost, chunk_bounds
+from ..chunking import Cost, balanced_bounds, chunk_bounds
 from ..threads import MAX_THREADS_PER_WORKER, thread_map, threads_for_call
 from ..validation import NumericInput, numeric_input
 
@@ -172,7 +172,7 @@ def _map_numeric(call: Call, inp: NumericInput, latency_s: float) -> list[float]
     threads = threads_for_call(cost, inp.n, call.num_workers)  # > 1 only if items wait (D13)
     if call.choose(inp.n, cost, threads) == "inline":
         return _kernel_inline(call, inp, latency_s)
-    bounds = chunk_bounds(inp.n, call.chunk_size(inp.n, cost.wall_s(threads)))
+    bounds = _task_bounds(call, inp.n, cost.wall_s(threads), threads)
     sizes = [hi - lo for lo, hi in bounds]
     call.recorder.extra["threads_per_worker"] = threads
     if inp.array is None:  # exact Python path: one pickled chunk per task
@@ -186,6 +186,16 @@ def _map_numeric(call: Call, inp: NumericInput, latency_s: float) -> list[float]
                                               for ref, lo, hi in src.pieces(bounds)], sizes)
         dst.place(bounds, blocks)
         return dst.array.copy()
+
+
+def _task_bounds(call: Call, n: int, item_s: float, threads: int) -> list[tuple[int, int]]:
+    """Task ranges over ``n`` items of ``item_s`` wall seconds each.
+
+    Items on threads wait (D13), and waits cost the same each: equal rounds per worker
+    (:func:`~optimized.chunking.balanced_bounds`). Others: R2's chunks as they come.
+    """
+    size = call.chunk_size(n, item_s)
+    return balanced_bounds(n, size, call.num_workers) if threads > 1 else chunk_bounds(n, size)
 
 
 def map_batches(call: Call, data_batches: Any, latency_s: float) -> list[float]:
@@ -278,8 +288,8 @@ def user_map(call: Call, func: Callable[[Any], Any], items: Any, chunksize: int 
     rest = items[len(done):]
     if call.choose(n, cost, threads) == "inline" or not len(rest):
         return done + [func(x) for x in call.paced(rest)]
-    size = chunksize or call.chunk_size(len(rest), cost.wall_s(threads))
-    bounds = chunk_bounds(len(rest), size)
+    bounds = chunk_bounds(len(rest), chunksize) if chunksize else \
+        _task_bounds(call, len(rest), cost.wall_s(threads), threads)
     call.recorder.extra["threads_per_worker"] = threads
     tasks = [(shipped, list(rest[lo:hi]), threads) for lo, hi in bounds]
     parts = call.run(_apply_chunk_task, tasks, [hi - lo for lo, hi in bounds], ordered=ordered)
