@@ -25,15 +25,16 @@ The serial part
     10**9 it dominates: 50.8 million ints take 1.7-2.0 s on the reference VM, most of it
     page faults of the interpreter's small-object arenas. So it overlaps the sieving:
     :meth:`Call.run_ordered` hands task ``i``'s primes to the list as soon as tasks
-    ``0..i`` are back, while the workers go on (``3 x workers`` tasks in flight).
-    Measured on 2 workers: 10**9 in 2.9-3.9 s (of which the parent's appending 2.4-2.8
-    s), 10**8 in 0.38-0.55 s.
+    ``0..i`` are back, while the workers go on (``2 x workers`` tasks in flight), in
+    pieces short enough that this process's executor thread can receive the next
+    results meanwhile. Measured on 2 workers (asv, one run): 10**9 in 2.8 s (the
+    parent's appending ~2.2 s of CPU in it), 10**8 in 0.24-0.33 s.
 
 Memory
     The result is a Python list: about ``pi(limit) * 36`` bytes (an 8-byte slot plus a
     28-byte int object per prime) - about 210 MB below 10**8, about 1.8 GB below 10**9 -
     plus, on the pool, the arrays of the tasks in flight (4 bytes per prime; measured:
-    the parent grows 1.09x the list's own size below 10**9). The sieve itself needs
+    the parent grows 1.09-1.12x the list's own size below 10**9). The sieve itself needs
     only one segment per worker. A limit whose estimated result exceeds the memory available
     right now is refused with :class:`MemoryError` before any work starts.
 """
@@ -62,9 +63,14 @@ SEGMENT_ODDS = 1 << 20
 #: 10**9): the parent starts building the list after the first such task.
 _TASK_NUMBERS = 1 << 25
 #: Tasks in flight per worker while the parent builds the list (the back-pressure).
-_TASKS_IN_FLIGHT_PER_WORKER = 3
-#: Ints converted per ``tolist()`` piece: a few ms holding the GIL, then a deadline check.
-_TO_LIST_PIECE = 1 << 18
+#: Few: sieving far ahead only makes the workers take CPU from the parent, the serial
+#: step (10**9, 2 workers, 2 cores: 1 per worker 2.3-2.5 s, 2 2.1-2.5 s, 3 2.3-2.6 s).
+_TASKS_IN_FLIGHT_PER_WORKER = 2
+#: Ints converted per ``tolist()`` piece, then a deadline check: ~2 ms holding the GIL,
+#: after which the executor's thread in this process can take it to receive the next
+#: task's primes. Measured at 10**9 (2 workers): pieces of 2**18 ints 2.9-3.2 s, 2**16
+#: 2.3-2.5 s, 2**14 2.3-2.6 s - with big pieces the results wait in the pipe.
+_TO_LIST_PIECE = 1 << 16
 #: Measured per-number cost of the segmented sieve, including turning the primes into
 #: an array (2-core reference machine); the cost model's input.
 _SIEVE_S_PER_NUMBER = 1.2e-9
