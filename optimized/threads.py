@@ -72,11 +72,11 @@ def threads_for(cost: Cost, *, forced: bool = False) -> int:
 #: Threads are sized so that a worker's share of a call lasts about
 #: ``sqrt(W * WALL_SCALE_S)``, ``W`` being its items' waits end to end. The call's fixed
 #: costs (dispatch, the slowest worker's tail: a few ms, more on a loaded machine) are
-#: then a share of it that falls as calls grow - R3's setting (2,000 x 1 ms on 4
-#: workers, W = 0.5 s) gets 5 threads and ~100 ms, ~3 % overhead (16 threads took 40-70
-#: ms there in CI with 6-16 %: too close to R3's 10 %) - while short calls still overlap
-#: their waits: 100 or 300 such items get 2 threads, where a floor of 100 ms per worker
-#: gave them none and left them slower than the original's process per 10 items.
+#: then a share of it that falls as calls grow. R3's setting (2,000 sleeps of ~1.08 ms
+#: on 4 workers: W = 0.54 s) gets 6 threads, ~100 ms, ~3 % overhead (16 threads took
+#: 40-70 ms there in CI with 6-16 %: too close to R3's 10 %); short calls still overlap
+#: their waits: 100 or 300 such items get 2 or 3 threads, where a floor of 100 ms per
+#: worker gave them none and left them slower than the original's process per 10 items.
 WALL_SCALE_S = 0.02
 
 
@@ -103,7 +103,7 @@ def threads_for_call(cost: Cost, n_items: int, num_workers: int, *, forced: bool
     if want <= 1:
         return 1
     per_worker_wait = n_items * cost.wait_s / max(1, num_workers)
-    # The 1e-9 keeps an exact square (2,000 x 1 ms / 4 -> 25) from rounding up to 6.
+    # The 1e-9 keeps an exact square (2,000 x 1 ms / 4 / 20 ms = 25) from rounding up to 6.
     cap = math.ceil(math.sqrt(per_worker_wait / WALL_SCALE_S) - 1e-9)
     return max(1, min(want, cap))
 

@@ -43,7 +43,7 @@ def test_threads_per_call_grow_with_the_call() -> None:
     # The report's latency rows where the original runs (100 and 300 items): threads, so
     # the call beats the original's process per 10 items (was 1 thread: 1.04x / 1.23x).
     assert threads_for_call(wait, 100, 4) >= 2 and threads_for_call(wait, 300, 4) >= 2
-    assert threads_for_call(wait, 2000, 4) == 5  # R3's setting: ~100 ms, ~3 % overhead
+    assert threads_for_call(wait, 2000, 4) == 5  # sqrt(0.5 s / 20 ms) exactly, not 6
     assert threads_for_call(Cost(cpu_s=2e-4), 10**6, 4) == 1  # CPU-bound: never
 
 
