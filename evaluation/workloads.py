@@ -164,6 +164,14 @@ def _need(obj: Mapping[str, Any], key: str, typ: type | tuple[type, ...], where:
     return value
 
 
+def _optional_text(obj: Mapping[str, Any], key: str, meaning: str, where: str) -> str:
+    """An optional str field of ``obj`` ("" when absent); ``meaning`` goes into the error."""
+    value = obj.get(key, "")
+    if not isinstance(value, str):
+        raise InstanceError(f"{where}.{key}: expected str ({meaning}), got {value!r}")
+    return value
+
+
 def _positive_ints(values: Any, where: str) -> tuple[int, ...]:
     if not isinstance(values, list) or not values:
         raise InstanceError(f"{where}: expected a non-empty list of positive integers, got {values!r}")
@@ -245,14 +253,10 @@ def _parse_target(raw: Any, where: str) -> BenchmarkTarget:
     issue = _need(raw, "issue", int, where)
     if issue < 1:
         raise InstanceError(f"{where}.issue: expected a positive issue number, got {issue!r}")
-    full_run_only = raw.get("full_run_only", "")
-    if not isinstance(full_run_only, str):
-        raise InstanceError(f"{where}.full_run_only: expected str (why quick mode is not "
-                            f"the target's setting), got {full_run_only!r}")
-    known_limit = raw.get("known_limit", "")
-    if not isinstance(known_limit, str):
-        raise InstanceError(f"{where}.known_limit: expected str (why the target is known not "
-                            f"to be met here), got {known_limit!r}")
+    full_run_only = _optional_text(raw, "full_run_only", "why quick mode is not the "
+                                   "target's setting", where)
+    known_limit = _optional_text(raw, "known_limit", "why the target is known not to be met "
+                                 "here", where)
     return BenchmarkTarget(id=_need(raw, "id", str, where), issue=issue,
                            text=_need(raw, "text", str, where), kind=kind, numerator=numerator,
                            denominator=denominator, comparison=comparison, limit=float(limit),

@@ -160,9 +160,8 @@ def balanced_bounds(total: int, size: int, num_workers: int) -> list[tuple[int, 
         no more of those than workers (each worker has at most one).
     """
     _check_counts(total, num_workers)
-    plain = chunk_bounds(total, size)
-    if len(plain) <= num_workers:
-        return plain
+    if size < 1 or -(-total // size) <= num_workers:  # chunk_bounds rejects size < 1
+        return chunk_bounds(total, size)
     return split_bounds(total, total // size // num_workers * num_workers)
 
 
