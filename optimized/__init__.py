@@ -6,7 +6,12 @@
 999983
 """
 from .data import generate_test_data, generate_test_matrix, generate_test_text
-from .errors import ProcessorClosedError, ProcessorTimeoutError, WorkerCrashedError
+from .errors import (
+    ProcessorClosedError,
+    ProcessorTimeoutError,
+    SharedMemoryFullError,
+    WorkerCrashedError,
+)
 from .metrics import CallMetrics
 from .ops.stages import batch_stage
 from .processor import OptimizedParallelProcessor
@@ -19,7 +24,7 @@ __all__ = [
     # marks a pipeline stage that takes a whole batch
     "batch_stage",
     # errors
-    "ProcessorTimeoutError", "WorkerCrashedError", "ProcessorClosedError",
+    "ProcessorTimeoutError", "WorkerCrashedError", "ProcessorClosedError", "SharedMemoryFullError",
     # test-data generators (same outputs as the baseline's)
     "generate_test_data", "generate_test_matrix", "generate_test_text",
 ]

@@ -16,7 +16,13 @@ for a :class:`Buffer` and hands tasks the buffer's *references*:
   reader and a writer are the same small :class:`~optimized.shm.ArraySpec`, tasks
   attach by name and write their block in place (nothing but the spec crosses the
   task queue), and :meth:`Buffer.place` has nothing left to do.
-- **Cluster** (:class:`optimized.cluster.ScatteredBuffer`): there is no memory shared
+- **Local pool without room in /dev/shm** (:class:`PipeBuffer`): the array stays in
+  the parent. :meth:`Buffer.pieces` puts each task's own rows into its pickled task
+  (through the pool's pipes, as ``Pool.map`` sends a chunk), a reader is the whole
+  array in each task, a writer is ``None`` and :meth:`Buffer.place` copies the
+  returned blocks in. Slower than shared memory for large arrays, never a SIGBUS.
+- **Cluster** (:class:`optimized.cluster.ScatteredBuffer`, a :class:`PipeBuffer` whose
+  rows are scattered to the workers instead): there is no memory shared
   with remote workers. :meth:`Buffer.pieces` scatters each task's own rows (sent once,
   to one worker); a :meth:`~Buffer.reader` - for operands every task reads whole, such
   as matrix ``B`` - is the array broadcast to every worker; a writer is ``None``, which
@@ -28,7 +34,7 @@ The same task function serves both, so no operation knows which backend it has (
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -36,7 +42,7 @@ import numpy as np
 
 from .shm import ArraySpec, SharedArray, attached
 
-__all__ = ["Buffer", "SharedBuffer", "opened", "write_block"]
+__all__ = ["Buffer", "SharedBuffer", "PipeBuffer", "opened", "write_block"]
 
 
 class Buffer(ABC):
@@ -119,6 +125,57 @@ class SharedBuffer(Buffer):
     def release(self) -> None:
         """Close and unlink the segment."""
         self._shared.release()
+
+
+class PipeBuffer(Buffer):
+    """A buffer that lives in the parent: its rows travel inside the tasks (pickled).
+
+    Parameters
+    ----------
+    array : numpy.ndarray
+        The parent's array (not copied; fill it before :meth:`pieces`).
+    on_release : callable, optional
+        Called once by :meth:`release` (the backend counts open pipe buffers).
+
+    Notes
+    -----
+    :meth:`pieces` hands out rows *relative* to each task's own slice, so a writer
+    paired with them must be ``None`` too: the local backend makes every buffer of a
+    call a pipe buffer once one is.
+    """
+
+    def __init__(self, array: np.ndarray,
+                 on_release: Callable[[], None] | None = None) -> None:
+        self._array = array
+        self._on_release = on_release
+
+    @property
+    def array(self) -> np.ndarray:
+        """The parent's array."""
+        return self._array
+
+    def reader(self) -> Any:
+        """The whole array, sent with every task that reads it."""
+        return self._array
+
+    def pieces(self, bounds: Sequence[tuple[int, int]]) -> list[tuple[Any, int, int]]:
+        """Each task's own rows (a view, pickled with the task) and ``0, hi - lo``."""
+        return [(self._array[lo:hi], 0, hi - lo) for lo, hi in bounds]
+
+    def writer(self) -> None:
+        """None: tasks return their blocks and :meth:`place` puts them in."""
+        return None
+
+    def place(self, bounds: Sequence[tuple[int, int]], results: Sequence[Any]) -> None:
+        """Copy every returned block into rows ``bounds[i]`` of the parent's array."""
+        for (lo, hi), block in zip(bounds, results, strict=True):
+            self._array[lo:hi] = block
+
+    def release(self) -> None:
+        """Tell the owner once; the array itself is the parent's and stays readable."""
+        callback, self._on_release = self._on_release, None
+        if callback is not None:
+            callback()
 
 
 @contextmanager

@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from . import worker
-from .buffers import Buffer
+from .buffers import PipeBuffer
 from .engine import Backend, Deadline
 from .errors import ProcessorClosedError, ProcessorTimeoutError, WorkerCrashedError
 from .metrics import TaskStats
@@ -94,7 +94,7 @@ def _noop() -> None:
     return None
 
 
-class ScatteredBuffer(Buffer):
+class ScatteredBuffer(PipeBuffer):
     """A buffer for a cluster: scattered to the workers to be read, blocks returned to write.
 
     Parameters
@@ -108,16 +108,11 @@ class ScatteredBuffer(Buffer):
     """
 
     def __init__(self, client: Any, array: np.ndarray, broadcast: bool) -> None:
+        super().__init__(array)
         self._client = client
-        self._array = array
         self._broadcast = broadcast
         self._future: Any = None
         self._pieces: list[Any] = []
-
-    @property
-    def array(self) -> np.ndarray:
-        """The parent's array."""
-        return self._array
 
     def reader(self) -> Any:
         """The scattered array (sent at the first call; Dask hands tasks the data itself)."""
@@ -131,15 +126,6 @@ class ScatteredBuffer(Buffer):
         futures = self._client.scatter([self._array[lo:hi] for lo, hi in bounds], hash=False)
         self._pieces.extend(futures)
         return [(f, 0, hi - lo) for f, (lo, hi) in zip(futures, bounds, strict=True)]
-
-    def writer(self) -> None:
-        """None: tasks return their blocks and :meth:`place` puts them in."""
-        return None
-
-    def place(self, bounds: Sequence[tuple[int, int]], results: Sequence[Any]) -> None:
-        """Copy every returned block into rows ``bounds[i]`` of the parent's array."""
-        for (lo, hi), block in zip(bounds, results, strict=True):
-            self._array[lo:hi] = block
 
     def release(self) -> None:
         """Drop the scattered copies (the scheduler frees them on every worker)."""

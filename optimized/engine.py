@@ -43,6 +43,7 @@ is a Dask distributed cluster, imported only when the processor is given ``sched
 """
 from __future__ import annotations
 
+import logging
 import math
 import multiprocessing as mp
 import multiprocessing.connection
@@ -61,15 +62,27 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from . import worker
-from .buffers import Buffer, SharedBuffer
+from .buffers import Buffer, PipeBuffer, SharedBuffer
 from .chunking import MIN_TASK_SECONDS, POOL_ROUND_TRIP_S
-from .errors import ProcessorClosedError, ProcessorTimeoutError, WorkerCrashedError
+from .errors import (
+    ProcessorClosedError,
+    ProcessorTimeoutError,
+    SharedMemoryFullError,
+    WorkerCrashedError,
+    describe_exit,
+    format_bytes,
+    shm_size_hint,
+)
 from .metrics import TaskStats
-from .shm import SharedArray
+from .shm import SharedArray, unlink_segments_of
 
 __all__ = ["Backend", "ChannelBackend", "LocalBackend", "Deadline", "START_METHODS"]
 
 START_METHODS = ("fork", "forkserver", "spawn")
+#: Where a call's arrays may live: shared memory if it has room (else through the
+#: pool's pipes, with one warning), shared memory or an error, never shared memory.
+SHM_MODES = ("auto", "require", "never")
+logger = logging.getLogger("optimized")
 _STARTUP_TIMEOUT_S = 120.0
 _JOIN_TIMEOUT_S = 5.0
 #: How long an executor's manager thread gets to notice that its workers were killed.
@@ -197,6 +210,14 @@ class Backend(ABC):
         """Bounded queues every worker inherited (the pipeline's stage channels), or None."""
         return None
 
+    def repair(self) -> None:  # noqa: B027 - optional hook, nothing to repair by default
+        """Before a call: replace workers lost while no call was running.
+
+        A worker that died between calls (an OOM kill at night) lost nothing, so the
+        next call must not fail for it. Default: nothing to do (a cluster's scheduler
+        reassigns work itself).
+        """
+
     @abstractmethod
     def worker_pids(self) -> list[int]:
         """Process ids of the current workers (empty where the backend has none here)."""
@@ -321,9 +342,10 @@ def _discard_channels(queues: Iterable[Any]) -> None:
 
 
 def _finalize(holder: dict[str, Any]) -> None:
-    """Garbage collection / interpreter exit: leave no process behind."""
+    """Garbage collection / interpreter exit: leave no process (and no segment) behind."""
     _discard_channels(holder.pop("channels", ()))
-    _kill_executor(holder.pop("executor", None), graceful=True)
+    procs = _kill_executor(holder.pop("executor", None), graceful=True)
+    unlink_segments_of(p.pid for p in [*holder.pop("procs", ()), *procs])
 
 
 class LocalBackend(Backend):
@@ -339,13 +361,24 @@ class LocalBackend(Backend):
         ``maxsize`` of each pipeline channel queue (back-pressure depth).
     blas_threads : int, optional
         BLAS threads per worker; default ``max(1, cores // num_workers)``.
+    shm : {"auto", "require", "never"}
+        Where a call's arrays live (:data:`SHM_MODES`): ``"auto"`` uses shared memory
+        when /dev/shm has room and otherwise the pool's pipes (one WARNING per
+        backend); ``"require"`` raises :class:`SharedMemoryFullError` instead;
+        ``"never"`` always uses the pipes.
     """
 
     def __init__(self, num_workers: int, start_method: str | None = None, *,
-                 channel_depth: int = 4, blas_threads: int | None = None) -> None:
+                 channel_depth: int = 4, blas_threads: int | None = None,
+                 shm: str = "auto") -> None:
         if start_method is not None and start_method not in START_METHODS:
             raise ValueError(f"start_method must be one of {START_METHODS} or None, "
                              f"got {start_method!r}")
+        if shm not in SHM_MODES:
+            raise ValueError(f"shm must be one of {SHM_MODES}, got {shm!r}")
+        self.shm = shm
+        self._pipe_buffers = 0  # open PipeBuffers: while > 0, new buffers are pipes too
+        self._shm_warned = False
         self.num_workers = num_workers
         self._ctx = mp.get_context(start_method)
         self.start_method = self._ctx.get_start_method()
@@ -426,13 +459,35 @@ class LocalBackend(Backend):
             thread = getattr(ex, "_executor_manager_thread", None)
             if thread is not None:
                 thread.join(_JOIN_TIMEOUT_S)
-        deaths = _deaths(self._holder.pop("procs", ()))
+        procs = self._holder.pop("procs", ())
+        deaths = _deaths(procs)
         _discard_channels(self._holder.pop("channels", ()))
-        _kill_executor(self._holder.pop("executor", None), graceful=False)
+        killed = _kill_executor(self._holder.pop("executor", None), graceful=False)
+        # A worker killed while it held a segment of its own cannot release it.
+        unlink_segments_of(p.pid for p in [*procs, *killed])
         if restart and not self._closed:
             self.restarts += 1
             self._start()
         return deaths
+
+    def repair(self) -> None:
+        """Replace the pool if a worker died while no call was running (one WARNING).
+
+        The executor fails every future of a pool that lost a worker, so a call on it
+        would fail although the death lost nothing; a fresh pool is started instead.
+        A death during a call is not repaired here: that call raises.
+        """
+        ex = self._holder.get("executor")
+        procs = self._holder.get("procs", ())
+        if ex is None or self._closed:
+            return
+        if not (getattr(ex, "_broken", False)
+                or multiprocessing.connection.wait([p.sentinel for p in procs], 0)):
+            return
+        deaths = self.reset(restart=True)
+        who = "; ".join(f"worker process {pid} {describe_exit(code)}" for pid, code in deaths)
+        logger.warning("%s while no call was running; started a new pool (%d workers)",
+                       who or "a worker process died", self.num_workers)
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._closed:
@@ -497,17 +552,52 @@ class LocalBackend(Backend):
 
     # -- where arrays live -------------------------------------------------------------
     def share(self, array: np.ndarray, dtype: Any = None, *,
-              broadcast: bool = False) -> SharedBuffer:
+              broadcast: bool = False) -> Buffer:
         """A shared-memory copy of ``array`` (one copy; workers attach by name).
 
         ``broadcast`` changes nothing here: every worker on this machine maps the
-        same segment.
+        same segment. Without room in /dev/shm: see :meth:`buffer`.
         """
-        return SharedBuffer(SharedArray.copy_of(array, dtype))
+        return self._buffer(lambda: SharedArray.copy_of(array, dtype),
+                            lambda: np.asarray(array, dtype=dtype))
 
-    def buffer(self, shape: tuple[int, ...], dtype: Any) -> SharedBuffer:
-        """An uninitialised shared-memory array (tasks write their blocks in place)."""
-        return SharedBuffer(SharedArray(shape, dtype))
+    def buffer(self, shape: tuple[int, ...], dtype: Any) -> Buffer:
+        """An uninitialised shared-memory array (tasks write their blocks in place).
+
+        Where /dev/shm has no room for it (or ``shm="never"``), a :class:`PipeBuffer`
+        instead: the data travels inside the tasks. ``shm="require"`` raises
+        :class:`SharedMemoryFullError` then, before any task of the call runs.
+        """
+        return self._buffer(lambda: SharedArray(shape, dtype), lambda: np.empty(shape, dtype))
+
+    def _buffer(self, shared: Callable[[], SharedArray],
+                local: Callable[[], np.ndarray]) -> Buffer:
+        if self.shm != "never" and self._pipe_buffers == 0:
+            try:
+                return SharedBuffer(shared())
+            except SharedMemoryFullError as exc:
+                if self.shm == "require":
+                    raise
+                self._warn_no_room(exc)
+        array = local()
+        if array.dtype.hasobject:
+            raise TypeError(f"shared arrays hold fixed-size numbers, not {array.dtype}")
+        self._pipe_buffers += 1
+        return PipeBuffer(array, self._pipe_buffer_released)
+
+    def _pipe_buffer_released(self) -> None:
+        self._pipe_buffers -= 1
+
+    def _warn_no_room(self, exc: SharedMemoryFullError) -> None:
+        if self._shm_warned:
+            return
+        self._shm_warned = True
+        logger.warning(
+            "/dev/shm has %s free, too little for this call's %s array: its data goes "
+            "through the pool's pipes instead (same results, slower for large arrays). "
+            "Give the container more shared memory, e.g. docker run --shm-size=%s; "
+            "shm='never' chooses the pipes without this warning",
+            format_bytes(exc.free), format_bytes(exc.needed), shm_size_hint(exc.needed))
 
     # -- running tasks -----------------------------------------------------------------
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:

@@ -2,7 +2,8 @@
 
 Each subclasses the built-in a caller would naturally catch, so existing code keeps
 working: a timeout is a :class:`TimeoutError`, a dead worker a ``BrokenProcessPool``
-(a :class:`RuntimeError`), bad input a :class:`ValueError` or :class:`TypeError`.
+(a :class:`RuntimeError`), bad input a :class:`ValueError` or :class:`TypeError`,
+shared memory that is not there (with ``shm="require"``) a :class:`MemoryError`.
 A worker's own exception is re-raised unchanged (same type); its ``__cause__``
 carries the worker's formatted traceback.
 """
@@ -13,7 +14,23 @@ from collections.abc import Iterable
 from concurrent.futures.process import BrokenProcessPool
 
 __all__ = ["ProcessorTimeoutError", "WorkerCrashedError", "ProcessorClosedError",
-           "describe_exit"]
+           "SharedMemoryFullError", "describe_exit", "format_bytes", "shm_size_hint"]
+
+
+def format_bytes(n: int | None) -> str:
+    """``n`` bytes in words: ``"64.0 MB"``, ``"1.5 GB"``, ``"unknown"`` for None."""
+    if n is None:
+        return "an unknown amount"
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
+def shm_size_hint(needed: int) -> str:
+    """A ``docker run --shm-size`` value that holds ``needed`` bytes twice over (>= 1g)."""
+    gib = max(1, -(-2 * needed // (1 << 30)))
+    return f"{gib}g"
 
 
 def describe_exit(exitcode: int | None) -> str:
@@ -122,3 +139,36 @@ class ProcessorClosedError(RuntimeError):
 
     Create a new processor to continue; a closed one cannot be reopened.
     """
+
+
+class SharedMemoryFullError(MemoryError):
+    """A shared-memory segment could not be reserved: ``/dev/shm`` lacks the space.
+
+    Raised before any task of the call runs, only where the processor was told
+    ``shm="require"``; with ``shm="auto"`` (the default) the call moves its arrays
+    through the pool's pipes instead and logs one warning.
+
+    Parameters
+    ----------
+    needed : int
+        Bytes the segment needs.
+    free : int or None
+        Bytes ``/dev/shm`` had free (None when it cannot be read).
+    reserve : int
+        Bytes kept free beside the segment (multiprocessing's own semaphores).
+
+    Attributes
+    ----------
+    needed, free : int, int or None
+        As given.
+    """
+
+    def __init__(self, needed: int, free: int | None, reserve: int = 0) -> None:
+        self.needed = needed
+        self.free = free
+        kept = f" (keeping {format_bytes(reserve)} free for the pool's locks)" if reserve else ""
+        super().__init__(
+            f"/dev/shm has {format_bytes(free)} free: a shared array of "
+            f"{format_bytes(needed)} does not fit{kept}. Give the container more shared "
+            f"memory (docker run --shm-size={shm_size_hint(needed)}), or let the processor "
+            "move the data through its pipes instead (shm='auto')")

@@ -21,7 +21,7 @@ import numpy as np
 from ._docs import fill_doc
 from .call import Call
 from .chunking import ExecutionMode, chunk_size
-from .engine import Backend, Deadline, LocalBackend
+from .engine import SHM_MODES, Backend, Deadline, LocalBackend
 from .errors import ProcessorClosedError, ProcessorTimeoutError
 from .metrics import CallMetrics, report
 from .ops import mapping
@@ -77,6 +77,13 @@ class OptimizedParallelProcessor:
         TLS credentials for ``scheduler`` (mutual authentication).
     connect_timeout : float
         Seconds to reach the scheduler before :class:`ConnectionError` (default 10).
+    shm : {"auto", "require", "never"}
+        Where a pooled call's arrays live. ``"auto"``: in shared memory (/dev/shm)
+        when it has room, else through the pool's pipes, with one WARNING per
+        processor naming the sizes and the fix (a container's /dev/shm is 64 MB
+        unless ``docker run --shm-size`` says otherwise). ``"require"``: shared
+        memory or :class:`~optimized.errors.SharedMemoryFullError` (a MemoryError)
+        before any task runs. ``"never"``: always the pipes. Local pool only.
 
     Examples
     --------
@@ -90,7 +97,8 @@ class OptimizedParallelProcessor:
                  verbose: bool = False, progress: bool = False,
                  pipeline_batch_size: int = 500, pipeline_queue_depth: int = 4,
                  matmul_parallel_threshold: int = 1000, scheduler: Any = None,
-                 security: Any = None, connect_timeout: float = 10.0) -> None:
+                 security: Any = None, connect_timeout: float = 10.0,
+                 shm: str = "auto") -> None:
         if num_workers is not None or scheduler is None:
             self.num_workers = check_worker_limit(check_num_workers(
                 os.cpu_count() or 1 if num_workers is None else num_workers))
@@ -100,6 +108,11 @@ class OptimizedParallelProcessor:
                              "with scheduler= (the cluster's workers are already running)")
         if security is not None and scheduler is None:
             raise ValueError("security= applies to a Dask cluster: give scheduler= as well")
+        if not isinstance(shm, str) or shm not in SHM_MODES:
+            raise ValueError(f"shm must be one of {SHM_MODES}, got {shm!r}")
+        if scheduler is not None and shm != "auto":
+            raise ValueError("shm= applies to the local pool; a cluster's workers share no "
+                             "memory with this process")
         latency = check_seconds(item_latency_s, "item_latency_s", optional=False)
         if execution not in _MODES:
             raise ValueError(f"execution must be one of {_MODES}, got {execution!r}")
@@ -119,7 +132,7 @@ class OptimizedParallelProcessor:
         self._backend: Backend
         if scheduler is None:
             self._backend = LocalBackend(self.num_workers, start_method,
-                                         channel_depth=self.pipeline_queue_depth)
+                                         channel_depth=self.pipeline_queue_depth, shm=shm)
         else:  # distributed is imported only here, when a cluster is asked for
             from .cluster import DaskBackend
 
@@ -244,6 +257,7 @@ class OptimizedParallelProcessor:
             # The whole budget went on waiting for another thread's call.
             raise ProcessorTimeoutError(name, deadline.timeout or 0.0)
         try:
+            self._backend.repair()  # a worker lost between calls is not this call's failure
             call = Call(name, self._backend, self.num_workers, self.execution, deadline,
                         self.progress, {"batch_size": self.pipeline_batch_size,
                                         "queue_depth": self.pipeline_queue_depth,

@@ -7,6 +7,13 @@ and always unlinks them (context manager, on every path: success, error, timeout
 crash, Ctrl-C); a worker attaches by name for the duration of one task and only
 closes. What crosses the task queue is a small :class:`ArraySpec`, never the data.
 
+Every segment's pages are reserved when it is created (``posix_fallocate``). A tmpfs
+accepts an ``ftruncate`` of any size and delivers SIGBUS - which kills the process,
+uncatchably - when a page past its space is first touched; a container's default
+/dev/shm is 64 MB. Reserving up front turns that into :class:`SharedMemoryFullError`
+at creation, which the backend answers by moving the call's data through the pool's
+pipes instead (:class:`optimized.buffers.PipeBuffer`).
+
 Parent                                        worker
 ------                                        ------
 with SharedArray.copy_of(x) as sx:            with attached(spec) as view:
@@ -16,12 +23,13 @@ with SharedArray.copy_of(x) as sx:            with attached(spec) as view:
 """
 from __future__ import annotations
 
+import errno
 import mmap
 import os
 import secrets
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import shared_memory
@@ -29,8 +37,18 @@ from multiprocessing import shared_memory
 import numpy as np
 from numpy.typing import DTypeLike
 
+from .errors import SharedMemoryFullError
+
 __all__ = ["ArraySpec", "SharedArray", "attached", "live_segments", "SEGMENT_PREFIX",
-           "segment_prefix"]
+           "SHM_DIR", "SHM_RESERVE_BYTES", "segment_prefix", "shm_free_bytes",
+           "unlink_segments_of"]
+
+#: Where POSIX shared memory lives on Linux: a tmpfs (64 MB in a default container).
+SHM_DIR = "/dev/shm"
+#: Space a new segment must leave free in :data:`SHM_DIR`: multiprocessing's locks and
+#: queue semaphores live there too, and a pool restarted after a worker death needs
+#: new ones (a few pages each).
+SHM_RESERVE_BYTES = 1 << 20
 
 #: Every segment this package creates is named ``/dev/shm/ppd_<owner pid>_<random>``:
 #: tests use it to prove that nothing a given process created is left behind.
@@ -51,6 +69,63 @@ def segment_prefix(pid: int | None = None) -> str:
         ``"ppd_<pid>_"``: every segment that process creates starts with it.
     """
     return f"{SEGMENT_PREFIX}{os.getpid() if pid is None else pid}_"
+
+
+def shm_free_bytes() -> int | None:
+    """Bytes free in :data:`SHM_DIR` for this user, or None where it cannot be read."""
+    try:
+        st = os.statvfs(SHM_DIR)
+    except OSError:
+        return None
+    return st.f_bavail * st.f_frsize
+
+
+def unlink_segments_of(pids: Iterable[int]) -> list[str]:
+    """Unlink every segment created by the (dead) processes ``pids``.
+
+    A worker that dies holds no reference the parent could release, and its segments
+    would otherwise stay until the machine reboots. Call it only for processes that
+    have exited.
+
+    Parameters
+    ----------
+    pids : iterable of int
+        Process ids whose segments (``ppd_<pid>_*``) go.
+
+    Returns
+    -------
+    list of str
+        The names unlinked.
+    """
+    gone: list[str] = []
+    for pid in pids:
+        try:
+            names = [n for n in os.listdir(SHM_DIR) if n.startswith(segment_prefix(pid))]
+        except OSError:  # no /dev/shm on this platform: segments live elsewhere
+            return gone
+        for name in names:
+            try:
+                os.unlink(os.path.join(SHM_DIR, name))
+                gone.append(name)
+            except FileNotFoundError:
+                pass
+    return gone
+
+
+def _reserve(shm: shared_memory.SharedMemory, nbytes: int) -> None:
+    """Allocate the segment's pages now: ENOSPC here instead of SIGBUS on first touch."""
+    if not hasattr(os, "posix_fallocate"):  # e.g. macOS: no tmpfs size limit to hit
+        return
+    try:
+        # SharedMemory keeps its descriptor open on POSIX (CPython 3.8-3.13).
+        os.posix_fallocate(shm._fd, 0, nbytes)  # type: ignore[attr-defined]
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.ENOMEM, errno.EFBIG):
+            raise SharedMemoryFullError(nbytes, shm_free_bytes()) from exc
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENODEV):
+            raise
+        # A filesystem that cannot reserve: the free-space check already ran.
+
 
 _live: set[str] = set()
 _live_lock = threading.Lock()
@@ -109,6 +184,9 @@ class SharedArray:
     ------
     TypeError
         ``dtype`` holds Python objects (``dtype.hasobject``).
+    SharedMemoryFullError
+        :data:`SHM_DIR` cannot hold the segment and :data:`SHM_RESERVE_BYTES` more
+        (nothing is left behind).
 
     Notes
     -----
@@ -120,11 +198,19 @@ class SharedArray:
         if dt.hasobject:
             raise TypeError(f"shared arrays hold fixed-size numbers, not {dt}")
         nbytes = max(1, int(np.prod(shape, dtype=np.int64)) * dt.itemsize)
+        free = shm_free_bytes()
+        if free is not None and nbytes + SHM_RESERVE_BYTES > free:
+            raise SharedMemoryFullError(nbytes, free, SHM_RESERVE_BYTES)
         name = segment_prefix() + secrets.token_hex(8)
-        self._shm: shared_memory.SharedMemory | None = shared_memory.SharedMemory(
-            name=name, create=True, size=nbytes)
+        shm = shared_memory.SharedMemory(name=name, create=True, size=nbytes)
         with _live_lock:
-            _live.add(self._shm.name)
+            _live.add(shm.name)
+        self._shm: shared_memory.SharedMemory | None = shm
+        try:
+            _reserve(shm, nbytes)  # another process may have taken the space meanwhile
+        except BaseException:
+            self.release()
+            raise
         self.spec = ArraySpec(self._shm.name, tuple(int(s) for s in shape), dt.str)
         self._array: np.ndarray | None = np.ndarray(shape, dtype=dt, buffer=self._shm.buf)
 

@@ -138,3 +138,13 @@ class _DiesWhileSent:
 def die_while_sending_result(nbytes: int) -> _DiesWhileSent:
     """A task whose worker is SIGKILLed while its ``nbytes`` result is being sent."""
     return _DiesWhileSent(nbytes)
+
+
+def leave_segment_and_die(x: int) -> int:
+    """Create a ``ppd_<this pid>_*`` entry in /dev/shm (what a segment is on Linux), then
+    die by SIGKILL before anything could release it."""
+    if x == 5:
+        with open(f"/dev/shm/ppd_{os.getpid()}_left_by_dead_worker", "wb") as f:
+            f.write(b"x" * 4096)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x

@@ -238,6 +238,28 @@ def test_worker_killed_from_outside_mid_call(make_processor) -> None:
     assert p.process_data_spawn_per_item([0.0]) == [0.0]
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("start_method", START_METHODS)
+def test_worker_dead_between_calls_is_replaced_with_one_warning(make_processor, caplog,
+                                                                start_method) -> None:
+    """An idle worker killed (the OOM killer at night) lost nothing: the next call works."""
+    import logging
+    caplog.set_level(logging.WARNING, logger="optimized")
+    p = make_processor(2, execution="pool", start_method=start_method)
+    victim = p.worker_pids()[0]
+    os.kill(victim, signal.SIGKILL)
+    assert _gone([victim])
+    got = p.map(kernels.square, list(range(40)), chunksize=5)
+    assert got == [x * x for x in range(40)]
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1, warned
+    assert f"worker process {victim} was killed by SIGKILL (-9) while no call was running" \
+        in warned[0]
+    assert victim not in p.worker_pids() and len(p.worker_pids()) == 2
+    assert p.map(kernels.square, [3]) == [9]
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
+
+
 @pytest.mark.parametrize("start_method", START_METHODS)
 def test_worker_killed_while_sending_its_result_leaves_no_stuck_thread(make_processor,
                                                                        start_method) -> None:
