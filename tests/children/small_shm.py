@@ -1,13 +1,16 @@
 """Every operation family with a /dev/shm too small for its arrays (run under a small tmpfs).
 
-Usage: ``python -m tests.children.small_shm {repro,suite,scale} [start_method]``, normally as
-``unshare -m sh -c 'mount -t tmpfs -o size=8m tmpfs /dev/shm && python -m ...'``.
-``repro`` is the one call that ended the caller with SIGBUS under a 64 MB /dev/shm
-(``process_data_spawn_per_item`` of 10**7 items); ``suite`` uses sizes whose arrays
-exceed 8 MB yet run in seconds; ``scale`` uses each operation's largest benchmark size
-and its scaling size from the instances. Each call's result is compared with an in-process processor's (no pool, no shared memory). Prints
-one JSON line: per operation and size whether it matched and its seconds, the WARNING
-lines the ``optimized`` logger emitted, and the ``ppd_*`` names left in /dev/shm.
+Usage: ``python -m tests.children.small_shm {repro,suite,scale} [start_method]``,
+normally as ``unshare -m sh -c 'mount -t tmpfs -o size=8m tmpfs /dev/shm && ...'``.
+
+- ``repro``: the call that ended the caller with SIGBUS under a 64 MB /dev/shm
+  (``process_data_spawn_per_item`` of 10**7 items).
+- ``suite``: sizes whose arrays exceed 8 MB yet run in seconds.
+- ``scale``: each operation's largest benchmark size and its scaling size.
+
+Each result is compared with an in-process processor's (no pool, no shared memory).
+Prints one JSON line: per operation and size whether it matched and its seconds, the
+WARNING lines of the ``optimized`` logger, and the ``ppd_*`` names left in /dev/shm.
 """
 from __future__ import annotations
 
