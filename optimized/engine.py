@@ -315,6 +315,26 @@ def _unblock_result_reader(thread: Any, results: Any) -> None:
             return
 
 
+def _has_exited(proc: mp.process.BaseProcess) -> bool:
+    """True once ``proc`` has died, including while it is still dying.
+
+    The sentinel alone is late: a killed worker's main thread is a zombie (and the
+    executor's manager thread will soon fail the pool) a few milliseconds before its
+    other threads are gone and its end of the sentinel pipe closes. Linux's
+    ``/proc/<pid>/stat`` shows the zombie ("Z") at once; elsewhere the sentinel decides.
+    """
+    if multiprocessing.connection.wait([proc.sentinel], 0):
+        return True
+    try:
+        with open(f"/proc/{proc.pid}/stat", encoding="ascii") as f:
+            state = f.read().rpartition(")")[2].split()[0]
+    except FileNotFoundError:
+        return os.path.exists("/proc/self")  # reaped already (if /proc exists at all)
+    except (OSError, IndexError):
+        return False
+    return state in ("Z", "X")
+
+
 def _deaths(procs: Iterable[Any]) -> list[tuple[int, int | None]]:
     """``(pid, exitcode)`` of the workers that are already dead, before anyone kills the rest.
 
@@ -323,9 +343,10 @@ def _deaths(procs: Iterable[Any]) -> list[tuple[int, int | None]]:
     """
     dead = []
     for p in procs:
-        if multiprocessing.connection.wait([p.sentinel], 0):  # it has exited
-            # The executor's manager thread may be reaping it right now: our waitpid
-            # then fails (ECHILD) and reads None until that thread records the status.
+        if _has_exited(p):
+            # Its status can lag: its threads may still be exiting, or the executor's
+            # manager thread may be reaping it right now (our waitpid then fails with
+            # ECHILD and reads None until that thread records the status).
             end = time.monotonic() + 1.0
             while p.exitcode is None and time.monotonic() < end:
                 time.sleep(0.005)
@@ -481,12 +502,11 @@ class LocalBackend(Backend):
         procs = self._holder.get("procs", ())
         if ex is None or self._closed:
             return
-        if not (getattr(ex, "_broken", False)
-                or multiprocessing.connection.wait([p.sentinel for p in procs], 0)):
+        if not (getattr(ex, "_broken", False) or any(_has_exited(p) for p in procs)):
             return
         deaths = self.reset(restart=True)
         who = "; ".join(f"worker process {pid} {describe_exit(code)}" for pid, code in deaths)
-        logger.warning("%s while no call was running; started a new pool (%d workers)",
+        logger.warning("%s while it had no task (between calls); started a new pool of %d workers",
                        who or "a worker process died", self.num_workers)
 
     def _executor(self) -> ProcessPoolExecutor:

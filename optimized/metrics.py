@@ -1,7 +1,8 @@
 """Per-call performance metrics (R8, R3's IPC share).
 
 Every public operation records one :class:`CallMetrics`: the processor exposes the
-latest as ``last_metrics`` and all of them in ``metrics_history``; ``verbose=True``
+latest as ``last_metrics`` and the last :data:`HISTORY_LENGTH` in ``metrics_history``
+(a bounded deque: a processor serving calls for months keeps flat memory); ``verbose=True``
 reports each (:func:`report`): through :mod:`logging` (logger ``"optimized"``) when the
 application has set logging up, else on stderr, as joblib's ``verbose`` does - a line
 that nobody can see would make the option a no-op.
@@ -14,10 +15,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["CallMetrics", "CallRecorder", "TaskStats", "logger", "report"]
+__all__ = ["CallMetrics", "CallRecorder", "HISTORY_LENGTH", "TaskStats", "logger", "report"]
 
 #: The package's logger: ``verbose=True`` logs each call's :meth:`CallMetrics.summary` here.
 logger = logging.getLogger("optimized")
+#: Calls whose metrics ``metrics_history`` keeps (older ones are dropped).
+HISTORY_LENGTH = 1000
 
 
 def report(line: str) -> None:

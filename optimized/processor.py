@@ -12,6 +12,7 @@ import multiprocessing as mp
 import numbers
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal, overload
@@ -23,7 +24,7 @@ from .call import Call
 from .chunking import ExecutionMode, chunk_size
 from .engine import SHM_MODES, Backend, Deadline, LocalBackend
 from .errors import ProcessorClosedError, ProcessorTimeoutError
-from .metrics import CallMetrics, report
+from .metrics import HISTORY_LENGTH, CallMetrics, report
 from .ops import mapping
 from .validation import (
     check_flag,
@@ -128,7 +129,8 @@ class OptimizedParallelProcessor:
         # The original's public attributes, kept for code that reads them (R8).
         self.results: list[Any] = []
         self.last_metrics: CallMetrics | None = None
-        self.metrics_history: list[CallMetrics] = []
+        # Bounded: ~5 kB per call would otherwise grow a long-lived service without end.
+        self.metrics_history: deque[CallMetrics] = deque(maxlen=HISTORY_LENGTH)
         self._backend: Backend
         if scheduler is None:
             self._backend = LocalBackend(self.num_workers, start_method,

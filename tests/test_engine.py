@@ -253,7 +253,7 @@ def test_worker_dead_between_calls_is_replaced_with_one_warning(make_processor, 
     assert got == [x * x for x in range(40)]
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warned) == 1, warned
-    assert f"worker process {victim} was killed by SIGKILL (-9) while no call was running" \
+    assert f"worker process {victim} was killed by SIGKILL (-9) while it had no task" \
         in warned[0]
     assert victim not in p.worker_pids() and len(p.worker_pids()) == 2
     assert p.map(kernels.square, [3]) == [9]

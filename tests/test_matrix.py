@@ -337,7 +337,7 @@ def test_bad_input_is_rejected_before_any_work(optimized_only: None, make_proces
     with pytest.raises(exc) as info:
         p.parallel_matrix_multiply(A, B)
     assert message in str(info.value)
-    assert dispatched == [] and p.last_metrics is before and p.metrics_history == []
+    assert dispatched == [] and p.last_metrics is before and list(p.metrics_history) == []
 
 
 @pytest.mark.parametrize("A, B, shapes", [

@@ -142,7 +142,7 @@ def test_bad_limit_is_rejected_before_any_work(optimized_only: None, make_proces
     with pytest.raises(TypeError) as info:
         p.parallel_find_primes(limit)
     assert message in str(info.value)
-    assert dispatched == [] and p.last_metrics is None and p.metrics_history == []
+    assert dispatched == [] and p.last_metrics is None and list(p.metrics_history) == []
 
 
 def test_negative_and_tiny_limits_dispatch_nothing(forced: Any) -> None:

@@ -16,9 +16,7 @@ import errno
 import json
 import logging
 import os
-import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,8 +31,8 @@ from optimized import shm as shm_module
 from optimized.shm import SharedArray, live_segments, unlink_segments_of
 from tests import kernels
 from tests.conftest import record_segments
+from tests.private_shm import run_with_small_shm, why_unavailable
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.usefixtures("optimized_only")
 
 #: Sizes (by builder) that make several pooled tasks and arrays of a few hundred kB.
@@ -165,26 +163,11 @@ def test_a_dead_workers_segment_goes_with_it(make_processor: Callable[..., Any])
     assert p.map(kernels.square, [1, 2, 3]) == [1, 4, 9]
 
 
-def _unshare_available() -> str | None:
-    if sys.platform != "linux" or shutil.which("unshare") is None:
-        return "needs Linux and unshare(1)"
-    if os.geteuid() != 0:
-        return "mounting a small tmpfs on /dev/shm needs root (unshare -m)"
-    probe = subprocess.run(["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=1m tmpfs "
-                            "/dev/shm"], capture_output=True, text=True, timeout=30)
-    if probe.returncode:
-        return f"unshare -m + mount not permitted here: {probe.stderr.strip()}"
-    return None
-
-
 def _in_small_shm(size: str, *argv: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    why = _unshare_available()
+    why = why_unavailable()
     if why:
         pytest.skip(why)
-    command = " ".join([f"mount -t tmpfs -o size={size} tmpfs /dev/shm &&", sys.executable,
-                        *argv])
-    return subprocess.run(["unshare", "-m", "sh", "-c", command], cwd=ROOT, text=True,
-                          capture_output=True, timeout=timeout)
+    return run_with_small_shm(size, list(argv), timeout=timeout)
 
 
 @pytest.mark.slow
