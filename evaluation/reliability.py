@@ -59,7 +59,8 @@ def reliability_summary(tests: pd.DataFrame) -> dict[str, Any]:
     dict
         ``faults`` (per fault kind and start method: injected, survived), ``parent_death``
         (per start method: cases, survived, slowest worker exit in ms), ``bad_inputs``
-        (tried, held), ``soak`` and ``scale`` (their records), ``leaks`` (per kind) and
+        (tried, held), ``soak``, ``scale`` and ``chaos`` (their records), ``leaks`` (per
+        kind) and
         ``tests`` (how many reliability tests ran).
     """
     opt = tests[tests["impl"] == "optimized"] if "impl" in tests else tests
@@ -68,6 +69,7 @@ def reliability_summary(tests: pd.DataFrame) -> dict[str, Any]:
     bad = [0, 0]
     soak: list[dict[str, Any]] = []
     scale: list[dict[str, Any]] = []
+    chaos: list[dict[str, Any]] = []
     n = 0
     for rec, outcome in _records(opt):
         n += 1
@@ -89,6 +91,8 @@ def reliability_summary(tests: pd.DataFrame) -> dict[str, Any]:
             soak.append({**rec, "passed": ok})
         elif kind == "scale":
             scale.append({**rec, "passed": ok})
+        elif kind == "chaos":
+            chaos.append({**rec, "passed": bool(ok and rec.get("survived"))})
     return {
         "tests": n,
         "faults": [{"fault": f, "start_method": sm, "injected": c[0], "survived": c[1]}
@@ -97,8 +101,25 @@ def reliability_summary(tests: pd.DataFrame) -> dict[str, Any]:
                           "slowest_worker_exit_ms": round(c[2], 1)}
                          for sm, c in sorted(deaths.items())],
         "bad_inputs": {"tried": bad[0], "held": bad[1]},
-        "soak": soak, "scale": scale, "leaks": _leaks(opt),
+        "soak": soak, "scale": scale, "chaos": chaos, "leaks": _leaks(opt),
     }
+
+
+def _chaos_row(c: dict[str, Any]) -> dict[str, Any]:
+    """One chaos soak: calls, faults by kind, outcomes by kind (wrong must be 0)."""
+    faults = c.get("faults") or {}
+    errors = c.get("errors") or {}
+    where = "64 MB private /dev/shm, with fills" if c.get("small_shm") else "machine /dev/shm"
+    return {"check": f"chaos soak ({c.get('start_method')}, {where})", "tried": c.get("calls"),
+            "held": c.get("correct", 0) + sum(errors.values()) if c["passed"] else
+            c.get("correct", 0),
+            "detail": (f"{sum(faults.values())} faults ("
+                       + ", ".join(f"{k} {v}" for k, v in sorted(faults.items()))
+                       + f"); {c.get('correct', 0)} correct, "
+                       + "".join(f"{v} {k}, " for k, v in sorted(errors.items()))
+                       + f"{c.get('wrong', 0)} wrong, {c.get('unexpected', 0)} other errors; "
+                       f"{c.get('seconds')} s; parent RSS {c.get('rss_growth') or 0:+.1%} "
+                       "over the second half")}
 
 
 def reliability_table(summary: dict[str, Any]) -> tuple[list[str], pd.DataFrame]:
@@ -145,6 +166,7 @@ def reliability_table(summary: dict[str, Any]) -> tuple[list[str], pd.DataFrame]
                                 f"{s.get('parent_peak_x_input')}x, workers "
                                 f"{s.get('workers_peak_x_input')}x the input's "
                                 f"{s.get('input_mb')} MB")})
+    rows.extend(_chaos_row(c) for c in summary.get("chaos", []))
     leaks = summary["leaks"]
     rows.append({"check": "leaks found by the per-test guard", "tried": "", "held": "",
                  "detail": ", ".join(f"{k}: {v}" for k, v in leaks.items())})
@@ -158,4 +180,13 @@ def reliability_table(summary: dict[str, Any]) -> tuple[list[str], pd.DataFrame]
             f"{b['held']} of {b['tried']} bad inputs held; leaks: "
             f"{sum(leaks.values())}. 'Survived' = the documented error within 10 s, the next "
             "call correct, nothing left behind, nothing on stderr (tests/test_fault_matrix.py)."]
+    chaos = summary.get("chaos", [])
+    if chaos:
+        para.append(
+            f"Chaos soak (tests/test_chaos.py): {sum(c.get('calls') or 0 for c in chaos):,} "
+            f"random calls on one processor per start method under "
+            f"{sum(sum((c.get('faults') or {}).values()) for c in chaos)} injected faults "
+            "(SIGKILL or SIGSTOP of a busy or idle worker, /dev/shm filled): "
+            f"{sum(c.get('wrong', 0) for c in chaos)} wrong results; every other call was "
+            "correct or raised WorkerCrashedError / ProcessorTimeoutError.")
     return para, pd.DataFrame(rows, columns=["check", "tried", "held", "detail"])

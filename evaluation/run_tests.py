@@ -42,6 +42,10 @@ E2E_MARKER = "evaluation_e2e"
 HARNESS_TEST_FILES = ("tests/test_evaluation.py", "tests/test_benchmarks.py")
 #: Set in the environment of the inner runs (a second guard against recursion).
 INNER_ENV = "PPD_EVALUATION_INNER"
+#: The chaos soak's call count (tests/test_chaos.py); the report runs a longer soak than
+#: the suite's 2,000 calls (about 8 s per 1,000 calls and start method on 2 cores).
+CHAOS_CALLS_ENV = "PPD_CHAOS_CALLS"
+REPORT_CHAOS_CALLS = 4000
 #: Test outcomes, in the order summaries list them.
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed")
 _TAIL_CHARS = 4000
@@ -209,6 +213,8 @@ def run_pytest(impl: str, out_dir: Path, *, repo_root: Path, quick: bool,
         p.unlink(missing_ok=True)
     cmd = pytest_command(impl, junit, quick=quick)
     env = dict(os.environ, PPD_IMPL=impl, **{INNER_ENV: "1", PROGRESS_ENV: str(progress)})
+    if not quick:
+        env.setdefault(CHAOS_CALLS_ENV, str(REPORT_CHAOS_CALLS))
     t0 = time.monotonic()
     problem = ""
     with open(log, "wb") as fh:

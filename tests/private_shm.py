@@ -34,8 +34,8 @@ def why_unavailable() -> str | None:
     return None
 
 
-def run_with_small_shm(size: str | None, argv: list[str], *,
-                       timeout: float) -> subprocess.CompletedProcess[str]:
+def run_with_small_shm(size: str | None, argv: list[str], *, timeout: float,
+                       env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """``python *argv`` from the repository root, under a ``size`` tmpfs on /dev/shm.
 
     Parameters
@@ -47,11 +47,13 @@ def run_with_small_shm(size: str | None, argv: list[str], *,
         Arguments after the interpreter.
     timeout : float
         Seconds before ``subprocess.TimeoutExpired``.
+    env : dict, optional
+        The child's environment (default: this process's).
     """
     python = [sys.executable, *argv]
     if size is None:
         return subprocess.run(python, cwd=ROOT, text=True, capture_output=True,
-                              timeout=timeout)
+                              timeout=timeout, env=env)
     command = f"mount -t tmpfs -o size={size} tmpfs /dev/shm && exec {shlex.join(python)}"
     return subprocess.run(["unshare", "-m", "sh", "-c", command], cwd=ROOT, text=True,
-                          capture_output=True, timeout=timeout)
+                          capture_output=True, timeout=timeout, env=env)

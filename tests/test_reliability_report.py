@@ -46,6 +46,27 @@ def test_summary_counts_what_was_injected_survived_and_leaked() -> None:
     assert "segments: 1" in table.iloc[-1]["detail"]
 
 
+def test_chaos_soak_row_counts_calls_faults_and_outcomes() -> None:
+    chaos = {"kind": "chaos", "start_method": "fork", "calls": 2000, "seconds": 16.6,
+             "faults": {"kill (busy)": 5, "stop (idle)": 3}, "correct": 1996,
+             "errors": {"WorkerCrashedError": 4}, "wrong": 0, "unexpected": 0,
+             "rss_growth": 0.04, "small_shm": True}
+    cases = [_case("t::chaos[fork]", "passed", {**chaos, "survived": True}),
+             _case("t::chaos[spawn]", "failed", {**chaos, "start_method": "spawn",
+                                                  "wrong": 2, "correct": 1994,
+                                                  "survived": False})]
+    tests = analysis.tests_frame({"optimized": cases}, load_workloads(ROOT / "instances"))
+    s = reliability_summary(tests)
+    assert [c["passed"] for c in s["chaos"]] == [True, False]
+    paragraphs, table = reliability_table(s)
+    rows = table[table["check"].str.startswith("chaos soak")]
+    assert list(rows["tried"]) == [2000, 2000] and list(rows["held"]) == [2000, 1994]
+    assert "8 faults (kill (busy) 5, stop (idle) 3); 1996 correct, 4 WorkerCrashedError, " \
+        "0 wrong" in rows.iloc[0]["detail"]
+    assert "4,000 random calls" in paragraphs[1] and "16 injected faults" in paragraphs[1]
+    assert "2 wrong results" in paragraphs[1]
+
+
 def test_empty_run_says_there_are_no_records() -> None:
     tests = analysis.tests_frame({"optimized": [_case("t::a", "passed", None)]},
                         load_workloads(ROOT / "instances"))

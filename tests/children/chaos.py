@@ -12,8 +12,9 @@ an in-process processor's answer. A chaos thread, every 0.2-1 s, does one of:
   1 MB the processor keeps free, for 0.5 s, so new segments do not fit.
 
 A call must return exactly the oracle's answer or raise ``WorkerCrashedError`` /
-``ProcessorTimeoutError``. After ``close()``: no child process (the resource tracker
-excepted), no ``ppd_*`` segment of this run. Prints one JSON line of figures.
+``ProcessorTimeoutError`` (each call has a timeout of :data:`CALL_TIMEOUT_S`). After
+``close()``: no child process (the resource tracker excepted), no ``ppd_*`` segment of
+this run, no new entry in the temp dir. Prints one JSON line of figures.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import os
 import random
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -53,21 +55,27 @@ def _matrix(n: int) -> list[list[int]]:
     return (np.arange(n * n) % 11).reshape(n, n).tolist()
 
 
-#: Operation name -> (sizes, call). Sizes make several pooled tasks in tens of ms.
-OPERATIONS: dict[str, tuple[tuple[int, ...], Callable[[Any, int], Any]]] = {
-    "map": ((3000, 60_000), lambda p, n: p.process_data_spawn_per_item(_data(n))),
-    "file_ipc": ((1000, 20_000), lambda p, n: p.process_with_file_based_ipc(_data(n))),
-    "queue_ops": ((500, 20_000), lambda p, n: p.process_with_excessive_queue_ops(_data(n))),
-    "sum": ((50_000, 300_000), lambda p, n: p.parallel_sum_spawn_many(list(range(n)))),
-    "batches": ((20, 200), lambda p, n: p.batch_process_with_manager(
-        [_data(50) for _ in range(n)])),
-    "matrix": ((64, 160), lambda p, n: p.parallel_matrix_multiply(_matrix(n), _matrix(n))),
-    "primes": ((300_000, 3_000_000), lambda p, n: p.parallel_find_primes(n)),
-    "wordcount": ((20_000, 200_000), lambda p, n: p.map_reduce_word_count(
-        " ".join(["the", "Quick", "brown", "fox!"] * (n // 4)))),
-    "pipeline": ((5000, 50_000), lambda p, n: p.run_pipeline(list(range(n)))),
-    "user_map": ((2000, 20_000), lambda p, n: p.map(kernels.square, list(range(n)),
-                                                    chunksize=500)),
+#: Operation name -> (sizes, call(processor, size, timeout)). Sizes make several
+#: pooled tasks in tens of ms.
+OPERATIONS: dict[str, tuple[tuple[int, ...], Callable[[Any, int, float | None], Any]]] = {
+    "map": ((3000, 60_000), lambda p, n, t: p.process_data_spawn_per_item(
+        _data(n), timeout=t)),
+    "file_ipc": ((1000, 20_000), lambda p, n, t: p.process_with_file_based_ipc(
+        _data(n), timeout=t)),
+    "queue_ops": ((500, 20_000), lambda p, n, t: p.process_with_excessive_queue_ops(
+        _data(n), timeout=t)),
+    "sum": ((50_000, 300_000), lambda p, n, t: p.parallel_sum_spawn_many(
+        list(range(n)), timeout=t)),
+    "batches": ((20, 200), lambda p, n, t: p.batch_process_with_manager(
+        [_data(50) for _ in range(n)], timeout=t)),
+    "matrix": ((64, 160), lambda p, n, t: p.parallel_matrix_multiply(
+        _matrix(n), _matrix(n), timeout=t)),
+    "primes": ((300_000, 3_000_000), lambda p, n, t: p.parallel_find_primes(n, timeout=t)),
+    "wordcount": ((20_000, 200_000), lambda p, n, t: p.map_reduce_word_count(
+        " ".join(["the", "Quick", "brown", "fox!"] * (n // 4)), timeout=t)),
+    "pipeline": ((5000, 50_000), lambda p, n, t: p.run_pipeline(list(range(n)), timeout=t)),
+    "user_map": ((2000, 20_000), lambda p, n, t: p.map(kernels.square, list(range(n)),
+                                                       chunksize=500, timeout=t)),
 }
 
 
@@ -151,7 +159,7 @@ def main() -> None:
     plan = [(name, rng.choice(OPERATIONS[name][0]))
             for name in (rng.choice(sorted(OPERATIONS)) for _ in range(calls))]
     with OptimizedParallelProcessor(1, execution="inline") as oracle:
-        expected = {key: OPERATIONS[key[0]][1](oracle, key[1]) for key in set(plan)}
+        expected = {key: OPERATIONS[key[0]][1](oracle, key[1], None) for key in set(plan)}
     p = OptimizedParallelProcessor(2, execution="pool", start_method=start_method,
                                    matmul_parallel_threshold=32)
     me = psutil.Process()
@@ -162,6 +170,8 @@ def main() -> None:
     unexpected: list[str] = []
     rss_warm = 0
     trail: list[int] = []  # RSS in MB every 250 calls: a plateau, or a climb
+    temp_before = set(os.listdir(tempfile.gettempdir()))
+    slowest = 0.0
     t0 = time.monotonic()
     chaos.start()
     try:
@@ -171,8 +181,9 @@ def main() -> None:
             if i % 250 == 0:
                 trail.append(me.memory_info().rss >> 20)
             busy.set()
+            started = time.monotonic()
             try:
-                got = OPERATIONS[name][1](p, size)
+                got = OPERATIONS[name][1](p, size, CALL_TIMEOUT_S)
             except (WorkerCrashedError, ProcessorTimeoutError) as exc:
                 outcomes[type(exc).__name__] += 1
                 continue
@@ -181,6 +192,7 @@ def main() -> None:
                 continue
             finally:
                 busy.clear()
+                slowest = max(slowest, time.monotonic() - started)
             if got == expected[(name, size)]:
                 outcomes["correct"] += 1
             else:
@@ -196,13 +208,15 @@ def main() -> None:
     # A private /dev/shm (--fill) holds only this run's names; the machine's, others' too.
     mine = SEGMENT_PREFIX if fill else segment_prefix()
     left_shm = sorted(n for n in os.listdir(SHM_DIR) if n.startswith(mine))
+    left_temp = sorted(set(os.listdir(tempfile.gettempdir())) - temp_before)
     print(json.dumps({
         "start_method": start_method, "calls": calls, "seed": seed, "seconds": round(seconds, 1),
         "faults": dict(chaos.faults), "chaos_error": chaos.error, "outcomes": dict(outcomes), "wrong": wrong,
         "unexpected": unexpected, "restarts": p._backend.restarts,
         "rss_growth": (rss_end - rss_warm) / rss_warm if rss_warm else None,
         "rss_mb_every_250_calls": trail,
-        "left_processes": left_procs, "left_segments": left_shm}))
+        "slowest_call_s": round(slowest, 2), "call_timeout_s": CALL_TIMEOUT_S,
+        "left_processes": left_procs, "left_segments": left_shm, "left_temp": left_temp}))
 
 
 if __name__ == "__main__":
