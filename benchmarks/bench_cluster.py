@@ -1,4 +1,4 @@
-"""What going distributed costs on one machine: the Dask backend beside the local pool (issue 10).
+"""What going distributed costs on one machine: the Dask backend beside the local pool.
 
 ``impl="dask"`` runs the operation through ``OptimizedParallelProcessor(scheduler=...)``
 on a ``distributed.LocalCluster`` of 2 single-threaded worker processes, started in

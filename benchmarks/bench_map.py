@@ -187,7 +187,7 @@ class Map:
 
 
 class MapCallables:
-    """``map`` with the same ~200 us kernel sent three ways (D15, issue 11).
+    """``map`` with the same ~200 us kernel sent three ways (D15).
 
     ``module_function``: by reference (pickle); ``lambda`` and ``closure``: by value
     (cloudpickle, loaded once per worker). The by-reference path must not get slower
@@ -239,7 +239,7 @@ class ParallelEfficiency:
 
 
 class WaitingItems:
-    """Items that mostly wait (issue 11, D13): 2,000 items of 1 ms on 4 workers.
+    """Items that mostly wait (D13): 2,000 items of 1 ms on 4 workers.
 
     ``process_data_spawn_per_item`` on the latency workload (the original's 1 ms sleep)
     and ``map`` of a 1 ms-sleeping function (its wait share measured on the first

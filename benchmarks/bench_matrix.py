@@ -39,7 +39,7 @@ class ParallelMatrixMultiply(OperationBenchmark):
 
 
 class ParallelMatrixMultiplyFloat64(OperationBenchmark):
-    """Seeded n x n float64 ndarrays: the pooled product vs plain ``A @ B`` (issue 4).
+    """Seeded n x n float64 ndarrays: the pooled product vs plain ``A @ B``.
 
     ``pool``: row blocks from shared memory on 2 workers, each worker's BLAS capped to
     cores // workers = 1 thread; ``inline``: the processor in-process (NumPy's own
@@ -47,7 +47,7 @@ class ParallelMatrixMultiplyFloat64(OperationBenchmark):
     in the same run. Two workers because the reference machine has 2 cores: one
     single-threaded BLAS per core uses exactly the cores NumPy's threads use, so the
     ratio pool / single is the price (or gain) of the pool at equal hardware; four as
-    issue 11 asks too (BLAS threads x processes still never exceed the cores). The
+    its targets ask too (BLAS threads x processes still never exceed the cores). The
     largest instance size (2000) and the scaling size (4000) in full runs; the largest
     quick size on 2 workers in quick mode.
     """

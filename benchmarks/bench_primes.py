@@ -41,7 +41,7 @@ class ParallelFindPrimesWorkers(OperationBenchmark):
 
 
 #: The limits of the two-core comparison: the largest size every implementation runs
-#: (10**8) and the scaling size (10**9, issue 11 part 2; full runs only).
+#: (10**8) and the scaling size (10**9; full runs only).
 TWO_CORE_LIMITS = sorted({largest_size("parallel_find_primes"),
                           *scale_sizes("parallel_find_primes")})
 
@@ -61,8 +61,8 @@ def primesieve_list(limit: int) -> list[int]:
 class ParallelFindPrimesTwoCores(OperationBenchmark):
     """Primes below 10**8 and 10**9 on 2 workers vs the single-process sieve and primesieve.
 
-    Issue 4: below 10**8 faster than a single-process NumPy sieve with 2 workers on
-    the 2-core machine. Issue 11: below 10**9 within 2.5x of ``primesieve_list``
+    Targets: below 10**8 faster than a single-process NumPy sieve with 2 workers on
+    the 2-core machine; below 10**9 within 2.5x of ``primesieve_list``
     (the C++ library's sieve plus the list), and at most 11x the 10**8 time.
     ``optimized`` is what a caller gets (``auto`` pools these sizes); ``single`` is
     the single-process sieve; ``primesieve`` is skipped where the package is missing
@@ -112,7 +112,7 @@ class ParallelFindPrimesTwoCoresPeakRss(PeakRssBenchmark):
     list (50.8 million Python ints below 10**9: 1.83 GB); a worker's should stay
     small (cache-sized segments, one array of primes per task).
     ``track_parent_peak_over_result`` is the parent's growth during the call over
-    the list's own size (issue 11: at most 1.3).
+    the list's own size (target: at most 1.3).
     """
 
     operation = "parallel_find_primes"

@@ -38,7 +38,7 @@ class MapReduceWordCountWorkers(OperationBenchmark):
 class MapReduceWordCountTwoCores(OperationBenchmark):
     """The largest text (10**7 words) on 2 workers vs the single-process count.
 
-    Issue 4: 10**7 words faster than ``Counter(text.split())`` + fold on 2 workers
+    Target: 10**7 words faster than ``Counter(text.split())`` + fold on 2 workers
     (2-core machine). ``optimized`` is what a caller gets (``auto`` pools this size);
     ``single`` is the single-process reference, in the same run.
     """
@@ -54,7 +54,7 @@ class MapReduceWordCountTwoCores(OperationBenchmark):
 class MapReduceWordCountTwoCoresPeakRss(PeakRssBenchmark):
     """Peak RSS (MiB) during one 10**7-word count on 2 workers: parent and largest worker.
 
-    Issue 4: the text is not copied once per worker. The workers are forked before
+    Target: the text is not copied once per worker. The workers are forked before
     the text exists; a worker maps only its own byte range of the shared segment, so
     its peak should stay well under the text's size (about 64 MB of str here),
     while the parent holds the text and its one shared UTF-8 copy.

@@ -56,7 +56,7 @@ WORKLOADS: Workloads = load_workloads(INSTANCES)
 #: Workers for every benchmark that is not about the worker count.
 GATE_WORKERS: int = WORKLOADS.gate_workers
 #: Workers of the benchmarks that compare against a single process on the 2-core
-#: reference machine (issue 4: "2 workers, 2 cores"): one worker per core, so the
+#: reference machine ("2 workers, 2 cores"): one worker per core, so the
 #: pooled path uses exactly the cores a single process with NumPy's threads uses.
 TWO_CORES = 2
 #: Every ``impl`` value, in report order (see the package docstring). Quick mode (the
@@ -104,7 +104,7 @@ def sizes(name: str) -> list[int]:
 def scale_sizes(name: str) -> list[int]:
     """The scaling curve's extra sizes of ``name`` (instances ``sizes.scale``; none in quick mode).
 
-    Issue 11 part 5: the time-vs-size curves reach the sizes users run at (10**9
+    The time-vs-size curves reach the sizes users run at (10**9
     primes, 10**7 items, 5 * 10**7 words, 4000 x 4000). Only :data:`SCALE_IMPLS`
     run them - each point costs seconds to tens of seconds per sample - which is
     what the report's growth exponents compare.
@@ -254,7 +254,7 @@ def float_matrices(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Two seeded ``n x n`` float64 ndarrays, entries uniform in ``[0, 1)`` (cached).
 
     The instances' matrix builder gives integer lists; this is the float64 ndarray
-    case of issue 4 (the pooled product against plain ``A @ B``).
+    case of the matrix targets (the pooled product against plain ``A @ B``).
     """
     rng = np.random.default_rng(FLOAT_MATMUL_SEED)
     return rng.random((n, n)), rng.random((n, n))
@@ -614,7 +614,7 @@ def spin(x: int) -> int:
     return acc
 
 
-#: Items that mostly wait, through one call (issue 11: 2,000 x 1 ms on 4 workers).
+#: Items that mostly wait, through one call (2,000 x 1 ms on 4 workers).
 WAITING_ITEMS = 2000
 
 

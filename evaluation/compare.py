@@ -1,4 +1,4 @@
-"""Regression tracking between commits: ``python -m evaluation --compare REF`` (issue 12).
+"""Regression tracking between commits: ``python -m evaluation --compare REF``.
 
 The run's own asv results (HEAD) are set against those of commit ``REF``: taken from
 asv's results directory when asv already ran ``REF`` on this machine, otherwise made

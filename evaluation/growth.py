@@ -1,4 +1,4 @@
-"""How each implementation's time grows with size (issue 11 part 5): fitted exponents.
+"""How each implementation's time grows with size: fitted exponents.
 
 For every operation and implementation, ``t ~ n**b`` fitted over the largest sizes it
 ran in the operation's main benchmark curve (:func:`evaluation.analysis.timed_rows`),

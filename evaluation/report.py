@@ -162,7 +162,7 @@ def _notes(data_run: dict[str, Any], gates: pd.DataFrame, bench: pd.DataFrame,
     notes = []
     if targets is not None and not targets.empty:
         counts = targets["verdict"].value_counts()
-        notes.append("Benchmark targets of the issues: " + ", ".join(
+        notes.append("Benchmark targets: " + ", ".join(
             f"{counts.get(v, 0)} {v}" for v in A.TARGET_VERDICTS) + " (see Benchmark targets; "
             "informational, they do not affect the exit code).")
     excluded = data_run.get("stages", {}).get("asv", {}).get("excluded_impls", [])
@@ -401,9 +401,8 @@ def _speedups_table(s: pd.DataFrame) -> pd.DataFrame:
 def _targets_table(t: pd.DataFrame) -> pd.DataFrame:
     out = t.copy()
     out["limit"] = out["comparison"] + " " + out["limit"].map(lambda v: f"{v:g}")
-    out["target"] = out["target"] + " (issue " + out["issue"].astype(str) + ")"
     return out[["target", "text", "figure", "limit", "verdict", "reason"]].rename(
-        columns={"text": "issue's wording", "figure": "measured"})
+        columns={"text": "what it measures", "figure": "measured"})
 
 
 def _gates_table(g: pd.DataFrame) -> pd.DataFrame:
@@ -557,13 +556,13 @@ def _benchmark_sections(data: ReportData, workloads: Workloads) -> list[Section]
     """Targets, figures at the seed's sizes, feasibility, measured speed-ups, benchmarks."""
     return [
         Section("Benchmark targets", [
-            "Targets the issues state for the benchmarks (not pytest gates), defined in "
+            "Targets for the benchmarks (not pytest gates), defined in "
             "`instances/workloads.json` (`benchmark_targets`). Each figure is a ratio of two asv "
             "medians from this same run (numerator / denominator, or the smaller of several "
-            "denominators where the issue says 'the better of'), or a `track_` value, compared "
+            "denominators where the target says 'the better of'), or a `track_` value, compared "
             "with the limit. 'not measured' gives the reason (the size is not run in quick "
             "mode, a benchmark failed or was skipped). These verdicts are informational: they "
-            "do not affect the exit code (issue 4: state the figure even when the pool loses)."],
+            "do not affect the exit code: the figure is stated even where the pool loses."],
             _targets_table(data.targets)),
         Section("Figures at the seed's sizes", [
             "Median time at each operation's reference size; where an implementation did not "

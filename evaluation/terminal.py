@@ -1,4 +1,4 @@
-"""What ``python -m evaluation`` prints: a summary that fits a terminal (issue 12).
+"""What ``python -m evaluation`` prints: a summary that fits a terminal.
 
 The report's own summary table carries every figure's reason inline ("n/a (cannot
 extrapolate: b=0.31 < 0.8 over sizes 500-2000 ...)"), about 250 characters a row; a

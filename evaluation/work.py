@@ -1,7 +1,7 @@
 """The original's own cost model: exact work counts per size, and ``t = c0 + c1 * W(n)`` (D16).
 
 A power law fitted to the baseline's small, overhead-dominated sizes says nothing about
-its seed sizes (issue 12: primes fitted b=0.82 on 500-10,000 predicted 0.71 s at 10^5;
+its seed sizes (measured: primes fitted b=0.82 on 500-10,000 predicted 0.71 s at 10^5;
 it took 6.81 s). Here the extrapolation uses the *work* the original's code does at a
 size, counted from that code (``baseline/processor.py``), not assumed:
 

@@ -283,7 +283,7 @@ def _parse_operation(name: str, raw: Any, workloads: Mapping[str, float], where:
         raise InstanceError(f"{where}.builder: expected one of {_BUILDERS}, got {builder!r}")
     raw_sizes = _need(raw, "sizes", dict, where)
     sizes = {k: _positive_ints(raw_sizes.get(k), f"{where}.sizes.{k}") for k in _SIZE_KEYS}
-    if "scale" in raw_sizes:  # optional: the scaling curve's extra sizes (issue 11 part 5)
+    if "scale" in raw_sizes:  # optional: the scaling curve's extra sizes
         sizes["scale"] = _positive_ints(raw_sizes["scale"], f"{where}.sizes.scale")
     gates = tuple(_parse_gate(g, name, workloads, f"{where}.gates[{i}]")
                   for i, g in enumerate(_need(raw, "gates", list, where)))

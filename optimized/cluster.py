@@ -7,7 +7,8 @@ Data flow::
     OptimizedParallelProcessor(scheduler=...)
       DaskBackend: Client(address, security)  --TLS or TCP-->  keeps the task graph
       share(x).pieces(bounds): Client.scatter(rows of each task, hash=False) --> one worker each
-      share(B, broadcast=True).reader(): to every worker up front (matrix B, base primes)
+      share(B, broadcast=True).reader(): to every worker up front (a large matrix B);
+                                         inside every task if small (the base primes)
       run(fn, tasks): Client.submit(run_task, fn, args, pure=False) per task
                                                --> assigns tasks --> run_task(fn, args)
       distributed.wait(FIRST_COMPLETED, poll) <------ TaskOutput (value, cpu, wall, pid)
@@ -24,7 +25,9 @@ Design
 - **Data movement.** There is no shared memory across machines: each task's rows of a
   large input are scattered on their own (``hash=False``: a mutable array is never
   mistaken for an earlier one), so every byte goes to one worker once; an operand every
-  task reads whole is broadcast; output blocks are returned and copied into place
+  task reads whole is broadcast, or sent inside each task when it is at most
+  :data:`INLINE_BROADCAST_BYTES` (a task that carries its data can be rerun after a
+  worker dies; scattered data is lost with its last holder); output blocks are returned and copied into place
   (:class:`ScatteredBuffer`). Every task is submitted with ``pure=False``,
   so two identical calls are never merged into one.
 - **Cost model.** ``round_trip_s`` is measured at connect time (median of a few
@@ -36,7 +39,9 @@ Design
   runs to its end on its worker and its result is discarded. A worker killed mid-call
   is Dask's to handle: its tasks are rescheduled on the survivors and the call
   completes; a task that exhausts ``distributed.scheduler.allowed-failures`` raises
-  ``KilledWorker``, reported as :class:`WorkerCrashedError`. A lost scheduler raises
+  ``KilledWorker``, reported as :class:`WorkerCrashedError`; so is the loss of a
+  worker holding the only copy of the call's scattered input (the tasks needing it are
+  cancelled by the scheduler; nothing recomputes scattered data). A lost scheduler raises
   :class:`ConnectionError` within a poll interval of the client noticing.
 - **Ownership.** ``close()`` closes a ``Client`` this backend created and never shuts
   down the cluster; a ``Client`` passed in by the user is left open.
@@ -94,6 +99,23 @@ def _noop() -> None:
     return None
 
 
+#: Broadcast operands up to this size go inside each task rather than scattered.
+INLINE_BROADCAST_BYTES = 256 * 1024
+
+
+class _LostInput(CancelledError):
+    """The scheduler cancelled this call's tasks while the client was still connected."""
+
+
+#: Why a call's tasks are cancelled while the scheduler is still there: a worker died
+#: with the only copy of data the call had scattered (Dask's memory manager drops the
+#: extra copies of a broadcast within seconds, and scattered data cannot be recomputed),
+#: so every task that needs it is forgotten.
+_LOST_INPUT = ("the scheduler cancelled this call's tasks ({}) - most often because a "
+               "worker died holding the only copy of the call's scattered input; the "
+               "cluster keeps running and the next call scatters its input afresh")
+
+
 class ScatteredBuffer(PipeBuffer):
     """A buffer for a cluster: scattered to the workers to be read, blocks returned to write.
 
@@ -115,7 +137,15 @@ class ScatteredBuffer(PipeBuffer):
         self._pieces: list[Any] = []
 
     def reader(self) -> Any:
-        """The scattered array (sent at the first call; Dask hands tasks the data itself)."""
+        """The scattered array (sent at the first call; Dask hands tasks the data itself).
+
+        A small broadcast operand (the base primes, a small matrix) travels inside each
+        task instead: the scheduler then holds it with the task and can rerun the task
+        anywhere if a worker dies, whereas a scattered copy can be lost for good
+        (Dask's memory manager keeps only one copy of it after a few seconds).
+        """
+        if self._broadcast and self._array.nbytes <= INLINE_BROADCAST_BYTES:
+            return self._array
         if self._future is None:
             self._future = self._client.scatter(self._array, broadcast=self._broadcast,
                                                 hash=False)
@@ -352,14 +382,12 @@ class DaskBackend(Backend):
                     raise ConnectionError(f"lost the connection to the Dask scheduler at "
                                           f"{self.address} during the call; its results are "
                                           f"lost with it ({exc})") from exc
-                raise RuntimeError(f"tasks of this call were cancelled on the cluster (by "
-                                   f"the scheduler or another client): {exc}") from exc
+                raise _LostInput(str(exc)) from exc
             for f in done:
                 if f.status == "error":
                     raise self._remote_error(f)
                 if f.status == "cancelled":
-                    raise RuntimeError(f"task {f.key} was cancelled on the cluster (by the "
-                                       "scheduler or another client)")
+                    raise _LostInput(f"task {f.key} was cancelled")
                 yield f
             if first:
                 return
@@ -387,6 +415,9 @@ class DaskBackend(Backend):
         if killed is not None and isinstance(exc, killed):
             raise WorkerCrashedError(operation, f"Dask gave up on a task: {exc}; the cluster "
                                                 "keeps running") from exc
+        if isinstance(exc, _LostInput) or (isinstance(exc, CancelledError)
+                                           and self._client.status == "running"):
+            raise WorkerCrashedError(operation, _LOST_INPUT.format(exc)) from exc
         if isinstance(exc, ProcessorTimeoutError):
             raise ProcessorTimeoutError(exc.operation, exc.timeout, _CANCELLED) from None
         if isinstance(exc, TimeoutError):

@@ -10,7 +10,7 @@
 - The peak-RSS helper of the ``track_*_peak_rss`` suites sees the workers' memory.
 - The whole suite runs once through asv in quick mode (``PPD_BENCH_QUICK=1``,
   ``asv run --python=same --quick``; the session's shared run, ``tests/asv_session.py``,
-  whose results the end-to-end evaluation test reuses) in under 3 minutes (issue 5)
+  whose results the end-to-end evaluation test reuses) in under 3 minutes
   without any failing benchmark and without leaving a process or a shared-memory
   segment behind.
 """
@@ -427,7 +427,7 @@ def test_leaked_segments_tells_dead_and_session_creators_from_live_strangers() -
     assert leaked_segments({f"ppd_{os.getppid()}_ef56"}, session_pids=set()) == []
 
 
-#: Issue 5: the smoke run of the whole suite takes under 3 minutes.
+#: The smoke run of the whole suite takes under 3 minutes.
 SMOKE_LIMIT_S = 180.0
 
 
@@ -467,4 +467,4 @@ def test_asv_quick_run_has_no_failing_benchmark(asv_quick_suite: SuiteRun,
     assert all(np.isfinite(float(v)) for v in tracks.values()), tracks
     assert list(run.results_dir.glob(f"*/{run.commit[:8]}-*.json")), "no result file saved"
     assert ran.seconds < SMOKE_LIMIT_S, (
-        f"the quick asv run took {ran.seconds:.0f} s (issue 5: under {SMOKE_LIMIT_S:.0f} s)")
+        f"the quick asv run took {ran.seconds:.0f} s (limit: under {SMOKE_LIMIT_S:.0f} s)")

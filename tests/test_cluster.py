@@ -1,4 +1,4 @@
-"""The processor on a Dask distributed cluster (issue 10, D12).
+"""The processor on a Dask distributed cluster (D12).
 
 Three real clusters on loopback, each as separate OS processes:
 
@@ -30,7 +30,7 @@ import numpy as np
 import psutil
 import pytest
 
-from tests import kernels
+from tests import kernels, process_groups
 from tests.conftest import long_lived
 
 distributed = pytest.importorskip("distributed", reason="the cluster extra is not installed")
@@ -92,6 +92,14 @@ def _alive(pids: list[int] | set[int]) -> list[int]:
     return out
 
 
+def _dask(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
+    """``dask ARGS`` in a process group of its own that dies with this test run."""
+    proc = subprocess.Popen([str(DASK), *args], env=env, cwd=cwd, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    process_groups.register(proc.pid)
+    return proc
+
+
 def _stop(procs: list[subprocess.Popen[bytes]], handle: _ClusterProcesses) -> None:
     """SIGTERM every process group, SIGKILL what is left after 10 s; assert none remains."""
     everything = set(handle.worker_pids())
@@ -111,6 +119,8 @@ def _stop(procs: list[subprocess.Popen[bytes]], handle: _ClusterProcesses) -> No
     while (left := _alive(everything)) and time.monotonic() < end:
         time.sleep(0.1)
     handle.closed = True
+    for p in procs:
+        process_groups.unregister(p.pid)
     assert not left, f"cluster processes left after the finalizer: {left}"
 
 
@@ -121,15 +131,11 @@ def cli_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     address = f"tcp://127.0.0.1:{port}"
     scratch = tmp_path_factory.mktemp("dask-cli")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DASK_TEMPORARY_DIRECTORY": str(scratch)}
-    procs = [subprocess.Popen([str(DASK), "scheduler", "--host", "127.0.0.1", "--port",
-                               str(port), "--no-dashboard"], env=env, cwd=scratch,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)]
+    procs = [_dask(["scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                   env, scratch)]
     for _ in range(2):
-        procs.append(subprocess.Popen([str(DASK), "worker", address, "--nthreads", "1",
-                                       "--no-dashboard", "--local-directory", str(scratch)],
-                                      env=env, cwd=scratch, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL, start_new_session=True))
+        procs.append(_dask(["worker", address, "--nthreads", "1", "--no-dashboard",
+                            "--local-directory", str(scratch)], env, scratch))
     handle = long_lived(_ClusterProcesses(roots=[p.pid for p in procs]))
     try:
         with distributed.Client(address, timeout=START_TIMEOUT_S) as client:
@@ -378,6 +384,48 @@ def test_a_task_that_keeps_killing_workers_is_a_worker_crash(local_cluster) -> N
         p.close()
 
 
+def test_tasks_cancelled_by_the_scheduler_are_a_worker_crash(local_cluster) -> None:
+    """What a worker lost with a call's only copy of scattered input looks like to a call."""
+    from optimized import WorkerCrashedError
+
+    with distributed.Client(local_cluster.scheduler_address, set_as_default=False) as client:
+        p = OptimizedParallelProcessor(scheduler=client, execution="pool")
+
+        def cancel_the_calls_tasks() -> None:
+            keys = [k for k in list(client.futures) if str(k).startswith("run_task")]
+            client.cancel([distributed.Future(k, client) for k in keys], force=True)
+
+        timer = threading.Timer(0.5, cancel_the_calls_tasks)
+        timer.start()
+        try:
+            with pytest.raises(WorkerCrashedError, match="the scheduler cancelled this call"):
+                p.map(kernels.sleep_then_return, [0.1] * 40, chunksize=1, timeout=30)
+        finally:
+            timer.join()
+        assert p.map(kernels.square, list(range(300))) == [x * x for x in range(300)]
+        p.close()
+
+
+def test_a_worker_lost_between_calls_is_not_an_error(cli_cluster) -> None:
+    with distributed.Client(cli_cluster, set_as_default=False) as client:
+        p = OptimizedParallelProcessor(scheduler=client, execution="pool")
+        assert p.map(kernels.square, list(range(300))) == [x * x for x in range(300)]
+        victim = _task_pids(client)[0]
+        os.kill(victim, signal.SIGKILL)
+        assert _gone_soon(victim)
+        assert p.map(kernels.square, list(range(300))) == [x * x for x in range(300)]
+        assert p.parallel_find_primes(10**6)[-1] == 999_983
+        p.close()
+        client.wait_for_workers(2, timeout=START_TIMEOUT_S)  # the nanny restarts it
+
+
+def _gone_soon(pid: int, timeout: float = 10.0) -> bool:
+    end = time.monotonic() + timeout
+    while _alive([pid]) and time.monotonic() < end:
+        time.sleep(0.05)
+    return not _alive([pid])
+
+
 # -- faults on the CLI cluster ------------------------------------------------------------
 def _task_pids(client: Any) -> list[int]:
     return sorted(client.run(os.getpid).values())
@@ -413,10 +461,8 @@ def test_no_worker_then_losing_the_scheduler_mid_call_are_clear_errors(tmp_path:
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DASK_TEMPORARY_DIRECTORY": str(tmp_path)}
-    procs = [subprocess.Popen([str(DASK), "scheduler", "--host", "127.0.0.1", "--port",
-                               str(port), "--no-dashboard"], env=env, cwd=tmp_path,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)]
+    procs = [_dask(["scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                   env, tmp_path)]
     handle = long_lived(_ClusterProcesses(roots=[p.pid for p in procs]))
     try:
         with distributed.Client(address, timeout=START_TIMEOUT_S, set_as_default=False):
@@ -425,10 +471,9 @@ def test_no_worker_then_losing_the_scheduler_mid_call_are_clear_errors(tmp_path:
         with pytest.raises(ConnectionError, match="has no worker"):
             OptimizedParallelProcessor(scheduler=address, connect_timeout=1.5)
         assert time.monotonic() - t0 < 10
-        procs.append(subprocess.Popen(
-            [str(DASK), "worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
-             "--local-directory", str(tmp_path)], env=env, cwd=tmp_path,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+        procs.append(_dask(["worker", address, "--nthreads", "1", "--no-nanny",
+                            "--no-dashboard", "--local-directory", str(tmp_path)],
+                           env, tmp_path))
         handle.roots.append(procs[-1].pid)
         p = OptimizedParallelProcessor(scheduler=address, execution="pool",
                                        connect_timeout=START_TIMEOUT_S)

@@ -1,4 +1,4 @@
-"""Regression tracking between commits: ``python -m evaluation --compare REF`` (issue 12)."""
+"""Regression tracking between commits: ``python -m evaluation --compare REF``."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,4 @@
-"""The report's growth exponents (issue 11 part 5), on the fixture asv results."""
+"""The report's growth exponents, on the fixture asv results."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -37,13 +37,13 @@ def test_every_public_method_has_an_instance(workloads) -> None:
 def test_real_instances_have_the_issues_benchmark_targets(workloads) -> None:
     targets = {t.id: t for t in workloads.benchmark_targets}
     assert {3, 4, 10, 11} == {t.issue for t in targets.values()} and len(targets) >= 16
-    waiting = targets["I11-waiting-items"]  # issue 11: "2,000 x 1 ms items ... at most 70 ms"
+    waiting = targets["I11-waiting-items"]  # "2,000 x 1 ms items ... at most 70 ms"
     assert waiting.comparison == "<=" and waiting.limit == 70
     auto = targets["I3-auto-vs-best"]  # "the better of forced-inline and forced-pool"
     assert [d.params["impl"] for d in auto.denominator] == ["inline", "pool"]
     assert targets["I4-primes-1e8-two-cores"].comparison == "<"
     assert targets["I4-primes-1e8-two-cores"].limit == 1.0
-    # issue 10: "primes below 10^8 and word count of 10^7 words on Dask within 2x of the
+    # "primes below 10^8 and word count of 10^7 words on Dask within 2x of the
     # local pool; a trivial call's round trip on Dask under 20 ms"
     assert targets["I10-dask-primes"].limit == targets["I10-dask-words"].limit == 2.0
     assert targets["I10-dask-round-trip"].comparison == "<"
@@ -68,7 +68,7 @@ def test_instance_json_is_consistent(raw) -> None:
     (lambda d: d["operations"]["parallel_find_primes"].update(baseline_max="10"), "baseline_max: expected int"),
     (lambda d: d["operations"]["run_pipeline"]["gates"][0].update(id="R5"), "duplicate gate ids"),
     (lambda d: d.update(schema_version=2), "schema_version: expected 1"),
-    # benchmark targets (issue 3 / 4): each malformed field named
+    # benchmark targets: each malformed field named
     (lambda d: d.update(benchmark_targets={}), "benchmark_targets: expected a list"),
     (lambda d: d["benchmark_targets"][0].pop("limit"), "benchmark_targets[0]: missing required field 'limit'"),
     (lambda d: d["benchmark_targets"][0].update(limit=0), "benchmark_targets[0].limit: expected a positive number"),

@@ -1,4 +1,4 @@
-"""The baseline probe (issue 12 part 1) on fake baselines that sleep, hang, crash and fork."""
+"""The baseline probe on fake baselines that sleep, hang, crash and fork."""
 from __future__ import annotations
 
 import sys

@@ -1,4 +1,4 @@
-"""What ``python -m evaluation`` prints fits a terminal (issue 12, part 5)."""
+"""What ``python -m evaluation`` prints fits a terminal."""
 from __future__ import annotations
 
 import json

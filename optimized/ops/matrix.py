@@ -44,12 +44,12 @@ Paths (D4)
     never oversubscribe the machine. The ``object`` kernel cannot live in shared memory; on the pool its row
     blocks (and ``B``) travel pickled, once per task.
 
-When to use which (issue 11): on one machine with a multi-threaded BLAS, the pool
+When to use which: on one machine with a multi-threaded BLAS, the pool
 cannot beat NumPy's own threads - both keep every core busy, and the pool adds copies of
 A and B into fresh shared memory (64 MB at 2000x2000: ~80 ms here, page allocation
 dominates), the result's copy out, and one BLAS thread per worker. Measured on the
 2-core reference machine, 2 workers, best of 3: float64 2000x2000 inline 0.216 s, pool
-0.39 s (``A @ B`` 0.228 s; pool 1.75x at 2000, 1.5x at 4000 - issue 11's 1.2x / 1.1x not
+0.39 s (``A @ B`` 0.228 s; pool 1.75x at 2000, 1.5x at 4000 - the targets' 1.2x / 1.1x not
 met, and a parent-computes-a-block design would still copy B and half of A: ~1.4x at
 best); exact int-via-float64 0.27 vs 0.40 s; int64 digits 0.56 vs 0.72 s. So ``auto``
 puts a product above the threshold on the pool only where that can win: when the

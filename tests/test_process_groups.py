@@ -1,0 +1,68 @@
+"""A test run stopped with SIGTERM (or exiting) takes its registered process groups along."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.process_groups import GRACE_S
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: A "test run" that starts two groups - one of them ignores SIGTERM, and each has a
+#: grandchild - prints their pids, then waits to be stopped.
+_CHILD = """
+import subprocess, sys, time
+from tests import process_groups
+shells = [subprocess.Popen(["sh", "-c", body], start_new_session=True)
+          for body in ("sleep 120 & sleep 120", "trap '' TERM; sleep 120 & sleep 120")]
+for s in shells:
+    process_groups.register(s.pid)
+time.sleep(1.0)  # the shells have started their sleeps
+print(" ".join(str(p.pid) for s in shells
+               for p in [psutil.Process(s.pid), *psutil.Process(s.pid).children()]), flush=True)
+if sys.argv[1] == "exit":
+    sys.exit(0)
+time.sleep(120)
+"""
+
+
+def _alive(pids: list[int]) -> list[int]:
+    out = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                out.append(pid)
+        except psutil.Error:
+            pass
+    return out
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("how", ["sigterm", "exit"])
+def test_groups_end_with_the_run(how: str) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import psutil\n" + _CHILD, how],
+                             cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    pids: list[int] = []
+    try:
+        assert child.stdout is not None
+        pids = [int(p) for p in child.stdout.readline().split()]
+        assert len(pids) == 6 and len(_alive(pids)) == 6, pids
+        if how == "sigterm":
+            child.send_signal(signal.SIGTERM)
+        code = child.wait(timeout=GRACE_S + 10)
+        assert code == (-signal.SIGTERM if how == "sigterm" else 0)
+        end = time.monotonic() + 5
+        while _alive(pids) and time.monotonic() < end:
+            time.sleep(0.05)
+        assert _alive(pids) == [], f"left running after the run ended ({how})"
+    finally:
+        child.kill()
+        child.wait()
+        for pid in _alive(pids):
+            psutil.Process(pid).kill()
