@@ -14,10 +14,11 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterable
 from types import FrameType
 from typing import Any
 
-__all__ = ["GRACE_S", "register", "unregister", "end_all"]
+__all__ = ["GRACE_S", "register", "unregister", "end_all", "alive"]
 
 #: Seconds between SIGTERM and SIGKILL.
 GRACE_S = 3.0
@@ -81,3 +82,17 @@ def unregister(pgid: int) -> None:
     """Forget ``pgid`` (its fixture stopped it)."""
     with _lock:
         _groups.discard(pgid)
+
+
+def alive(pids: Iterable[int]) -> list[int]:
+    """The pids of ``pids`` that are still running (zombies count as gone)."""
+    import psutil  # a harness dependency; the rest of this module needs only the stdlib
+
+    out = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                out.append(pid)
+        except psutil.Error:
+            pass
+    return out

@@ -32,6 +32,7 @@ import pytest
 
 from tests import kernels, process_groups
 from tests.conftest import long_lived
+from tests.process_groups import alive
 
 distributed = pytest.importorskip("distributed", reason="the cluster extra is not installed")
 
@@ -80,18 +81,6 @@ class _ClusterProcesses:
         return pids
 
 
-def _alive(pids: list[int] | set[int]) -> list[int]:
-    """The pids of ``pids`` that are still running (zombies count as gone)."""
-    out = []
-    for pid in pids:
-        try:
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                out.append(pid)
-        except psutil.Error:
-            pass
-    return out
-
-
 def _dask(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
     """``dask ARGS`` in a process group of its own that dies with this test run."""
     proc = subprocess.Popen([str(DASK), *args], env=env, cwd=cwd, stdout=subprocess.DEVNULL,
@@ -116,7 +105,7 @@ def _stop(procs: list[subprocess.Popen[bytes]], handle: _ClusterProcesses) -> No
             os.killpg(p.pid, signal.SIGKILL)
             p.wait(timeout=10)
     end = time.monotonic() + 10  # children (a resource tracker) exit once their pipe closes
-    while (left := _alive(everything)) and time.monotonic() < end:
+    while (left := alive(everything)) and time.monotonic() < end:
         time.sleep(0.1)
     handle.closed = True
     for p in procs:
@@ -157,7 +146,7 @@ def _local_cluster(tmp_path_factory: pytest.TempPathFactory, **kw: Any) -> Itera
         pids = set(handle.worker_pids())
         cluster.close(timeout=20)
         end = time.monotonic() + 10
-        while (left := _alive(pids)) and time.monotonic() < end:
+        while (left := alive(pids)) and time.monotonic() < end:
             time.sleep(0.1)
         handle.closed = True
         described = []
@@ -421,9 +410,9 @@ def test_a_worker_lost_between_calls_is_not_an_error(cli_cluster) -> None:
 
 def _gone_soon(pid: int, timeout: float = 10.0) -> bool:
     end = time.monotonic() + timeout
-    while _alive([pid]) and time.monotonic() < end:
+    while alive([pid]) and time.monotonic() < end:
         time.sleep(0.05)
-    return not _alive([pid])
+    return not alive([pid])
 
 
 # -- faults on the CLI cluster ------------------------------------------------------------
@@ -451,7 +440,7 @@ def test_a_worker_killed_mid_call_is_survived(cli_cluster) -> None:
                   f"{time.monotonic() - t0:.2f} s on the survivor(s)")
         finally:
             timer.join()
-        assert not _alive([victim])
+        assert not alive([victim])
         assert p.map(kernels.square, list(range(500))) == [x * x for x in range(500)]
         p.close()
         client.wait_for_workers(2, timeout=START_TIMEOUT_S)  # the nanny restarts it

@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.process_groups import GRACE_S
+from tests.process_groups import GRACE_S, alive
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,17 +32,6 @@ time.sleep(120)
 """
 
 
-def _alive(pids: list[int]) -> list[int]:
-    out = []
-    for pid in pids:
-        try:
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                out.append(pid)
-        except psutil.Error:
-            pass
-    return out
-
-
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("how", ["sigterm", "exit"])
 def test_groups_end_with_the_run(how: str) -> None:
@@ -52,17 +41,17 @@ def test_groups_end_with_the_run(how: str) -> None:
     try:
         assert child.stdout is not None
         pids = [int(p) for p in child.stdout.readline().split()]
-        assert len(pids) == 6 and len(_alive(pids)) == 6, pids
+        assert len(pids) == 6 and len(alive(pids)) == 6, pids
         if how == "sigterm":
             child.send_signal(signal.SIGTERM)
         code = child.wait(timeout=GRACE_S + 10)
         assert code == (-signal.SIGTERM if how == "sigterm" else 0)
         end = time.monotonic() + 5
-        while _alive(pids) and time.monotonic() < end:
+        while alive(pids) and time.monotonic() < end:
             time.sleep(0.05)
-        assert _alive(pids) == [], f"left running after the run ended ({how})"
+        assert alive(pids) == [], f"left running after the run ended ({how})"
     finally:
         child.kill()
         child.wait()
-        for pid in _alive(pids):
+        for pid in alive(pids):
             psutil.Process(pid).kill()
