@@ -15,7 +15,7 @@ from tests.process_groups import GRACE_S, alive
 ROOT = Path(__file__).resolve().parent.parent
 
 #: A "test run" that starts two groups - one of them ignores SIGTERM, and each has a
-#: grandchild - prints their pids, then waits to be stopped.
+#: grandchild - prints their pids, waits for the test's go, then exits or waits to be stopped.
 _CHILD = """
 import subprocess, sys, time
 from tests import process_groups
@@ -26,6 +26,7 @@ for s in shells:
 time.sleep(1.0)  # the shells have started their sleeps
 print(" ".join(str(p.pid) for s in shells
                for p in [psutil.Process(s.pid), *psutil.Process(s.pid).children()]), flush=True)
+sys.stdin.readline()  # the test has seen them all alive
 if sys.argv[1] == "exit":
     sys.exit(0)
 time.sleep(120)
@@ -36,12 +37,16 @@ time.sleep(120)
 @pytest.mark.parametrize("how", ["sigterm", "exit"])
 def test_groups_end_with_the_run(how: str) -> None:
     child = subprocess.Popen([sys.executable, "-c", "import psutil\n" + _CHILD, how],
-                             cwd=ROOT, stdout=subprocess.PIPE, text=True)
+                             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True)
     pids: list[int] = []
     try:
         assert child.stdout is not None
         pids = [int(p) for p in child.stdout.readline().split()]
         assert len(pids) == 6 and len(alive(pids)) == 6, pids
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
         if how == "sigterm":
             child.send_signal(signal.SIGTERM)
         code = child.wait(timeout=GRACE_S + 10)
