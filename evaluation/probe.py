@@ -44,7 +44,7 @@ from .analysis import reference_size
 from .workloads import Operation, Workloads
 
 __all__ = ["MAX_PROCESSES", "MAX_MEMORY_SHARE", "ProbeOutcome", "processes_started",
-           "probe_sizes", "probe_call", "probe_all", "KINDS"]
+           "probe_sizes", "probe_call", "probe_all", "KINDS", "cpu_between", "threads_waiting"]
 
 #: Processes the baseline may start at once during a probe.
 MAX_PROCESSES = 2000
@@ -116,24 +116,56 @@ def probe_sizes(op: Operation) -> list[int]:
     return out
 
 
-def _group_stats(root: psutil.Process) -> tuple[int, float, int]:
-    """(processes, CPU seconds, RSS bytes) of ``root`` and its descendants."""
+def _group_stats(root: psutil.Process) -> tuple[int, dict[int, float], int]:
+    """(live processes, CPU seconds per pid, RSS bytes) of ``root`` and its descendants."""
     procs = [root]
     try:
         procs += root.children(recursive=True)
     except psutil.Error:
         pass
-    cpu = rss = 0.0
+    cpu: dict[int, float] = {}
+    rss = 0
     alive = 0
     for p in procs:
         try:
             t = p.cpu_times()
-            cpu += t.user + t.system
+            cpu[p.pid] = t.user + t.system
             rss += p.memory_info().rss
             alive += p.status() != psutil.STATUS_ZOMBIE
         except psutil.Error:
             continue
     return alive, cpu, int(rss)
+
+
+def cpu_between(a: dict[int, float], b: dict[int, float]) -> tuple[float, int]:
+    """CPU seconds the group used from sample ``a`` to sample ``b``, and how many exited.
+
+    Per process, never as a difference of group totals: a process that exited between
+    the samples would otherwise subtract its whole CPU time (a negative share). A process
+    in both samples adds its own delta; one that is new in ``b`` adds its CPU time so
+    far; one that exited adds nothing more than ``a`` saw and is counted as exited.
+    """
+    used = sum(max(0.0, c - a.get(pid, 0.0)) for pid, c in b.items())
+    return used, sum(1 for pid in a if pid not in b)
+
+
+def threads_waiting(pids: Iterable[int]) -> bool | None:
+    """True if every thread of these processes sits in a wait (Linux ``/proc`` state).
+
+    ``S`` (sleeping), ``D`` (uninterruptible wait), ``T``/``t`` (stopped) and ``Z`` count as
+    waiting; ``R`` (running) does not. None where ``/proc`` cannot tell.
+    """
+    seen = False
+    for pid in pids:
+        for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+            try:
+                state = stat.read_text().rpartition(")")[2].split()[0]
+            except (OSError, IndexError):
+                continue
+            seen = True
+            if state == "R":
+                return False
+    return True if seen else None
 
 
 def _kill_group(pgid: int) -> int:
@@ -203,7 +235,7 @@ def probe_call(op: Operation, size: int, budget_s: float, *,
     root = psutil.Process(child.pid)
     ram = psutil.virtual_memory().total
     t0 = time.monotonic()
-    samples: list[tuple[float, float]] = []
+    samples: list[tuple[float, dict[int, float]]] = []
     peak = 0
     kind = detail = ""
     while child.poll() is None:
@@ -229,19 +261,26 @@ def probe_call(op: Operation, size: int, budget_s: float, *,
     return _finished(op, size, child.returncode, out, err, seconds, peak, leftover)
 
 
-def _expired(samples: list[tuple[float, float]], now: float, alive: int,
+def _expired(samples: list[tuple[float, dict[int, float]]], now: float, alive: int,
              budget_s: float) -> tuple[str, str]:
-    """Budget spent: stuck (no CPU progress lately) or slow (still computing)?"""
+    """Budget spent: blocked (no CPU progress and every thread waiting) or still computing?"""
     window = [(t, c) for t, c in samples if t >= now - _IDLE_WINDOW_S]
     if len(window) >= 2:
-        t_a, c_a = window[0]
-        t_b, c_b = window[-1]
-        share = (c_b - c_a) / max(t_b - t_a, 1e-9)
-        if share < _IDLE_CPU_SHARE:
+        (t_a, _), (t_b, c_b) = window[0], window[-1]
+        # Summed over consecutive samples, not taken between the window's ends: a worker
+        # born and gone inside the window still counts (all but its last poll interval).
+        used = sum(cpu_between(a, b)[0] for (_, a), (_, b) in zip(window, window[1:]))
+        exited = len({pid for _, c in window for pid in c} - c_b.keys())
+        share = used / max(t_b - t_a, 1e-9)
+        gone = f", {exited} exited meanwhile" if exited else ""
+        waiting = threads_waiting(c_b)
+        if share < _IDLE_CPU_SHARE and waiting is not False:
+            how = "every thread waiting" if waiting else "thread states unknown"
             return "hangs", (f"no progress: {share:.0%} CPU over the last {t_b - t_a:.0f} s "
-                             f"of {budget_s:g} s, {alive} processes alive and blocked")
-        return "over budget", (f"still computing after {budget_s:g} s ({share:.0%} CPU, "
-                               f"{alive} processes)")
+                             f"of {budget_s:g} s, {alive} processes alive and blocked "
+                             f"({how}){gone}")
+        return "over budget", (f"still computing after {budget_s:g} s ({share:.0%} CPU over "
+                               f"the last {t_b - t_a:.0f} s, {alive} processes{gone})")
     return "over budget", f"still running after {budget_s:g} s"
 
 

@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from evaluation.probe import (
     MAX_PROCESSES,
+    cpu_between,
     probe_all,
     probe_call,
     probe_sizes,
     processes_started,
+    threads_waiting,
 )
 from evaluation.workloads import load_workloads
 
@@ -32,6 +35,19 @@ if __name__ == "__main__":
     p.start(); p.join()
 """
 SPINS = "while True: pass"
+# Workers that each spin for 0.4 s and exit, one after another: between two samples the
+# group's total CPU falls whenever one exits (what made the probe report negative shares).
+CHURNS = """
+import os, time
+while True:
+    pid = os.fork()
+    if pid == 0:
+        end = time.monotonic() + 0.4
+        while time.monotonic() < end:
+            pass
+        os._exit(0)
+    os.waitpid(pid, 0)
+"""
 CRASHES = "import os; os.kill(os.getpid(), 9)"
 FORKS = """
 import os, time
@@ -65,6 +81,46 @@ def test_a_blocked_group_hangs_and_a_busy_one_is_over_budget() -> None:
     assert "no progress" in hung.detail and hung.peak_processes >= 2
     busy = _probe(SPINS, budget=6.0)
     assert busy.kind == "over budget", busy
+
+
+def test_cpu_between_samples_counts_each_process_once_and_never_goes_negative() -> None:
+    a = {1: 10.0, 2: 50.0, 3: 4.0}
+    b = {1: 10.5, 3: 4.25, 4: 0.75}  # 2 exited with 50 s of CPU, 4 is new
+    assert cpu_between(a, b) == (1.5, 1)
+    assert cpu_between(b, {1: 10.0}) == (0.0, 2)  # a reused pid's lower figure adds nothing
+
+
+@pytest.mark.timeout(30)
+def test_thread_states_tell_waiting_from_running() -> None:
+    import os
+    import subprocess
+
+    spinner = subprocess.Popen([sys.executable, "-c", SPINS])
+    try:
+        time.sleep(0.5)
+        assert threads_waiting([spinner.pid]) is False
+    finally:
+        spinner.kill()
+        spinner.wait()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        time.sleep(0.5)
+        assert threads_waiting([sleeper.pid]) is True
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert threads_waiting([os.getpid() + 10**7]) is None  # no such process: cannot tell
+
+
+@pytest.mark.timeout(60)
+def test_workers_exiting_mid_window_are_still_computing_not_negative() -> None:
+    churn = _probe(CHURNS, budget=6.0)
+    assert churn.kind == "over budget", churn
+    share = int(churn.detail.split("(")[1].split("%")[0])
+    # One core spinning, exits and all. A worker's CPU after the last sample that saw it
+    # is lost (up to one 0.25 s poll of each 0.4 s life); between the window's ends
+    # only, the share would be at most 8 %.
+    assert share >= 30, churn.detail
 
 
 @pytest.mark.timeout(60)
