@@ -35,6 +35,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -269,7 +270,7 @@ def _expired(samples: list[tuple[float, dict[int, float]]], now: float, alive: i
         (t_a, _), (t_b, c_b) = window[0], window[-1]
         # Summed over consecutive samples, not taken between the window's ends: a worker
         # born and gone inside the window still counts (all but its last poll interval).
-        used = sum(cpu_between(a, b)[0] for (_, a), (_, b) in zip(window, window[1:]))
+        used = sum(cpu_between(a, b)[0] for (_, a), (_, b) in pairwise(window))
         exited = len({pid for _, c in window for pid in c} - c_b.keys())
         share = used / max(t_b - t_a, 1e-9)
         gone = f", {exited} exited meanwhile" if exited else ""
