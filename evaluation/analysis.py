@@ -54,6 +54,7 @@ from typing import Any
 
 import pandas as pd
 
+from .baseline_truth import DOES_NOT_FINISH, WRONG
 from .fit import FitError, PowerLaw, fit_power_law
 from .run_tests import OUTCOMES, TestCase
 from .work import fit_work, work_model
@@ -796,14 +797,18 @@ def format_figure(row: pd.Series) -> str:
         ``12.3 ms``, ``4.2 h (extrapolated, b=1.98)``, ``5.0 s (extrapolated, W =
         processes started (one per element), hold-out error 3%)`` or ``n/a (reason)``.
     """
+    if row.get("kind") in DOES_NOT_FINISH:
+        return str(row["note"])
     text = format_seconds(row["seconds"])
     if row["extrapolated"]:
         held = row.get("holdout_error", math.nan)
         held_text = f", hold-out error {held:.0%}" if held == held else ""
         how = f"W = {row['model']}" if row.get("model") else f"b={row['exponent']:.2f}"
-        return f"{text} (extrapolated, {how}{held_text})"
-    if row.get("kind") in ("hangs", "crashes", "wrong result"):
-        return str(row["note"])
+        text = f"{text} (extrapolated, {how}{held_text})"
+    if row.get("kind") == WRONG:
+        return f"{text} ({row['note']})"
+    if row["extrapolated"]:
+        return text
     if text == "n/a" and row["note"]:
         return f"n/a ({row['note']})"
     return text
@@ -896,7 +901,8 @@ def summary_table(figures: pd.DataFrame, gates: pd.DataFrame, workloads: Workloa
         base, opt = f.loc["baseline"], f.loc["optimized"]
         ratio = base["seconds"] / opt["seconds"]
         extrap = bool(base["extrapolated"] or opt["extrapolated"])
-        broke = base.get("kind") in ("hangs", "crashes", "wrong result")
+        broke = base.get("kind") in DOES_NOT_FINISH
+        wrong = " (wrong result)" if base.get("kind") == WRONG else ""
         rows.append({
             "operation": op.name,
             "seed target": "; ".join(g.text for g in op.gates) or "-",
@@ -904,7 +910,7 @@ def summary_table(figures: pd.DataFrame, gates: pd.DataFrame, workloads: Workloa
             "baseline": format_figure(base),
             "optimized": format_figure(opt),
             "speed-up": "baseline does not finish" if broke else
-                        format_ratio(ratio) + (" (extrapolated)" if extrap else "")
+                        format_ratio(ratio) + (" (extrapolated)" if extrap else "") + wrong
                         if ratio == ratio else "n/a",
         })
         if bench is not None:

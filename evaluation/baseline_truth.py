@@ -4,10 +4,13 @@
 into the baseline's reference figures, and every figure gets a ``kind``:
 
 - ``measured``: asv, or the probe, ran it at the seed's size and it finished;
-- ``extrapolated``: fitted to smaller sizes (only where the probe saw no hang, crash,
-  wrong result or refusal on the way - never past one);
-- ``hangs`` / ``crashes`` / ``wrong result``: what the probe saw, at the size it saw it
-  (the speed-up then reads "baseline does not finish");
+- ``extrapolated``: fitted to smaller sizes (only where the probe saw no hang, crash or
+  refusal on the way - never past one);
+- ``wrong result``: the original returned, but not the right answer (the probe's time
+  at the seed's size, or the figure above where the probe saw it go wrong on the way);
+  the time stands, marked wrong, and so does a speed-up, marked the same way;
+- ``hangs`` / ``crashes``: what the probe saw, at the size it saw it (the speed-up then
+  reads "baseline does not finish");
 - ``not run``: no figure (the probe refused a size that would start too many processes,
   or nothing was measured), with the reason. A size that was merely ``over budget``
   (still computing) does not stop an extrapolation.
@@ -21,10 +24,12 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["DOES_NOT_FINISH", "load_probe", "probe_points", "apply_probe", "baseline_at_seed_size"]
+__all__ = ["DOES_NOT_FINISH", "WRONG", "load_probe", "probe_points", "apply_probe", "baseline_at_seed_size"]
 
 #: Kinds for which the baseline has no time at the seed's size, because it broke.
-DOES_NOT_FINISH = ("hangs", "crashes", "wrong result")
+DOES_NOT_FINISH = ("hangs", "crashes")
+#: The kind of a figure the original returned with a wrong answer (its time stands).
+WRONG = "wrong result"
 
 
 def load_probe(raw: Path) -> list[dict[str, Any]] | None:
@@ -74,24 +79,45 @@ def apply_probe(figures: pd.DataFrame, outcomes: list[dict[str, Any]] | None) ->
     for o in outcomes or []:
         by_op.setdefault(o["operation"], []).append(o)
     for i, r in out[out["impl"] == "baseline"].iterrows():
-        seen = sorted(by_op.get(r["operation"], []), key=lambda o: o["size"])
-        at_seed = [o for o in seen if o["size"] == r["size"] and o["kind"] == "finished"]
-        # Slow is not broken: after "over budget" (or a spent probe budget) the fit stands.
-        broke = [o for o in seen if o["kind"] in (*DOES_NOT_FINISH, "refused")
-                 and o["size"] <= r["size"]]
-        if at_seed and not r["seconds"] == r["seconds"]:
-            out.loc[i, ["seconds", "extrapolated", "kind", "note"]] = [
-                float(at_seed[0]["seconds"]), False, "measured", "probed at this size"]
-        elif broke:
-            first = broke[0]
-            kind = first["kind"] if first["kind"] in DOES_NOT_FINISH else "not run"
-            what = first["kind"] if kind != "not run" else f"not run at {first['size']:,}"
-            note = (f"{what} at {first['size']:,}" if kind != "not run" else what) + \
-                f": {first['detail']}"
-            out.loc[i, ["seconds", "extrapolated", "kind", "note"]] = [math.nan, False, kind,
-                                                                      note]
-            out.loc[i, "probe_size"] = int(first["size"])
+        seen = [o for o in sorted(by_op.get(r["operation"], []), key=lambda o: o["size"])
+                if o["size"] <= r["size"]]
+        _fold(out, i, r, seen)
     return out
+
+
+def _fold(out: pd.DataFrame, i: Any, r: pd.Series, seen: list[dict[str, Any]]) -> None:
+    """Row ``i`` of ``out`` corrected by the outcomes ``seen`` at sizes up to its own."""
+    at_seed = [o for o in seen if o["size"] == r["size"] and o["kind"] in ("finished", WRONG)]
+    # Slow is not broken: after "over budget" (or a spent probe budget) the fit stands.
+    broke = [o for o in seen if o["kind"] in (*DOES_NOT_FINISH, "refused")]
+    wrong = [o for o in seen if o["kind"] == WRONG]
+    earlier = _wrong_text(wrong)
+    if broke:
+        first = broke[0]
+        kind = first["kind"] if first["kind"] in DOES_NOT_FINISH else "not run"
+        what = first["kind"] if kind != "not run" else "not run"
+        note = f"{what} at {first['size']:,}: {first['detail']}" + \
+            (f"; before that, {earlier}" if earlier else "")
+        out.loc[i, ["seconds", "extrapolated", "kind", "note"]] = [math.nan, False, kind, note]
+        out.loc[i, "probe_size"] = int(first["size"])
+    elif at_seed and (at_seed[0]["kind"] == WRONG or not r["seconds"] == r["seconds"]):
+        o = at_seed[0]
+        kind = "measured" if o["kind"] == "finished" else WRONG
+        note = "probed at this size" if kind == "measured" else f"{WRONG}: {o['detail']}"
+        out.loc[i, ["seconds", "extrapolated", "kind", "note"]] = [float(o["seconds"]), False,
+                                                                  kind, note]
+    elif wrong:  # wrong on the way, then over budget or not run: the fitted time, marked
+        out.loc[i, ["kind", "note"]] = [WRONG, earlier]
+
+
+def _wrong_text(wrong: list[dict[str, Any]]) -> str:
+    """``wrong result at 900 (1.2 s), 2,700 (4.1 s): the right results in the wrong order``."""
+    if not wrong:
+        return ""
+    at = ", ".join(f"{o['size']:,} ({o['seconds']:.3g} s)" if o.get("seconds") is not None
+                   else f"{o['size']:,}" for o in wrong)
+    details = list(dict.fromkeys(str(o["detail"]) for o in wrong))
+    return f"{WRONG} at {at}: {'; '.join(details)}"
 
 
 def baseline_at_seed_size(figures: pd.DataFrame) -> dict[str, dict[str, Any]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import NamedTuple
 
 import matplotlib
 
@@ -22,6 +23,7 @@ import numpy as np  # noqa: E402 - grouped with the imports above
 import pandas as pd  # noqa: E402 - grouped with the imports above
 
 from .analysis import timed_rows  # noqa: E402 - grouped with the imports above
+from .baseline_truth import DOES_NOT_FINISH, WRONG  # noqa: E402 - grouped with the imports above
 from .workloads import Workloads  # noqa: E402 - grouped with the imports above
 
 __all__ = ["plot_scaling", "plot_speedups", "IMPL_STYLE"]
@@ -119,11 +121,22 @@ def _scaling_chart(op: str, ok: pd.DataFrame, rows: pd.DataFrame, f_op: pd.DataF
     return path
 
 
-def _speedup_rows(figures: pd.DataFrame) -> list[tuple[str, float, bool, int, str]]:
-    """(operation, baseline / optimized, extrapolated, size, broke) per drawable operation.
+class _SpeedupRow(NamedTuple):
+    """One bar (or one line of text) of the speed-up chart."""
 
-    ``broke`` is the probe's finding when the baseline does not finish (hangs, crashes,
-    wrong result): such a row is drawn as text, not as a bar (its ratio is NaN).
+    operation: str
+    ratio: float  # baseline / optimized; NaN where the baseline does not finish
+    extrapolated: bool
+    size: int
+    broke: str  # "baseline hangs at n=...": drawn as text, no bar
+    wrong: bool  # the baseline returned a wrong result in that time: a marked bar
+
+
+def _speedup_rows(figures: pd.DataFrame) -> list[_SpeedupRow]:
+    """One row per drawable operation (both figures, or the probe's finding).
+
+    A baseline that does not finish (hangs, crashes) is drawn as text, not as a bar;
+    one that returned a wrong result has its time, so its bar is drawn and marked.
     """
     rows = []
     for op, f in figures.groupby("operation", sort=False):
@@ -132,14 +145,15 @@ def _speedup_rows(figures: pd.DataFrame) -> list[tuple[str, float, bool, int, st
             continue
         b, o = f.loc["baseline"], f.loc["optimized"]
         tb, to = float(b["seconds"]), float(o["seconds"])
-        if b.get("kind") in ("hangs", "crashes", "wrong result") and math.isfinite(to):
+        if b.get("kind") in DOES_NOT_FINISH and math.isfinite(to):
             size = b.get("probe_size")
-            rows.append((str(op), math.nan, False, int(size) if pd.notna(size) else
-                         int(b["size"]), f"baseline {b['kind']} at n={int(size):,}"
-                         if pd.notna(size) else f"baseline {b['kind']}"))
+            rows.append(_SpeedupRow(str(op), math.nan, False, int(size) if pd.notna(size) else
+                                    int(b["size"]), f"baseline {b['kind']} at n={int(size):,}"
+                                    if pd.notna(size) else f"baseline {b['kind']}", False))
         elif math.isfinite(tb) and math.isfinite(to) and tb > 0 and to > 0:
-            rows.append((str(op), tb / to, bool(b["extrapolated"]) or bool(o["extrapolated"]),
-                         int(b["size"]), ""))
+            rows.append(_SpeedupRow(str(op), tb / to, bool(b["extrapolated"]) or
+                                    bool(o["extrapolated"]), int(b["size"]), "",
+                                    b.get("kind") == WRONG))
     return rows
 
 
@@ -164,20 +178,24 @@ def plot_speedups(figures: pd.DataFrame, out_dir: Path) -> Path | None:
         return None
     fig, ax = plt.subplots(figsize=(8, 0.55 * len(rows) + 1.5))
     y = np.arange(len(rows))
-    for i, (_op, ratio, extrap, _size, broke) in enumerate(rows):
-        if broke:  # no bar: the original does not finish there
-            ax.text(1.0, i, f" {broke}: does not finish", va="center", fontsize=8,
+    for i, r in enumerate(rows):
+        if r.broke:  # no bar: the original does not finish there
+            ax.text(1.0, i, f" {r.broke}: does not finish", va="center", fontsize=8,
                     color="tab:red")
             continue
-        ax.barh(i, ratio, color="tab:blue", hatch="//" if extrap else None,
-                edgecolor="white" if extrap else "tab:blue", alpha=0.85)
-        ax.text(ratio, i, f" {ratio:,.0f}x" if ratio >= 10 else f" {ratio:.2g}x", va="center",
-                fontsize=8)
-    ax.set_yticks(y, [f"{op}\n(n={size:,})" for op, _, _, size, _ in rows], fontsize=8)
+        color = "tab:red" if r.wrong else "tab:blue"
+        hatch = "xx" if r.wrong else "//" if r.extrapolated else None
+        ax.barh(i, r.ratio, color=color, hatch=hatch, edgecolor="white" if hatch else color,
+                alpha=0.85)
+        label = f" {r.ratio:,.0f}x" if r.ratio >= 10 else f" {r.ratio:.2g}x"
+        ax.text(r.ratio, i, label + (" (baseline: wrong result)" if r.wrong else ""),
+                va="center", fontsize=8, color="tab:red" if r.wrong else "black")
+    ax.set_yticks(y, [f"{r.operation}\n(n={r.size:,})" for r in rows], fontsize=8)
     ax.set_xscale("log")
     ax.axvline(1.0, color="black", lw=0.8)
     ax.set(xlabel="speed-up (baseline time / optimized time), log scale",
-           title="Speed-up at the seed's sizes (hatched: extrapolated)")
+           title="Speed-up at the seed's sizes (hatched: extrapolated; red: the baseline's "
+                 "result was wrong)")
     ax.invert_yaxis()
     fig.tight_layout()
     path = out_dir / "speedup_at_seed_sizes.png"

@@ -8,21 +8,32 @@ per size in a child process group of its own (:mod:`evaluation.probe_child`), an
 records what happened::
 
     finished      the call returned the right result (its time)
-    wrong result  it returned, but not what the oracle returns
-    hangs         no progress: the budget ran out with the whole group at ~0 % CPU
-                  (the parent joins while its children wait on a full pipe)
+    wrong result  it returned, but not what the oracle returns (its time, and how it
+                  differs: "the right results in the wrong order", ...)
+    hangs         blocked: no CPU progress for 5 s and every thread of the group in a
+                  wait (/proc), with the evidence (:mod:`evaluation.procstate`) - e.g.
+                  "deadlocks after 81 s of work: ... the parent joins its workers
+                  (do_wait) while a worker's queue feeder is blocked writing to a full
+                  pipe (anon_pipe_write)". Judged as soon as it is true.
     over budget   still computing when the budget ran out (slow, not stuck)
     crashes       it died (out of memory, fork failing, a child killed), or grew past
                   the probe's process or memory cap
     refused       not started: it would start more than MAX_PROCESSES at once
+
+CPU figures are per-process deltas between consecutive samples (:func:`cpu_between`):
+a worker that exits between two samples never subtracts its CPU time, so no share can
+be negative. Each size's budget follows the work model (:func:`size_budget`): twice the
+time the original's own work count predicts from the previous size, within
+``[budget_s, 3 * budget_s]``.
 
 The probe never harms the machine: sizes that would start more than
 :data:`MAX_PROCESSES` processes are refused up front (the work model of
 :func:`processes_started`), a group that grows past that count or past
 :data:`MAX_MEMORY_SHARE` of RAM is killed, every group is SIGKILLed when its call ends
 or its budget expires, and afterwards the probe checks that no process of the group
-is left (``leftover`` counts any still alive after the kill). An operation stops at
-its first size that does not finish; the whole stage stops when its total budget is spent.
+is left (``leftover`` counts any still alive after the kill). An operation goes on past
+a wrong result (it returned: its time is a fact) and stops at its first size that does
+not return; the whole stage stops when its total budget is spent.
 """
 from __future__ import annotations
 
@@ -42,10 +53,12 @@ from typing import Any
 import psutil
 
 from .analysis import reference_size
+from .procstate import describe_block, threads_waiting
+from .work import work_model
 from .workloads import Operation, Workloads
 
 __all__ = ["MAX_PROCESSES", "MAX_MEMORY_SHARE", "ProbeOutcome", "processes_started",
-           "probe_sizes", "probe_call", "probe_all", "KINDS", "cpu_between", "threads_waiting"]
+           "probe_sizes", "probe_call", "probe_all", "KINDS", "RETURNED", "cpu_between", "size_budget"]
 
 #: Processes the baseline may start at once during a probe.
 MAX_PROCESSES = 2000
@@ -56,6 +69,8 @@ _IDLE_WINDOW_S = 5.0
 _IDLE_CPU_SHARE = 0.05
 _POLL_S = 0.25
 KINDS = ("finished", "wrong result", "hangs", "over budget", "crashes", "refused", "not run")
+#: Kinds of a call that returned (with its time): the probe goes on to the next size.
+RETURNED = ("finished", "wrong result")
 
 
 @dataclass
@@ -150,25 +165,6 @@ def cpu_between(a: dict[int, float], b: dict[int, float]) -> tuple[float, int]:
     return used, sum(1 for pid in a if pid not in b)
 
 
-def threads_waiting(pids: Iterable[int]) -> bool | None:
-    """True if every thread of these processes sits in a wait (Linux ``/proc`` state).
-
-    ``S`` (sleeping), ``D`` (uninterruptible wait), ``T``/``t`` (stopped) and ``Z`` count as
-    waiting; ``R`` (running) does not. None where ``/proc`` cannot tell.
-    """
-    seen = False
-    for pid in pids:
-        for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
-            try:
-                state = stat.read_text().rpartition(")")[2].split()[0]
-            except (OSError, IndexError):
-                continue
-            seen = True
-            if state == "R":
-                return False
-    return True if seen else None
-
-
 def _kill_group(pgid: int) -> int:
     """SIGKILL every process of group ``pgid``; how many were still there."""
     try:
@@ -249,6 +245,8 @@ def probe_call(op: Operation, size: int, budget_s: float, *,
         elif rss > MAX_MEMORY_SHARE * ram:
             kind, detail = "crashes", (f"used {rss / 2**30:.1f} GiB, over "
                                        f"{MAX_MEMORY_SHARE:.0%} of RAM (killed)")
+        elif (stuck := _blocked(samples, t0, child.pid)) is not None:
+            kind, detail = "hangs", stuck
         elif now - t0 > budget_s:
             kind, detail = _expired(samples, now, alive, budget_s)
         if kind:
@@ -262,26 +260,65 @@ def probe_call(op: Operation, size: int, budget_s: float, *,
     return _finished(op, size, child.returncode, out, err, seconds, peak, leftover)
 
 
+def _share(window: list[tuple[float, dict[int, float]]]) -> tuple[float, int]:
+    """(CPU share of one core, processes that exited) over ``window``'s samples.
+
+    Summed over consecutive samples, not taken between the window's ends: a worker
+    born and gone inside the window still counts (all but its last poll interval).
+    """
+    (t_a, _), (t_b, last) = window[0], window[-1]
+    used = sum(cpu_between(a, b)[0] for (_, a), (_, b) in pairwise(window))
+    exited = len({pid for _, c in window for pid in c} - last.keys())
+    return used / max(t_b - t_a, 1e-9), exited
+
+
+def _last_progress(samples: list[tuple[float, dict[int, float]]]) -> float:
+    """Time of the last sample by which the group had used CPU (at >= 5 % of a core)."""
+    for (t_a, a), (t_b, b) in reversed(list(pairwise(samples))):
+        if cpu_between(a, b)[0] >= _IDLE_CPU_SHARE * (t_b - t_a):
+            return t_b
+    return samples[0][0]
+
+
+def _blocked(samples: list[tuple[float, dict[int, float]]], t0: float,
+             root: int) -> str | None:
+    """The hang's description if the group is blocked now, else None.
+
+    Blocked means: no CPU progress over the last :data:`_IDLE_WINDOW_S` seconds *and*
+    every thread of every live process in a wait (``/proc``). A call is judged so as
+    soon as it is true, not when its budget ends: a deadlock does not resolve itself,
+    and the seconds of work before it are a fact worth reporting.
+    """
+    now = samples[-1][0]
+    window = [(t, c) for t, c in samples if t >= now - _IDLE_WINDOW_S]
+    if now - t0 < _IDLE_WINDOW_S or len(window) < 2:
+        return None
+    share, exited = _share(window)
+    live = list(window[-1][1])
+    if share >= _IDLE_CPU_SHARE or threads_waiting(live) is not True:
+        return None
+    how = describe_block(root, [pid for pid in live if pid != root])
+    word = "deadlocks" if how.startswith("the parent joins") else "blocked"
+    gone = f", {exited} exited meanwhile" if exited else ""
+    return (f"{word} after {_last_progress(samples) - t0:.0f} s of work: no progress "
+            f"({share:.0%} CPU over the last {_IDLE_WINDOW_S:g} s, every thread of "
+            f"{len(live)} processes waiting{gone}){': ' + how if how else ''}")
+
+
 def _expired(samples: list[tuple[float, dict[int, float]]], now: float, alive: int,
              budget_s: float) -> tuple[str, str]:
-    """Budget spent: blocked (no CPU progress and every thread waiting) or still computing?"""
+    """Budget spent and not seen blocked: still computing, or idle without evidence?"""
     window = [(t, c) for t, c in samples if t >= now - _IDLE_WINDOW_S]
     if len(window) >= 2:
-        (t_a, _), (t_b, c_b) = window[0], window[-1]
-        # Summed over consecutive samples, not taken between the window's ends: a worker
-        # born and gone inside the window still counts (all but its last poll interval).
-        used = sum(cpu_between(a, b)[0] for (_, a), (_, b) in pairwise(window))
-        exited = len({pid for _, c in window for pid in c} - c_b.keys())
-        share = used / max(t_b - t_a, 1e-9)
+        share, exited = _share(window)
         gone = f", {exited} exited meanwhile" if exited else ""
-        waiting = threads_waiting(c_b)
-        if share < _IDLE_CPU_SHARE and waiting is not False:
-            how = "every thread waiting" if waiting else "thread states unknown"
-            return "hangs", (f"no progress: {share:.0%} CPU over the last {t_b - t_a:.0f} s "
-                             f"of {budget_s:g} s, {alive} processes alive and blocked "
-                             f"({how}){gone}")
+        span = window[-1][0] - window[0][0]
+        if share < _IDLE_CPU_SHARE and threads_waiting(window[-1][1]) is None:
+            return "hangs", (f"no progress: {share:.0%} CPU over the last {span:.0f} s of "
+                             f"{budget_s:g} s, {alive} processes alive (thread states "
+                             f"unknown){gone}")
         return "over budget", (f"still computing after {budget_s:g} s ({share:.0%} CPU over "
-                               f"the last {t_b - t_a:.0f} s, {alive} processes{gone})")
+                               f"the last {span:.0f} s, {alive} processes{gone})")
     return "over budget", f"still running after {budget_s:g} s"
 
 
@@ -306,8 +343,44 @@ def _finished(op: Operation, size: int, code: int | None, out: str, err: str,
                         f"{how}{': ' + why if why else ''}", peak, leftover)
 
 
+def size_budget(op: Operation, size: int, previous: tuple[int, float] | None,
+                budget_s: float, cap_s: float) -> float:
+    """Wall seconds to give ``op`` at ``size``: twice what its work model predicts.
+
+    Parameters
+    ----------
+    op : Operation
+        The operation.
+    size : int
+        The size about to be probed.
+    previous : (int, float), optional
+        Size and seconds of the last probed call of ``op`` that returned.
+    budget_s : float
+        The least budget (and the budget when nothing predicts one).
+    cap_s : float
+        The most budget.
+
+    Returns
+    -------
+    float
+        ``2 * t_prev * W(size) / W(prev)`` (the original's own work count,
+        :mod:`evaluation.work`) within ``[budget_s, cap_s]``: a size that does ~8x the
+        work of the last one is given the time to show whether it finishes, hangs or
+        deadlocks, rather than being cut off at a fixed minute.
+    """
+    model = work_model(op)
+    if previous is None or model is None:
+        return budget_s
+    prev_size, prev_s = previous
+    w_prev, w = model[1](prev_size), model[1](size)
+    if w_prev <= 0:
+        return budget_s
+    return float(min(cap_s, max(budget_s, 2.0 * prev_s * w / w_prev)))
+
+
 def probe_all(workloads: Workloads, *, budget_s: float = 60.0, total_s: float = 300.0,
-              cwd: Path | None = None, names: Iterable[str] | None = None,
+              cap_s: float | None = None, cwd: Path | None = None,
+              names: Iterable[str] | None = None,
               on_outcome: Callable[[ProbeOutcome], None] | None = None) -> list[ProbeOutcome]:
     """Probe every operation (or ``names``) as the module docstring says.
 
@@ -316,9 +389,12 @@ def probe_all(workloads: Workloads, *, budget_s: float = 60.0, total_s: float = 
     workloads : Workloads
         Operations, their benchmark sizes and seed sizes.
     budget_s : float
-        Per-size budget (wall seconds).
+        Least per-size budget (wall seconds); a size the work model predicts to take
+        longer gets more (:func:`size_budget`).
     total_s : float
         Budget of the whole stage; sizes left when it is spent are ``not run``.
+    cap_s : float, optional
+        Most per-size budget; default ``3 * budget_s``.
     cwd : Path, optional
         The children's working directory (the repository).
     names : iterable of str, optional
@@ -329,23 +405,29 @@ def probe_all(workloads: Workloads, *, budget_s: float = 60.0, total_s: float = 
     Returns
     -------
     list of ProbeOutcome
+        Per operation, its sizes in order up to the first that does not return (a wrong
+        result returns: the probe goes on past it, so the seed's size is reached).
     """
     wanted = set(names) if names is not None else None
+    cap = 3 * budget_s if cap_s is None else cap_s
     t0 = time.monotonic()
     out: list[ProbeOutcome] = []
     for op in workloads.operations.values():
         if wanted is not None and op.name not in wanted:
             continue
+        previous: tuple[int, float] | None = None
         for size in probe_sizes(op):
             left = total_s - (time.monotonic() - t0)
             if left < 1:
                 res = ProbeOutcome(op.name, size, "not run", None,
                                    f"the probe's {total_s:g} s were spent")
             else:
-                res = probe_call(op, size, min(budget_s, left), cwd=cwd)
+                budget = size_budget(op, size, previous, budget_s, cap)
+                res = probe_call(op, size, min(budget, left), cwd=cwd)
             out.append(res)
             if on_outcome:
                 on_outcome(res)
-            if res.kind != "finished":
+            if res.kind not in RETURNED:
                 break
+            previous = (size, float(res.seconds or 0.0))
     return out

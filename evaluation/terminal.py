@@ -43,6 +43,27 @@ def _target_met(op: str, gates: pd.DataFrame) -> str:
     return "NO" if verdicts & {"fail", "not met (known limit)"} else "n/a"
 
 
+#: "(extrapolated, W = processes started (one per element), hold-out error 3%)": one
+#: level of parentheses inside.
+_EXTRAPOLATION = re.compile(r" \(extrapolated(?:[^()]|\([^()]*\))*\)")
+#: Verdict words for a sentence too long for its column (its footnote has all of it).
+_SHORT = (("wrong result", "wrong"), ("baseline does not finish", "n/a"),
+          ("not run", "not run"), ("hangs", "hangs"), ("crashes", "crashes"), ("n/a", "n/a"))
+
+
+def _shorten(head: str, room: int) -> str:
+    """A verdict word, or the head's leading whole words, in ``room`` columns - never a cut word."""
+    for prefix, word in _SHORT:
+        if head.startswith(prefix) and len(word) <= room:
+            return word
+    words: list[str] = []
+    for w in head.split():
+        if len(" ".join([*words, w])) > room:
+            break
+        words.append(w)
+    return " ".join(words).rstrip(":,;") or "see"
+
+
 class _Notes:
     """Numbered footnotes: the same text always gets the same number."""
 
@@ -55,9 +76,7 @@ class _Notes:
         An extrapolated figure is marked ``*`` (one legend line), and the same
         reason keeps one number wherever it appears.
         """
-        text = str(text)
-        if "(extrapolated" in text:
-            text = text.partition(" (")[0] + _EXTRAPOLATED
+        text = _EXTRAPOLATION.sub(_EXTRAPOLATED, str(text), count=1)
         if len(text) <= width:
             return text
         head, _, reason = text.partition(" (")
@@ -67,7 +86,8 @@ class _Notes:
         if note not in self.texts:
             self.texts.append(note)
         mark = f" [{self.texts.index(note) + 1}]"
-        head = head if len(head) + len(mark) <= width else head[:width - len(mark) - 1] + "~"
+        if len(head) + len(mark) > width:
+            head = _shorten(head, width - len(mark))
         return head + mark
 
     def lines(self) -> list[str]:

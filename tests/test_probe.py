@@ -1,6 +1,7 @@
 """The baseline probe on fake baselines that sleep, hang, crash and fork."""
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -14,8 +15,8 @@ from evaluation.probe import (
     probe_call,
     probe_sizes,
     processes_started,
-    threads_waiting,
 )
+from evaluation.procstate import describe_block, threads_waiting
 from evaluation.workloads import load_workloads
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,9 +77,13 @@ def test_a_wrong_result_is_reported_as_such() -> None:
 
 @pytest.mark.timeout(60)
 def test_a_blocked_group_hangs_and_a_busy_one_is_over_budget() -> None:
-    hung = _probe(HANGS, budget=7.0)
+    hung = _probe(HANGS, budget=30.0)
     assert hung.kind == "hangs", hung
     assert "no progress" in hung.detail and hung.peak_processes >= 2
+    # Named from /proc, as soon as it is blocked (not when the 30 s budget ends).
+    assert hung.detail.startswith("deadlocks after 0 s of work"), hung.detail
+    assert "the parent joins its workers (do_wait)" in hung.detail, hung.detail
+    assert "queue feeder is blocked writing to a full pipe" in hung.detail, hung.detail
     busy = _probe(SPINS, budget=6.0)
     assert busy.kind == "over budget", busy
 
@@ -92,7 +97,6 @@ def test_cpu_between_samples_counts_each_process_once_and_never_goes_negative() 
 
 @pytest.mark.timeout(30)
 def test_thread_states_tell_waiting_from_running() -> None:
-    import os
     import subprocess
 
     spinner = subprocess.Popen([sys.executable, "-c", SPINS])
@@ -110,6 +114,67 @@ def test_thread_states_tell_waiting_from_running() -> None:
         sleeper.kill()
         sleeper.wait()
     assert threads_waiting([os.getpid() + 10**7]) is None  # no such process: cannot tell
+
+
+# Three seconds of CPU work, then the join-before-drain deadlock.
+WORKS_THEN_DEADLOCKS = """
+import multiprocessing as mp, time
+def child(q):
+    end = time.monotonic() + 3
+    while time.monotonic() < end:
+        pass
+    q.put(b"x" * 10_000_000)
+if __name__ == "__main__":
+    q = mp.get_context("fork").Queue()
+    p = mp.get_context("fork").Process(target=child, args=(q,))
+    p.start(); p.join()
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_deadlock_after_work_says_how_long_it_worked() -> None:
+    t0 = time.monotonic()
+    hung = _probe(WORKS_THEN_DEADLOCKS, budget=40.0)
+    took = time.monotonic() - t0
+    assert hung.kind == "hangs", hung
+    work = float(hung.detail.split(" after ")[1].split(" s of work")[0])
+    assert 2 <= work <= 6, hung.detail
+    assert took < 20, f"judged after {took:.1f} s, not as soon as it was blocked"
+
+
+@pytest.mark.timeout(30)
+def test_a_group_without_threads_has_no_block_description() -> None:
+    assert describe_block(os.getpid() + 10**7, []) == ""
+
+
+def test_each_size_gets_twice_what_the_work_model_predicts_within_bounds() -> None:
+    from evaluation.probe import size_budget
+    from evaluation.work import work
+    prev = (90_000, 10.0)
+    ratio = work(OP, 270_000) / work(OP, 90_000)
+    assert size_budget(OP, 270_000, prev, 60.0, 500.0) == pytest.approx(20.0 * ratio)
+    assert size_budget(OP, 270_000, prev, 60.0, 100.0) == 100.0  # capped
+    assert size_budget(OP, 270_000, (90_000, 0.1), 60.0, 180.0) == 60.0  # at least the budget
+    assert size_budget(OP, 270_000, None, 60.0, 180.0) == 60.0  # nothing to predict from
+
+
+def test_the_probe_goes_on_past_a_wrong_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    import evaluation.probe as probe
+    spawn = W.operations["process_with_excessive_queue_ops"]
+    calls: list[tuple[int, float]] = []
+
+    def fake(op, size, budget, **kw):  # noqa: ANN001, ANN202 - probe_call's signature
+        calls.append((size, budget))
+        if size >= 8_100:
+            return probe.ProbeOutcome(op.name, size, "over budget", None, "still computing")
+        return probe.ProbeOutcome(op.name, size, "wrong result", 0.5 * size / 300,
+                                  "the right results in the wrong order")
+
+    monkeypatch.setattr(probe, "probe_call", fake)
+    out = probe.probe_all(W, budget_s=1.0, total_s=100.0, cap_s=100.0, names=[spawn.name])
+    assert [s for s, _ in calls] == probe_sizes(spawn)[:3] == [900, 2_700, 8_100]
+    assert [o.kind for o in out] == ["wrong result"] * 2 + ["over budget"], out
+    assert calls[1][1] == pytest.approx(2 * 1.5 * 3)  # W is linear: 3x the items, 3x the time
 
 
 @pytest.mark.timeout(60)
@@ -180,7 +245,17 @@ def test_the_report_says_what_the_probe_saw(tmp_path) -> None:
         {"operation": "process_data_spawn_per_item", "size": 100_000, "kind": "finished",
          "seconds": 120.0, "detail": "", "peak_processes": 2000, "leftover": 0},
         {"operation": "parallel_matrix_multiply", "size": 12, "kind": "over budget",
-         "seconds": None, "detail": "still computing", "peak_processes": 9, "leftover": 0}]
+         "seconds": None, "detail": "still computing", "peak_processes": 9, "leftover": 0},
+        # Wrong on the way, then refused before the seed's size: the reason, and what it did.
+        {"operation": "process_with_excessive_queue_ops", "size": 900, "kind": "wrong result",
+         "seconds": 1.5, "detail": "the right results in the wrong order",
+         "peak_processes": 5, "leftover": 0},
+        {"operation": "process_with_excessive_queue_ops", "size": 2_700, "kind": "crashes",
+         "seconds": None, "detail": "killed by SIGKILL", "peak_processes": 5, "leftover": 0},
+        # Wrong at the seed's size itself: its time stands, marked.
+        {"operation": "compute_statistics_sequential", "size": 1_000_000, "kind": "wrong result",
+         "seconds": 12.5, "detail": "the result differs from the oracle",
+         "peak_processes": 1, "leftover": 0}]
     (raw / "probe.json").write_text(json.dumps({"outcomes": outcomes}))
     data = build_report(raw, W)
     body = report_json(data, W, {})
@@ -193,6 +268,14 @@ def test_the_report_says_what_the_probe_saw(tmp_path) -> None:
     assert truth["parallel_matrix_multiply"]["detail"].startswith("not run at 36: it would start")
     assert truth["process_data_spawn_per_item"] == {
         "kind": "measured", "size": 100_000, "seconds": 120.0, "detail": "probed at this size"}
+    queue = truth["process_with_excessive_queue_ops"]
+    assert (queue["kind"], queue["size"], queue["seconds"]) == ("crashes", 2_700, None)
+    assert queue["detail"] == ("crashes at 2,700: killed by SIGKILL; before that, wrong result "
+                               "at 900 (1.5 s): the right results in the wrong order")
+    stats = truth["compute_statistics_sequential"]
+    assert (stats["kind"], stats["seconds"]) == ("wrong result", 12.5), stats
+    srow = data.summary.set_index("operation").loc["compute_statistics_sequential"]
+    assert srow["baseline"] == "12.5 s (wrong result: the result differs from the oracle)"
     row = data.summary.set_index("operation").loc["parallel_find_primes"]
     assert row["speed-up"] == "baseline does not finish" and row["baseline"].startswith("hangs at 90,000")
     assert body["baseline_probe"] == outcomes
@@ -201,3 +284,21 @@ def test_the_report_says_what_the_probe_saw(tmp_path) -> None:
     write_report(data, W, md)
     text = (md / "report.md").read_text()
     assert "hangs at 90,000: no progress" in text  # 'why not larger', from the probe
+
+
+def test_a_speed_up_over_a_wrong_result_is_marked_and_drawn_red() -> None:
+    from evaluation.analysis import summary_table
+    from evaluation.plots import _speedup_rows
+    from evaluation.report import build_report
+    data = build_report(ROOT / "tests" / "fixtures" / "evaluation" / "raw", W)
+    figures = data.figures.copy()
+    is_mm = (figures["operation"] == "parallel_matrix_multiply") & (figures["impl"] == "baseline")
+    assert figures.loc[is_mm, "seconds"].notna().all()  # the fixture has both figures
+    note = "wrong result at 8 (0.2 s): the right results in the wrong order"
+    figures.loc[is_mm, ["kind", "note"]] = ["wrong result", note]
+    mm = summary_table(figures, data.gates, W).set_index("operation").loc["parallel_matrix_multiply"]
+    assert mm["speed-up"].endswith("x (extrapolated) (wrong result)"), mm["speed-up"]
+    assert "(extrapolated, " in mm["baseline"] and mm["baseline"].endswith(f") ({note})"), \
+        mm["baseline"]  # its time, how it was obtained, and that it was wrong
+    bars = {r.operation: r for r in _speedup_rows(figures)}
+    assert bars["parallel_matrix_multiply"].wrong and bars["parallel_matrix_multiply"].ratio > 1

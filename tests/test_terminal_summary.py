@@ -69,3 +69,25 @@ def test_quick_mode_never_extrapolates_the_optimized_side(tmp_path: Path) -> Non
     full = build_report(_raw(tmp_path / "full"), load_workloads(ROOT / "instances"))
     fopt = full.figures[full.figures["impl"] == "optimized"]
     assert "not measured at this size" not in set(fopt["note"])  # full mode: fit or refuse
+
+
+def test_long_verdicts_become_whole_words_with_their_footnote() -> None:
+    summary = pd.DataFrame([
+        {"operation": "hung", "baseline": "hangs at 270,000: deadlocks after 81 s of work: the "
+         "parent joins its workers (do_wait)", "optimized": "1.0 ms",
+         "speed-up": "baseline does not finish", "verdict": "-"},
+        {"operation": "wrong", "baseline": "wrong result at 300 (0.4 s): the right results in "
+         "the wrong order; not run at 2,700", "optimized": "1.0 ms",
+         "speed-up": "n/a", "verdict": "-"},
+        {"operation": "wrongfast", "baseline": "5.01 s (extrapolated, W = processes started (one "
+         "per element), hold-out error 1%) (wrong result at 8 (0.2 s): the right results in the "
+         "wrong order)", "optimized": "1.0 ms", "speed-up": "5,010x (extrapolated) (wrong result)",
+         "verdict": "-"}])
+    text = compact_summary(summary, pd.DataFrame(columns=["operation", "optimized"]), "PASS", None)
+    rows = {line.split()[0]: line for line in text.splitlines()[2:5]}
+    assert "~" not in "".join(rows.values()), text  # no cut word anywhere
+    assert rows["hung"].split()[2:6] == ["1.0", "ms", "hangs", "[1]"], rows["hung"]
+    assert "n/a [2]" in rows["hung"], rows["hung"]
+    assert "wrong [3]" in rows["wrong"], rows["wrong"]
+    assert "5.01 s* [4]" in rows["wrongfast"] and "5,010x* [5]" in rows["wrongfast"], text
+    assert "[5] wrong result" in text and "[2] baseline does not finish" in text, text
