@@ -7,7 +7,8 @@ Naming convention
 -----------------
 Modules
     One ``bench_<area>.py`` per operation family: ``bench_map``, ``bench_matrix``,
-    ``bench_primes``, ``bench_wordcount``, ``bench_pipeline``, plus ``bench_startup``
+    ``bench_primes``, ``bench_wordcount``, ``bench_pipeline``, ``bench_streaming``
+    (``imap``), plus ``bench_startup``
     (processor start-up and shutdown). Shared, seeded and cached builders live in
     :mod:`benchmarks.common`.
 ``time_<public method name>``

@@ -6,6 +6,7 @@ operation gets the same timeout, metrics and progress handling for free.
 """
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain, islice
@@ -317,6 +318,40 @@ class Call:
             self.progress.close()
         if next_index != len(tasks):  # every chain ends in on_result: a backend defect
             raise RuntimeError(f"{self.name}: {len(tasks) - next_index} task results were lost")
+
+
+class Turn:
+    """One processor's calls take turns: re-entrant for the thread that holds it.
+
+    Unlike ``threading.RLock`` it may be released from another thread: a streaming
+    call (``imap``) holds the turn from its first result to its end, and its
+    generator may be finalised (garbage-collected, closed) in any thread.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._owner: int | None = None
+        self._depth = 0
+
+    def acquire(self, timeout: float | None = None) -> bool:
+        """Take the turn (again, if this thread holds it); False if ``timeout`` passed first."""
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                self._depth += 1
+                return True
+            if not self._cond.wait_for(lambda: self._owner is None, timeout):
+                return False
+            self._owner, self._depth = me, 1
+            return True
+
+    def release(self) -> None:
+        """Give one level of the turn back; the last one lets the next call go."""
+        with self._cond:
+            self._depth -= 1
+            if self._depth <= 0:
+                self._owner, self._depth = None, 0
+                self._cond.notify()
 
 
 class Unpack:

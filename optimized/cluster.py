@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import CancelledError
 from typing import Any
 
@@ -332,6 +332,10 @@ class DaskBackend(Backend):
         stats.workers_used = max(stats.workers_used, len(pids))
         return out
 
+    def port(self) -> _DaskPort:
+        """Single tasks on the cluster (see :class:`optimized.streaming.TaskPort`)."""
+        return _DaskPort(self)
+
     def stream(self, steps: Sequence[Callable[[Any], Any]], inputs: Sequence[Any], *,
                window: int, deadline: Deadline, stats: TaskStats,
                on_result: Callable[[int, Any], None]) -> None:
@@ -432,6 +436,32 @@ class DaskBackend(Backend):
                 self._client.cancel(list(futures))
             except Exception:  # the connection is the problem being reported
                 pass
+
+
+class _DaskPort:
+    """:class:`optimized.streaming.TaskPort` over a :class:`DaskBackend`'s client."""
+
+    def __init__(self, backend: DaskBackend) -> None:
+        self._backend = backend
+        self._client = backend.client
+
+    def submit(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        """Start ``fn(*args)`` on the cluster (a distributed future)."""
+        return self._client.submit(worker.run_task, fn, args, pure=False)
+
+    def wait(self, pending: Collection[Any], deadline: Deadline) -> list[Any]:
+        """The first batch of done futures (a failed one raises, with its traceback)."""
+        return list(self._backend._completed(list(pending), deadline, first=True))
+
+    def output(self, handle: Any) -> worker.TaskOutput:
+        """The task's output."""
+        out: worker.TaskOutput = handle.result()
+        return out
+
+    def abandon(self, pending: Collection[Any], exc: BaseException, operation: str) -> None:
+        """Cancel the pending tasks and raise ``exc`` as the processor's error."""
+        self._backend._cancel(list(pending))
+        self._backend._reraise(exc, operation)
 
 
 def _chained(step: Callable[[Any], Any], previous: worker.TaskOutput) -> worker.TaskOutput:

@@ -54,10 +54,10 @@ import signal
 import time
 import weakref
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -75,6 +75,9 @@ from .errors import (
 )
 from .metrics import TaskStats
 from .shm import SharedArray, unlink_segments_of
+
+if TYPE_CHECKING:
+    from .streaming import TaskPort
 
 __all__ = ["Backend", "ChannelBackend", "LocalBackend", "Deadline", "START_METHODS"]
 
@@ -191,6 +194,10 @@ class Backend(ABC):
         starts when a chain ends. ``on_result(i, value)`` is called once per input,
         as its chain ends (any order). Failures as in :meth:`run`.
         """
+
+    @abstractmethod
+    def port(self) -> TaskPort:
+        """Single tasks, for callers that keep their own window (:mod:`optimized.streaming`)."""
 
     @abstractmethod
     def share(self, array: np.ndarray, dtype: Any = None, *,
@@ -674,6 +681,10 @@ class LocalBackend(Backend):
             raise
         return self.collect(futures, deadline=deadline, stats=stats, on_done=on_done)
 
+    def port(self) -> _LocalPort:
+        """Single tasks on this pool (see :class:`optimized.streaming.TaskPort`)."""
+        return _LocalPort(self)
+
     def stream(self, steps: Sequence[Callable[[Any], Any]], inputs: Sequence[Any], *,
                window: int, deadline: Deadline, stats: TaskStats,
                on_result: Callable[[int, Any], None]) -> None:
@@ -775,3 +786,34 @@ class LocalBackend(Backend):
             deaths = self.reset(restart=True)
         if isinstance(exc, BrokenProcessPool) and not isinstance(exc, WorkerCrashedError):
             raise WorkerCrashedError(operation, "" if deaths else str(exc), deaths) from exc
+
+
+class _LocalPort:
+    """:class:`optimized.streaming.TaskPort` over a :class:`LocalBackend`'s executor."""
+
+    def __init__(self, backend: LocalBackend) -> None:
+        self._backend = backend
+        self._executor = backend._executor()
+
+    def submit(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Future:
+        """Start ``fn(*args)`` on the pool."""
+        return self._executor.submit(worker.run_task, fn, args)
+
+    def wait(self, pending: Collection[Any], deadline: Deadline) -> set[Future]:
+        """Some done futures, watching for dead workers as ``run`` does."""
+        pending = set(pending)
+        while True:
+            deadline.check()
+            done, _ = self._backend._wait(pending, deadline)
+            if done:
+                return done
+
+    def output(self, handle: Future) -> worker.TaskOutput:
+        """The task's output, or its exception (with the worker's traceback)."""
+        out: worker.TaskOutput = handle.result()
+        return out
+
+    def abandon(self, pending: Collection[Any], exc: BaseException, operation: str) -> None:
+        """Kill the pool if tasks still run (restarting it), then raise ``exc`` translated."""
+        self._backend._fail(list(pending), exc, operation)
+        raise exc

@@ -11,24 +11,26 @@ from __future__ import annotations
 import multiprocessing as mp
 import numbers
 import os
-import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal, overload
 
 import numpy as np
 
 from ._docs import fill_doc
-from .call import Call
+from .call import Call, Turn, Unpack
+from .callables import portable
 from .chunking import ExecutionMode, chunk_size
 from .engine import SHM_MODES, Backend, Deadline, LocalBackend
 from .errors import ProcessorClosedError, ProcessorTimeoutError
 from .metrics import HISTORY_LENGTH, CallMetrics, report
 from .ops import mapping
+from .streaming import Results
 from .validation import (
     check_flag,
     check_int_limit,
+    check_iterable,
     check_num_workers,
     check_positive_int,
     check_seconds,
@@ -41,6 +43,13 @@ __all__ = ["OptimizedParallelProcessor"]
 _MODES = ("auto", "inline", "pool")
 Concurrency = Literal["auto", "processes", "threads"]
 _CONCURRENCY = ("auto", "processes", "threads")
+
+
+def _zipped(items: Iterable[Any], iterables: Sequence[Iterable[Any]]) -> Iterator[tuple[Any, ...]]:
+    """``zip(items, *iterables)`` after checking each input (up to the shortest, lazily)."""
+    names = ["items", *(f"iterables[{i}]" for i in range(len(iterables)))]
+    sources = [check_iterable(v, n) for v, n in zip([items, *iterables], names, strict=True)]
+    return zip(*sources, strict=False)  # the builtin map's rule: the shortest ends it
 
 
 class OptimizedParallelProcessor:
@@ -144,7 +153,7 @@ class OptimizedParallelProcessor:
             self.num_workers = self._backend.num_workers
         self.start_method = getattr(self._backend, "start_method", None)
         self.lock = mp.get_context(self.start_method).Lock()
-        self._turn = threading.RLock()  # calls from several threads take turns (_call)
+        self._turn = Turn()  # calls from several threads take turns (_call)
 
     # -- lifecycle (R8) ---------------------------------------------------------------
     def __enter__(self) -> OptimizedParallelProcessor:
@@ -255,7 +264,7 @@ class OptimizedParallelProcessor:
             raise ProcessorClosedError(f"{name}(): the processor is closed; create a new one")
         deadline = Deadline(name, timeout)
         wait = deadline.remaining()
-        if not self._turn.acquire(timeout=-1 if wait is None else max(0.0, wait)):
+        if not self._turn.acquire(None if wait is None else max(0.0, wait)):
             # The whole budget went on waiting for another thread's call.
             raise ProcessorTimeoutError(name, deadline.timeout or 0.0)
         try:
@@ -279,7 +288,7 @@ class OptimizedParallelProcessor:
 
     # -- the general entry point --------------------------------------------------------
     @fill_doc
-    def map(self, func: Callable[[Any], Any], items: Sequence[Any], *,
+    def map(self, func: Callable[..., Any], items: Iterable[Any], *iterables: Iterable[Any],
             chunksize: int | None = None, ordered: bool = True, timeout: float | None = None,
             cost_per_item_s: float | None = None,
             concurrency: Concurrency = "auto") -> list[Any]:
@@ -288,12 +297,18 @@ class OptimizedParallelProcessor:
         Parameters
         ----------
         func : callable
-            A function of one item. A module-level function travels to the workers
-            by reference; a lambda, a closure or a function defined in ``__main__``
-            (a notebook, ``python -c``) by value, with cloudpickle (D15). Under
-            ``execution="inline"`` nothing is sent.
-        items : sequence
-            Any sized, indexable sequence (list, tuple, range, ndarray; not str/bytes).
+            A function of one item (of one item from each iterable, given several). A
+            module-level function travels to the workers by reference; a lambda, a
+            closure or a function defined in ``__main__`` (a notebook, ``python -c``)
+            by value, with cloudpickle (D15). Under ``execution="inline"`` nothing is sent.
+        items : iterable
+            A sized sequence (list, tuple, range, ndarray) is used as it is; any other
+            iterable (a generator, a file's lines, a dict's keys) is read into a list
+            first, as ``multiprocessing.Pool.map`` does (:meth:`imap` streams it
+            instead). Not a str/bytes: ``list(text)`` maps over its characters.
+        *iterables : iterable
+            More inputs, as the builtin ``map(func, xs, ys)``: ``func(x, y)`` per
+            position, up to the shortest.
         chunksize : int, optional
             Items per task; default :meth:`chunk_size` from the measured cost.
         ordered : bool
@@ -327,9 +342,9 @@ class OptimizedParallelProcessor:
         ------
         TypeError
             ``func`` is not callable or (for the pool) cannot be serialised even by
-            cloudpickle (it holds a lock, a socket...), ``items`` is not
-            a sized sequence, or ``chunksize``, ``cost_per_item_s`` or ``timeout`` has
-            the wrong type.
+            cloudpickle (it holds a lock, a socket...), ``items`` is not an iterable
+            (or is a str/bytes), or ``chunksize``, ``cost_per_item_s`` or ``timeout``
+            has the wrong type.
         ValueError
             ``chunksize`` < 1, or ``cost_per_item_s`` / ``timeout`` negative or
             non-finite (``timeout`` must also be > 0).
@@ -344,8 +359,93 @@ class OptimizedParallelProcessor:
         cost = check_seconds(cost_per_item_s, "cost_per_item_s")
         if concurrency not in _CONCURRENCY:
             raise ValueError(f"concurrency must be one of {_CONCURRENCY}, got {concurrency!r}")
+        if not callable(func):
+            raise TypeError(f"func must be callable, got {type(func).__name__}")
+        if iterables:  # one tuple per position, as zip() and the builtin map() pair them
+            items = list(_zipped(items, iterables))
+            func = Unpack(func)
+        elif not isinstance(items, (Sequence, np.ndarray)) or isinstance(items, (str, bytes)):
+            items = list(check_iterable(items, "items"))
         with self._call("map", timeout) as call:
             return mapping.user_map(call, func, items, chunksize, ordered, cost, concurrency)
+
+    @fill_doc
+    def imap(self, func: Callable[..., Any], items: Iterable[Any], *iterables: Iterable[Any],
+             ordered: bool = True, chunksize: int | None = None,
+             max_in_flight: int | None = None, timeout: float | None = None) -> Results:
+        """``func(x)`` for each ``x`` of ``items``, as an iterator: streamed, in bounded memory.
+
+        The input is read lazily, never more than the in-flight window ahead; results
+        are yielded as they are ready, so an input larger than memory (a file's lines,
+        a database cursor, an endless generator) can be consumed while later items
+        still compute. The first item runs alone to measure its cost, which sizes the
+        tasks (and their threads, for items that wait) as :meth:`map` does.
+
+        The iterator is one call from its first result to its end: other threads'
+        calls on this processor wait for it. Leave it early (``break``, ``close()``, an
+        exception in your loop, garbage collection) and what is still pending is
+        cancelled: no task stays running, and the processor serves the next call at once.
+
+        Parameters
+        ----------
+        func : callable
+            As for :meth:`map` (by reference, or by value with cloudpickle).
+        items : iterable
+            Any iterable (not a str/bytes).
+        *iterables : iterable
+            More inputs, zipped as the builtin ``map`` does (up to the shortest).
+        ordered : bool
+            True: results in input order. False: as tasks finish (each task's items
+            keep their relative order).
+        chunksize : int, optional
+            Items per task; default from the first item's measured cost (tasks of
+            at least the backend's minimum task time, at most 10,000 items).
+        max_in_flight : int, optional
+            Tasks submitted and not yet yielded, at most; default two per worker
+            (enough to keep every worker busy). Memory holds this many tasks' items.
+        timeout : float, optional
+            Seconds the wait for each next result may take (your loop's time between
+            results does not count); on expiry the pending tasks are cancelled and
+            :class:`ProcessorTimeoutError` is raised. None: no limit.
+
+        Returns
+        -------
+        Results
+            An iterator of ``func(x)`` per item, with ``close()`` (and usable as a
+            context manager that closes it). It raises, at the position where it happened: a
+            worker exception (results of earlier tasks were yielded; its task's other
+            items are lost with it, as with ``Pool.imap``), an error of ``items``
+            itself (after every result before it), :class:`WorkerCrashedError`.
+
+        Raises
+        ------
+        TypeError, ValueError
+            At once, before any item is read: ``func`` not callable (or not
+            serialisable for the pool), ``items`` not an iterable, or a bad
+            ``ordered``, ``chunksize``, ``max_in_flight`` or ``timeout``.
+        {{call_errors}}
+        """
+        if not callable(func):
+            raise TypeError(f"func must be callable, got {type(func).__name__}")
+        stream = _zipped(items, iterables) if iterables else check_iterable(items, "items")
+        check_flag(ordered, "ordered")
+        for value, name in ((chunksize, "chunksize"), (max_in_flight, "max_in_flight")):
+            if value is not None:
+                check_positive_int(value, name)
+        Deadline("imap", timeout)  # validates it now; each wait gets its own
+        if self._backend.closed:
+            raise ProcessorClosedError("imap(): the processor is closed; create a new one")
+        func = Unpack(func) if iterables else func
+        if self.execution != "inline":
+            func = portable(func, "func")  # a TypeError now, not at the first next()
+        return Results(self._imap(func, stream, ordered, chunksize, max_in_flight, timeout))
+
+    def _imap(self, func: Callable[[Any], Any], items: Iterator[Any], ordered: bool,
+              chunksize: int | None, max_in_flight: int | None,
+              timeout: float | None) -> Generator[list[Any], None, None]:
+        with self._call("imap", None) as call:
+            yield from mapping.user_imap(call, func, items, chunksize, ordered, max_in_flight,
+                                         timeout)
 
     # -- the original's methods (R8) -----------------------------------------------------
     def process_single_item(self, item: Any) -> float:

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 __all__ = ["check_num_workers", "check_positive_int", "check_sequence", "NumericInput",
            "numeric_input", "check_text", "check_int_limit", "check_worker_limit",
-           "check_flag", "check_seconds", "MAX_WORKERS"]
+           "check_flag", "check_seconds", "check_iterable", "MAX_WORKERS"]
 
 #: Largest magnitude at which every integer is exactly a float64.
 _EXACT_FLOAT_INT = 2 ** 53
@@ -102,6 +102,39 @@ def check_flag(value: Any, name: str) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
     return value
+
+
+def check_iterable(value: Any, name: str) -> Iterator[Any]:
+    """An iterator over ``value``'s items (``map``/``imap`` input), never over a string's.
+
+    Parameters
+    ----------
+    value : iterable
+        A list, tuple, range, ndarray, generator, file, dict (its keys), set...
+    name : str
+        The argument's name, for the error.
+
+    Returns
+    -------
+    iterator
+
+    Raises
+    ------
+    TypeError
+        ``value`` is not iterable, or is a ``str``/``bytes``/``bytearray``: mapping over
+        a string's characters is almost always a mistake (a file name, one line), so
+        it must be asked for explicitly (``list(text)``).
+    """
+    if isinstance(value, (str, bytes, bytearray)):
+        raise TypeError(f"{name} must be an iterable of items, not a {type(value).__name__}: "
+                        f"pass list({name}) to map over its characters")
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        raise TypeError(f"{name} must be an iterable of items, got a 0-d ndarray (a scalar)")
+    try:
+        return iter(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an iterable of items, got {type(value).__name__}"
+                        ) from None
 
 
 def check_seconds(value: Any, name: str, *, optional: bool = True) -> float | None:

@@ -230,12 +230,16 @@ OTHER_ROWS: list[Row] = [
         ("lambda", lambda p: p.map(lambda x: x, [1, 2]), Ok(list)),  # by value (cloudpickle)
         ("unpicklable_callable", lambda p: p.map(_HoldsALock(), [1, 2]), Raises(TypeError, "cannot pickle '_thread.lock'")),
         ("not_callable", lambda p: p.map(3, [1, 2]), Raises(TypeError, "func must be callable")),
-        ("items_None", lambda p: p.map(abs, None), Raises(TypeError, "items must be a sized sequence")),
-        ("items_str", lambda p: p.map(abs, "12"), Raises(TypeError, "items must be a sized sequence")),
-        ("items_bytes", lambda p: p.map(abs, b"12"), Raises(TypeError, "items must be a sized sequence")),
-        ("items_dict", lambda p: p.map(abs, {1: 2}), Raises(TypeError, "items must be a sized sequence")),
-        ("items_set", lambda p: p.map(abs, {1, 2}), Raises(TypeError, "items must be a sized sequence")),
-        ("items_generator", lambda p: p.map(abs, _gen()), Raises(TypeError, "items must be a sized sequence")),
+        ("items_None", lambda p: p.map(abs, None), Raises(TypeError, "items must be an iterable of items, got NoneType")),
+        ("items_int", lambda p: p.map(abs, 12), Raises(TypeError, "items must be an iterable of items, got int")),
+        ("items_str", lambda p: p.map(abs, "12"), Raises(TypeError, "not a str: pass list(items)")),
+        ("items_bytes", lambda p: p.map(abs, b"12"), Raises(TypeError, "not a bytes")),
+        ("items_dict", lambda p: p.map(abs, {1: 2}), Ok(list)),  # its keys, as Pool.map
+        ("items_set", lambda p: p.map(abs, {1, 2}), Ok(list)),
+        ("items_generator", lambda p: p.map(abs, _gen()), Ok(list)),  # read into a list first
+        ("second_iterable_None", lambda p: p.map(pow, [1], None), Raises(TypeError, "iterables[0] must be an iterable")),
+        ("second_iterable_str", lambda p: p.map(pow, [1], "2"), Raises(TypeError, "iterables[0] must be an iterable of items, not a str")),
+        ("two_iterables", lambda p: p.map(pow, [1, 2], (3, 4)), Ok(list)),
         ("items_np_0d", lambda p: p.map(abs, np.array(1.0)), Raises(TypeError, "0-d ndarray")),
         ("items_empty", lambda p: p.map(abs, []), Ok(list)),
         ("items_ndarray", lambda p: p.map(abs, np.arange(3)), Ok(list)),
@@ -247,6 +251,21 @@ OTHER_ROWS: list[Row] = [
         ("cost_negative", lambda p: p.map(abs, [1], cost_per_item_s=-1), Raises(ValueError, "cost_per_item_s")),
         ("cost_nan", lambda p: p.map(abs, [1], cost_per_item_s=math.nan), Raises(ValueError, "cost_per_item_s")),
         ("cost_str", lambda p: p.map(abs, [1], cost_per_item_s="1"), Raises(TypeError, "cost_per_item_s"))]],
+    # imap(func, items, ...): rejected when called, before any item is read
+    *[("imap", cls, call, out) for cls, call, out in [
+        ("generator", lambda p: list(p.imap(abs, _gen())), Ok(list)),
+        ("lambda", lambda p: list(p.imap(lambda x: x, [1, 2])), Ok(list)),
+        ("unpicklable_callable", lambda p: p.imap(_HoldsALock(), [1, 2]), Raises(TypeError, "cannot pickle '_thread.lock'")),
+        ("not_callable", lambda p: p.imap(3, [1, 2]), Raises(TypeError, "func must be callable")),
+        ("items_None", lambda p: p.imap(abs, None), Raises(TypeError, "items must be an iterable of items, got NoneType")),
+        ("items_str", lambda p: p.imap(abs, "12"), Raises(TypeError, "not a str")),
+        ("second_iterable_int", lambda p: p.imap(pow, [1], 2), Raises(TypeError, "iterables[0] must be an iterable")),
+        ("chunksize_0", lambda p: p.imap(abs, [1], chunksize=0), Raises(ValueError, "chunksize must be >= 1")),
+        ("max_in_flight_0", lambda p: p.imap(abs, [1], max_in_flight=0), Raises(ValueError, "max_in_flight must be >= 1")),
+        ("max_in_flight_float", lambda p: p.imap(abs, [1], max_in_flight=2.5), Raises(TypeError, "max_in_flight must be an int")),
+        ("ordered_int", lambda p: p.imap(abs, [1], ordered=1), Raises(TypeError, "ordered must be True or False")),
+        ("timeout_zero", lambda p: p.imap(abs, [1], timeout=0), Raises(ValueError, "timeout must be a positive")),
+        ("timeout_str", lambda p: p.imap(abs, [1], timeout="1"), Raises(TypeError, "timeout must be a number"))]],
     # run_pipeline(data, stages, batch_size, replicas)
     *[("run_pipeline", cls, call, out) for cls, call, out in [
         ("stage_lambda", lambda p: p.run_pipeline([1], [lambda x: x]), Ok(list)),  # by value

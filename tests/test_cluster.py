@@ -15,6 +15,7 @@ cluster without credentials.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -285,6 +286,24 @@ def test_timeout_raises_cancels_and_the_processor_stays_usable(cluster_processor
     assert isinstance(info.value, TimeoutError)
     assert elapsed < 0.3 + 1.0, f"timeout=0.3 raised after {elapsed:.2f} s"
     assert cluster_processor.map(kernels.square, [3]) == [9]
+
+
+def test_imap_streams_on_the_cluster_with_the_same_contract(cluster_processor) -> None:
+    p = cluster_processor
+    assert list(p.imap(kernels.square, (x for x in range(500)))) == [x * x for x in range(500)]
+    assert sorted(p.imap(kernels.square, range(300), ordered=False, chunksize=7)) == \
+        [x * x for x in range(300)]
+    got = []
+    with pytest.raises(ValueError, match="kernel refused item 3") as info:
+        for v in p.imap(kernels.boom_on_3, range(10), chunksize=1):
+            got.append(v)
+    assert got == [0, 1, 2] and isinstance(info.value.__cause__, RemoteTraceback)
+    for i, _ in enumerate(p.imap(kernels.sleep_then_return, itertools.repeat(0.01), chunksize=1)):
+        if i == 10:
+            break  # an endless input: leaving early cancels what is pending
+    with pytest.raises(ProcessorTimeoutError):
+        list(p.imap(kernels.sleep_then_return, [0.01, 5.0], chunksize=1, timeout=0.5))
+    assert p.map(kernels.square, [7]) == [49]
 
 
 # -- connection, ownership, security ------------------------------------------------------

@@ -188,8 +188,8 @@ def test_map_rejects_unserialisable_functions_before_dispatch(make_processor) ->
     assert p.map(lambda x: x + 1, [1, 2, 3], cost_per_item_s=1.0) == [2, 3, 4]  # cloudpickle
     with pytest.raises(TypeError, match="func must be callable"):
         p.map(42, [1, 2])
-    with pytest.raises(TypeError, match="items must be a sized sequence"):
-        p.map(kernels.square, (x for x in range(3)))
+    with pytest.raises(TypeError, match="items must be an iterable of items, not a str"):
+        p.map(kernels.square, "123")
     with pytest.raises(ValueError, match="chunksize"):
         p.map(kernels.square, [1], chunksize=0)
 

@@ -13,7 +13,7 @@ import math
 import operator
 import resource
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,11 +22,13 @@ from ..buffers import opened, write_block
 from ..call import Call, Values
 from ..callables import portable
 from ..chunking import Cost, balanced_bounds, chunk_bounds
+from ..errors import ProcessorTimeoutError
+from ..streaming import windowed
 from ..threads import MAX_THREADS_PER_WORKER, thread_map, threads_for_call
 from ..validation import NumericInput, numeric_input
 
 __all__ = ["single_item_value", "single_item_vector", "map_single_item", "map_batches",
-           "user_map", "parallel_sum", "statistics"]
+           "user_map", "user_imap", "parallel_sum", "statistics"]
 
 # Per-item cost estimates for the cost model, measured on the 2-core reference machine.
 _VECTOR_ITEM_S = 3e-8        # NumPy kernel, per item
@@ -298,6 +300,152 @@ def user_map(call: Call, func: Callable[[Any], Any], items: Any, chunksize: int 
 
 #: Pickling one item and its result, per item (a small Python object), estimated.
 _TRANSFER_S = 2e-6
+#: Items per streamed task at most: a task's inputs and results are what the window holds.
+_STREAM_CHUNK_MAX = 10_000
+#: Tasks in flight per worker when streaming (one running, one queued behind it).
+_STREAM_TASKS_PER_WORKER = 2
+#: A streamed task is at most this many times larger than the one sized before it.
+_MAX_STREAM_GROWTH = 8
+
+
+def user_imap(call: Call, func: Callable[[Any], Any], items: Iterator[Any],
+              chunksize: int | None, ordered: bool, max_in_flight: int | None,
+              timeout: float | None) -> Iterator[list[Any]]:
+    """``func(x)`` for each ``x`` of ``items``, lazily, one list per task (see ``imap``).
+
+    The first item runs alone on the pool (as in :func:`user_map`): its measured cost
+    decides inline or pool - what ``map`` would choose for the items one window
+    holds - and sizes the first tasks. Each finished task's reported work then
+    re-sizes the next (at most 8x larger each time), so one unrepresentative first
+    item cannot leave a long stream in tiny tasks.
+
+    Parameters
+    ----------
+    call : Call
+        The processor's per-call state; its own deadline is unlimited.
+    func : callable
+        A function of one item (validated, and made portable, by the caller).
+    items : iterator
+        Read only as far as the in-flight window allows.
+    chunksize : int, optional
+        Items per task (fixed); default: measured, as above.
+    ordered : bool
+        Input order (True) or completion order (each task's items keep theirs).
+    max_in_flight : int, optional
+        Tasks out at most; default two per worker.
+    timeout : float, optional
+        Seconds the wait for each next result may take.
+
+    Yields
+    ------
+    list
+        ``[func(x) for x in part]`` for consecutive parts of ``items`` (in completion
+        order if not ``ordered``); the caller flattens them.
+    """
+    try:
+        first = next(items)
+    except StopIteration:
+        call.choose(0, Cost())
+        return
+    port = call.backend.port() if call.mode != "inline" else None
+    head: list[Any] = []
+    cost = Cost(transfer_s=_TRANSFER_S)
+    if port is not None and (chunksize is None or call.mode == "auto"):
+        head, cost = _stream_probe(call, port, func, first, timeout)
+    else:
+        items = itertools.chain([first], items)
+    threads = threads_for_call(cost, _STREAM_CHUNK_MAX, call.num_workers) if head else 1
+    window = max_in_flight or _STREAM_TASKS_PER_WORKER * call.num_workers
+    sizer = _Sizer(call.backend.min_task_s, cost.wall_s(threads), threads, chunksize)
+    # What map would choose for the items one window holds.
+    path = "inline" if port is None else call.choose(sizer.size * window, cost, threads)
+    call.recorder.path, call.recorder.items = path, len(head)
+    if head:
+        yield head
+    if port is None or path == "inline":
+        yield from _imap_inline(call, func, items, sizer.size, timeout)
+        return
+    call.recorder.extra["threads_per_worker"] = threads
+    tasks = ((func, chunk, threads) for chunk in sizer.chunks(items))
+    for part in windowed(port, _apply_chunk_task, tasks, window=window, ordered=ordered,
+                         timeout=timeout, operation=call.name, stats=call.recorder.stats):
+        call.recorder.items += len(part)
+        sizer.measured(call.recorder.stats.work_s, call.recorder.items - len(head))
+        yield part
+
+
+def _stream_probe(call: Call, port: Any, func: Callable[[Any], Any], first: Any,
+                  timeout: float | None) -> tuple[list[Any], Cost]:
+    """The first item alone on the pool (under ``timeout``): its result and measured cost."""
+    (value, cpu, wall, blocked), = windowed(
+        port, _timed_item_task, iter([(func, first)]), window=1, ordered=True,
+        timeout=timeout, operation=call.name, stats=call.recorder.stats)
+    return [value], _measured_cost(cpu, wall, blocked)
+
+
+class _Sizer:
+    """Items per streamed task: enough work to amortise a round trip, re-measured as tasks end.
+
+    Parameters
+    ----------
+    min_task_s : float
+        Seconds of work a task should hold (the backend's figure).
+    item_s : float
+        Estimated wall seconds per item (the first item's measurement).
+    threads : int
+        Threads per worker: a task holds at least one item per thread.
+    fixed : int, optional
+        The caller's ``chunksize``: used as it is, never re-sized.
+    """
+
+    def __init__(self, min_task_s: float, item_s: float, threads: int,
+                 fixed: int | None) -> None:
+        self.min_task_s, self.threads, self.fixed = min_task_s, threads, fixed
+        self.size = fixed or self._for(item_s)
+
+    def _for(self, item_s: float) -> int:
+        return min(_STREAM_CHUNK_MAX, max(self.threads, math.ceil(
+            self.min_task_s / max(item_s, 1e-9))))
+
+    def measured(self, work_s: float, items: int) -> None:
+        """Re-size from the work (seconds) the finished tasks' ``items`` took."""
+        if self.fixed is None and items > 0:
+            self.size = min(self._for(work_s / items), self.size * _MAX_STREAM_GROWTH)
+
+    def chunks(self, items: Iterator[Any]) -> Iterator[list[Any]]:
+        """Lists of the current :attr:`size` consecutive items, read lazily."""
+        return _parts(items, lambda: self.size)
+
+
+def _parts(items: Iterator[Any], size: Callable[[], int]) -> Iterator[list[Any]]:
+    """Lists of ``size()`` consecutive items, read lazily.
+
+    If ``items`` raises, the items read before the error still form a last part, and
+    the error is raised after it: nothing the source produced is lost.
+    """
+    while True:
+        part: list[Any] = []
+        try:
+            part.extend(itertools.islice(items, size()))  # keeps what came before an error
+        except Exception:
+            if part:
+                yield part
+            raise
+        if not part:
+            return
+        yield part
+
+
+def _imap_inline(call: Call, func: Callable[[Any], Any], items: Iterator[Any], size: int,
+                 timeout: float | None) -> Iterator[list[Any]]:
+    """In this process, ``size`` items at a time; a part slower than ``timeout`` raises after it."""
+    for part in _parts(items, lambda: size):
+        t0 = time.monotonic()
+        values = [func(x) for x in part]
+        if timeout is not None and time.monotonic() - t0 > timeout:
+            raise ProcessorTimeoutError(call.name, timeout)
+        call.recorder.items += len(values)
+        yield values
 
 
 def _timed_item_task(func: Callable[[Any], Any], item: Any) -> tuple[Any, float, float, bool]:
@@ -322,9 +470,13 @@ def _probe(call: Call, func: Callable[[Any], Any], first: Any) -> tuple[list[Any
     On the pool, so that a slow item still obeys the timeout and the caller stays free.
     """
     value, cpu, wall, blocked = call.run(_timed_item_task, [(func, first)])[0]
+    return [value], _measured_cost(cpu, wall, blocked)
+
+
+def _measured_cost(cpu: float, wall: float, blocked: bool) -> Cost:
+    """The per-item cost that one timed item shows (see :func:`_timed_item_task`)."""
     wait = max(0.0, wall - cpu) if blocked else 0.0  # never blocked: it only ran, or queued
-    return [value], Cost(cpu_s=min(cpu, wall) if blocked else wall, wait_s=wait,
-                         transfer_s=_TRANSFER_S)
+    return Cost(cpu_s=min(cpu, wall) if blocked else wall, wait_s=wait, transfer_s=_TRANSFER_S)
 
 
 def _threads_for_call(concurrency: str, cost: Cost, n: int, workers: int, measured: bool) -> int:
