@@ -20,7 +20,7 @@ records what happened::
                   the probe's process or memory cap
     refused       not started: it would start more than MAX_PROCESSES at once
 
-CPU figures are per-process deltas between consecutive samples (:func:`cpu_between`):
+CPU figures are per-process deltas between consecutive samples (:mod:`evaluation.groups`):
 a worker that exits between two samples never subtracts its CPU time, so no share can
 be negative. Each size's budget follows the work model (:func:`size_budget`): twice the
 time the original's own work count predicts from the previous size, within
@@ -39,21 +39,16 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from .analysis import reference_size
-from .procstate import describe_block, threads_waiting
+from .groups import cpu_between, run_group
 from .work import work_model
 from .workloads import Operation, Workloads
 
@@ -64,10 +59,6 @@ __all__ = ["MAX_PROCESSES", "MAX_MEMORY_SHARE", "ProbeOutcome", "processes_start
 MAX_PROCESSES = 2000
 #: Share of the machine's RAM the probed group may use before it is killed.
 MAX_MEMORY_SHARE = 0.5
-#: Seconds without CPU progress (group CPU < 5 % of one core) that count as a hang.
-_IDLE_WINDOW_S = 5.0
-_IDLE_CPU_SHARE = 0.05
-_POLL_S = 0.25
 KINDS = ("finished", "wrong result", "hangs", "over budget", "crashes", "refused", "not run")
 #: Kinds of a call that returned (with its time): the probe goes on to the next size.
 RETURNED = ("finished", "wrong result")
@@ -132,68 +123,9 @@ def probe_sizes(op: Operation) -> list[int]:
     return out
 
 
-def _group_stats(root: psutil.Process) -> tuple[int, dict[int, float], int]:
-    """(live processes, CPU seconds per pid, RSS bytes) of ``root`` and its descendants."""
-    procs = [root]
-    try:
-        procs += root.children(recursive=True)
-    except psutil.Error:
-        pass
-    cpu: dict[int, float] = {}
-    rss = 0
-    alive = 0
-    for p in procs:
-        try:
-            t = p.cpu_times()
-            cpu[p.pid] = t.user + t.system
-            rss += p.memory_info().rss
-            alive += p.status() != psutil.STATUS_ZOMBIE
-        except psutil.Error:
-            continue
-    return alive, cpu, int(rss)
 
 
-def cpu_between(a: dict[int, float], b: dict[int, float]) -> tuple[float, int]:
-    """CPU seconds the group used from sample ``a`` to sample ``b``, and how many exited.
 
-    Per process, never as a difference of group totals: a process that exited between
-    the samples would otherwise subtract its whole CPU time (a negative share). A process
-    in both samples adds its own delta; one that is new in ``b`` adds its CPU time so
-    far; one that exited adds nothing more than ``a`` saw and is counted as exited.
-    """
-    used = sum(max(0.0, c - a.get(pid, 0.0)) for pid, c in b.items())
-    return used, sum(1 for pid in a if pid not in b)
-
-
-def _kill_group(pgid: int) -> int:
-    """SIGKILL every process of group ``pgid``; how many were still there."""
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        return 0
-    left = 0
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        left = sum(1 for p in psutil.process_iter(["pid"]) if _pgid(p.pid) == pgid
-                   and _status(p) != psutil.STATUS_ZOMBIE)
-        if not left:
-            break
-        time.sleep(0.05)
-    return left
-
-
-def _pgid(pid: int) -> int | None:
-    try:
-        return os.getpgid(pid)
-    except OSError:
-        return None
-
-
-def _status(p: psutil.Process) -> str:
-    try:
-        return str(p.status())
-    except psutil.Error:
-        return psutil.STATUS_ZOMBIE
 
 
 def probe_call(op: Operation, size: int, budget_s: float, *,
@@ -227,99 +159,12 @@ def probe_call(op: Operation, size: int, budget_s: float, *,
                             f"it would start {need:,} processes at once (probe cap "
                             f"{max_processes:,})")
     cmd = command or [sys.executable, "-m", "evaluation.probe_child", op.name, str(size)]
-    child = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, start_new_session=True)
-    root = psutil.Process(child.pid)
-    ram = psutil.virtual_memory().total
-    t0 = time.monotonic()
-    samples: list[tuple[float, dict[int, float]]] = []
-    peak = 0
-    kind = detail = ""
-    while child.poll() is None:
-        alive, cpu, rss = _group_stats(root)
-        now = time.monotonic()
-        peak = max(peak, alive)
-        samples.append((now, cpu))
-        if alive > max_processes:
-            kind, detail = "crashes", f"grew past {max_processes:,} processes (killed)"
-        elif rss > MAX_MEMORY_SHARE * ram:
-            kind, detail = "crashes", (f"used {rss / 2**30:.1f} GiB, over "
-                                       f"{MAX_MEMORY_SHARE:.0%} of RAM (killed)")
-        elif (stuck := _blocked(samples, t0, child.pid)) is not None:
-            kind, detail = "hangs", stuck
-        elif now - t0 > budget_s:
-            kind, detail = _expired(samples, now, alive, budget_s)
-        if kind:
-            break
-        time.sleep(_POLL_S)
-    seconds = time.monotonic() - t0
-    leftover = _kill_group(child.pid)
-    out, err = child.communicate(timeout=30)
-    if kind:
-        return ProbeOutcome(op.name, size, kind, None, detail, peak, leftover)
-    return _finished(op, size, child.returncode, out, err, seconds, peak, leftover)
-
-
-def _share(window: list[tuple[float, dict[int, float]]]) -> tuple[float, int]:
-    """(CPU share of one core, processes that exited) over ``window``'s samples.
-
-    Summed over consecutive samples, not taken between the window's ends: a worker
-    born and gone inside the window still counts (all but its last poll interval).
-    """
-    (t_a, _), (t_b, last) = window[0], window[-1]
-    used = sum(cpu_between(a, b)[0] for (_, a), (_, b) in pairwise(window))
-    exited = len({pid for _, c in window for pid in c} - last.keys())
-    return used / max(t_b - t_a, 1e-9), exited
-
-
-def _last_progress(samples: list[tuple[float, dict[int, float]]]) -> float:
-    """Time of the last sample by which the group had used CPU (at >= 5 % of a core)."""
-    for (t_a, a), (t_b, b) in reversed(list(pairwise(samples))):
-        if cpu_between(a, b)[0] >= _IDLE_CPU_SHARE * (t_b - t_a):
-            return t_b
-    return samples[0][0]
-
-
-def _blocked(samples: list[tuple[float, dict[int, float]]], t0: float,
-             root: int) -> str | None:
-    """The hang's description if the group is blocked now, else None.
-
-    Blocked means: no CPU progress over the last :data:`_IDLE_WINDOW_S` seconds *and*
-    every thread of every live process in a wait (``/proc``). A call is judged so as
-    soon as it is true, not when its budget ends: a deadlock does not resolve itself,
-    and the seconds of work before it are a fact worth reporting.
-    """
-    now = samples[-1][0]
-    window = [(t, c) for t, c in samples if t >= now - _IDLE_WINDOW_S]
-    if now - t0 < _IDLE_WINDOW_S or len(window) < 2:
-        return None
-    share, exited = _share(window)
-    live = list(window[-1][1])
-    if share >= _IDLE_CPU_SHARE or threads_waiting(live) is not True:
-        return None
-    how = describe_block(root, [pid for pid in live if pid != root])
-    word = "deadlocks" if how.startswith("the parent joins") else "blocked"
-    gone = f", {exited} exited meanwhile" if exited else ""
-    return (f"{word} after {_last_progress(samples) - t0:.0f} s of work: no progress "
-            f"({share:.0%} CPU over the last {_IDLE_WINDOW_S:g} s, every thread of "
-            f"{len(live)} processes waiting{gone}){': ' + how if how else ''}")
-
-
-def _expired(samples: list[tuple[float, dict[int, float]]], now: float, alive: int,
-             budget_s: float) -> tuple[str, str]:
-    """Budget spent and not seen blocked: still computing, or idle without evidence?"""
-    window = [(t, c) for t, c in samples if t >= now - _IDLE_WINDOW_S]
-    if len(window) >= 2:
-        share, exited = _share(window)
-        gone = f", {exited} exited meanwhile" if exited else ""
-        span = window[-1][0] - window[0][0]
-        if share < _IDLE_CPU_SHARE and threads_waiting(window[-1][1]) is None:
-            return "hangs", (f"no progress: {share:.0%} CPU over the last {span:.0f} s of "
-                             f"{budget_s:g} s, {alive} processes alive (thread states "
-                             f"unknown){gone}")
-        return "over budget", (f"still computing after {budget_s:g} s ({share:.0%} CPU over "
-                               f"the last {span:.0f} s, {alive} processes{gone})")
-    return "over budget", f"still running after {budget_s:g} s"
+    run = run_group(cmd, budget_s, cwd=cwd, max_processes=max_processes,
+                    max_memory_share=MAX_MEMORY_SHARE)
+    if run.kind:
+        return ProbeOutcome(op.name, size, run.kind, None, run.detail, run.peak, run.leftover)
+    return _finished(op, size, run.returncode, run.stdout, run.stderr, run.seconds, run.peak,
+                     run.leftover)
 
 
 def _finished(op: Operation, size: int, code: int | None, out: str, err: str,

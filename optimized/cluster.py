@@ -367,8 +367,13 @@ class DaskBackend(Backend):
             self._cancel([f for _, f in live.values()])
             self._reraise(exc, deadline.operation)
 
-    def _completed(self, futures: list[Any], deadline: Deadline, first: bool = False) -> Any:
-        """Yield futures as they finish (all of them, or the first batch if ``first``)."""
+    def _completed(self, futures: list[Any], deadline: Deadline, first: bool = False,
+                   errors: bool = True) -> Any:
+        """Yield futures as they finish (all of them, or the first batch if ``first``).
+
+        A failed or cancelled future raises here, unless ``errors`` is False: then it is
+        yielded like the others, and its ``result()`` raises (see :class:`_DaskPort`).
+        """
         pending = list(futures)
         while pending:
             deadline.check()
@@ -388,14 +393,19 @@ class DaskBackend(Backend):
                                           f"lost with it ({exc})") from exc
                 raise _LostInput(str(exc)) from exc
             for f in done:
-                if f.status == "error":
-                    raise self._remote_error(f)
-                if f.status == "cancelled":
-                    raise _LostInput(f"task {f.key} was cancelled")
+                if errors:
+                    self._check_status(f)
                 yield f
             if first:
                 return
             pending = list(not_done)
+
+    def _check_status(self, future: Any) -> None:
+        """Raise a failed future's exception (remote traceback attached), or a lost input."""
+        if future.status == "error":
+            raise self._remote_error(future)
+        if future.status == "cancelled":
+            raise _LostInput(f"task {future.key} was cancelled")
 
     def _check_connection(self) -> None:
         if self._client.status not in ("running", "connecting"):
@@ -450,11 +460,13 @@ class _DaskPort:
         return self._client.submit(worker.run_task, fn, args, pure=False)
 
     def wait(self, pending: Collection[Any], deadline: Deadline) -> list[Any]:
-        """The first batch of done futures (a failed one raises, with its traceback)."""
-        return list(self._backend._completed(list(pending), deadline, first=True))
+        """The first batch of done futures, failed ones included (see :meth:`output`)."""
+        return list(self._backend._completed(list(pending), deadline, first=True,
+                                             errors=False))
 
     def output(self, handle: Any) -> worker.TaskOutput:
-        """The task's output."""
+        """The task's output; a failed task raises its exception, with its traceback."""
+        self._backend._check_status(handle)
         out: worker.TaskOutput = handle.result()
         return out
 

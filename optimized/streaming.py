@@ -52,6 +52,13 @@ class _End:
     """The source is exhausted (a marker, not an error)."""
 
 
+class _Failed:
+    """A task's exception, kept until the iterator reaches that task."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
 def windowed(port: TaskPort, fn: Callable[..., Any], tasks: Iterator[tuple[Any, ...]], *,
              window: int, ordered: bool, timeout: float | None, operation: str,
              stats: TaskStats) -> Iterator[Any]:
@@ -111,14 +118,22 @@ def windowed(port: TaskPort, fn: Callable[..., Any], tasks: Iterator[tuple[Any, 
             if due is not None and due in ready:
                 deadline = None  # the next result's wait starts at the next next()
                 taken += 1
-                yield ready.pop(due)
+                value = ready.pop(due)
+                if isinstance(value, _Failed):
+                    raise value.error
+                yield value
                 continue
             if not pending:
                 break
             deadline = deadline or Deadline(operation, timeout)
             for handle in port.wait(pending.keys(), deadline):
-                out = port.output(handle)
-                ready[pending.pop(handle)] = out.value
+                index = pending.pop(handle)
+                try:
+                    out = port.output(handle)
+                except Exception as exc:  # raised where its results would have been
+                    ready[index] = _Failed(exc)
+                    continue
+                ready[index] = out.value
                 stats.add(out.cpu_s, out.work_s)
     except BaseException as exc:  # noqa: B036 - abandon() re-raises it (translated)
         port.abandon(list(pending), exc, operation)

@@ -148,3 +148,12 @@ def leave_segment_and_die(x: int) -> int:
             f.write(b"x" * 4096)
         os.kill(os.getpid(), signal.SIGKILL)
     return x
+
+
+def boom_on_3_others_slow(x: int) -> int:
+    """Item 3 fails at once; items before it take 0.3 s (so they finish after it)."""
+    if x == 3:
+        raise ValueError(f"kernel refused item {x}")
+    if x < 3:
+        time.sleep(0.3)
+    return x

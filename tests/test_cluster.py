@@ -295,7 +295,7 @@ def test_imap_streams_on_the_cluster_with_the_same_contract(cluster_processor) -
         [x * x for x in range(300)]
     got = []
     with pytest.raises(ValueError, match="kernel refused item 3") as info:
-        for v in p.imap(kernels.boom_on_3, range(10), chunksize=1):
+        for v in p.imap(kernels.boom_on_3_others_slow, range(10), chunksize=1):
             got.append(v)
     assert got == [0, 1, 2] and isinstance(info.value.__cause__, RemoteTraceback)
     for i, _ in enumerate(p.imap(kernels.sleep_then_return, itertools.repeat(0.01), chunksize=1)):

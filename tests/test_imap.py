@@ -185,6 +185,17 @@ def test_a_worker_exception_surfaces_at_its_task_with_earlier_results_yielded(
 
 
 @pytest.mark.timeout(60)
+def test_a_failure_that_comes_first_still_waits_for_the_results_before_it(
+        make_processor: Callable[..., Any]) -> None:
+    p = make_processor(4, execution="pool")
+    got: list[int] = []
+    with pytest.raises(ValueError, match="kernel refused item 3"):
+        for v in p.imap(kernels.boom_on_3_others_slow, range(8), chunksize=1):
+            got.append(v)
+    assert got == [0, 1, 2]  # they finished after item 3 failed, and were yielded first
+
+
+@pytest.mark.timeout(60)
 def test_a_killed_worker_is_a_worker_crash(make_processor: Callable[..., Any]) -> None:
     p = make_processor(2, execution="pool")
     with pytest.raises(WorkerCrashedError, match="imap"):

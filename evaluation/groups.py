@@ -1,0 +1,256 @@
+"""Run a command in a process group of its own, watched, capped, and killed as a group.
+
+The harness runs code it cannot trust this way - the original at sizes where it
+deadlocks (:mod:`evaluation.probe`), a candidate implementation (:mod:`evaluation.grade`).
+:func:`run_group` starts the command in a new session (its own process group), samples
+the group every 0.25 s, and ends it as soon as one of these is true::
+
+    crashes       the group grew past ``max_processes``, or past ``max_memory_share``
+                  of the machine's RAM
+    hangs         no CPU progress for 5 s and every thread of it waiting (/proc), with
+                  the evidence (:func:`evaluation.procstate.describe_block`)
+    over budget   the wall-clock budget ran out while it still computed
+
+When the command's own process exits, the members of its group still alive are counted
+(``stragglers``: processes it left behind), then the whole group is SIGKILLed, and any
+member still alive after that is counted too (``leftover``). Output goes to files, not
+pipes, so a command that prints without end cannot block on a full pipe.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+
+import psutil
+
+from .procstate import describe_block, threads_waiting
+
+__all__ = ["GroupRun", "run_group", "cpu_between", "group_members", "kill_group",
+           "IDLE_WINDOW_S", "IDLE_CPU_SHARE", "POLL_S"]
+
+#: Seconds without CPU progress (group CPU < 5 % of one core) that count as a hang.
+IDLE_WINDOW_S = 5.0
+IDLE_CPU_SHARE = 0.05
+POLL_S = 0.25
+#: Characters of a command's output kept.
+_OUTPUT_CHARS = 200_000
+
+Samples = list[tuple[float, dict[int, float]]]
+
+
+@dataclass
+class GroupRun:
+    """What one watched command did.
+
+    Attributes
+    ----------
+    kind : str
+        ``""`` if the command's process exited by itself, else ``"hangs"``,
+        ``"over budget"`` or ``"crashes"`` (a cap: it was killed).
+    detail : str
+        Why, in words (empty when it exited by itself).
+    returncode : int or None
+        Its exit status (negative: killed by that signal).
+    stdout, stderr : str
+        Its output (the last 200,000 characters of each).
+    seconds : float
+        Wall seconds until it exited or was stopped.
+    peak : int
+        Most processes of the group alive at once.
+    stragglers : int
+        Members of its group still alive when its own process exited.
+    leftover : int
+        Members still alive after the group was SIGKILLed (should be 0).
+    """
+
+    kind: str
+    detail: str
+    returncode: int | None
+    stdout: str
+    stderr: str
+    seconds: float
+    peak: int
+    stragglers: int
+    leftover: int
+
+
+def cpu_between(a: dict[int, float], b: dict[int, float]) -> tuple[float, int]:
+    """CPU seconds the group used from sample ``a`` to sample ``b``, and how many exited.
+
+    Per process, never as a difference of group totals: a process that exited between
+    the samples would otherwise subtract its whole CPU time (a negative share). A process
+    in both samples adds its own delta; one that is new in ``b`` adds its CPU time so
+    far; one that exited adds nothing more than ``a`` saw and is counted as exited.
+    """
+    used = sum(max(0.0, c - a.get(pid, 0.0)) for pid, c in b.items())
+    return used, sum(1 for pid in a if pid not in b)
+
+
+def group_members(pgid: int) -> list[int]:
+    """Pids of the live (not zombie) processes of process group ``pgid``."""
+    out = []
+    for p in psutil.process_iter(["pid"]):
+        try:
+            if os.getpgid(p.pid) == pgid and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p.pid)
+        except (OSError, psutil.Error):
+            continue
+    return out
+
+
+def kill_group(pgid: int) -> int:
+    """SIGKILL every process of group ``pgid``; how many were still there after 10 s."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        return 0
+    deadline = time.monotonic() + 10
+    left = group_members(pgid)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = group_members(pgid)
+    return len(left)
+
+
+def _stats(pgid: int) -> tuple[int, dict[int, float], int]:
+    """(live processes, CPU seconds per pid, RSS bytes) of group ``pgid``."""
+    cpu: dict[int, float] = {}
+    rss = alive = 0
+    for pid in group_members(pgid):
+        try:
+            p = psutil.Process(pid)
+            t = p.cpu_times()
+            cpu[pid] = t.user + t.system
+            rss += p.memory_info().rss
+            alive += 1
+        except psutil.Error:
+            continue
+    return alive, cpu, rss
+
+
+def _share(window: Samples) -> tuple[float, int]:
+    """(CPU share of one core, processes that exited) over ``window``'s samples.
+
+    Summed over consecutive samples, not taken between the window's ends: a worker
+    born and gone inside the window still counts (all but its last poll interval).
+    """
+    (t_a, _), (t_b, last) = window[0], window[-1]
+    used = sum(cpu_between(a, b)[0] for (_, a), (_, b) in pairwise(window))
+    exited = len({pid for _, c in window for pid in c} - last.keys())
+    return used / max(t_b - t_a, 1e-9), exited
+
+
+def _last_progress(samples: Samples) -> float:
+    """Time of the last sample by which the group had used CPU (at >= 5 % of a core)."""
+    for (t_a, a), (t_b, b) in reversed(list(pairwise(samples))):
+        if cpu_between(a, b)[0] >= IDLE_CPU_SHARE * (t_b - t_a):
+            return t_b
+    return samples[0][0]
+
+
+def _blocked(samples: Samples, t0: float, root: int) -> str | None:
+    """The hang's description if the group is blocked now, else None.
+
+    Blocked means: no CPU progress over the last :data:`IDLE_WINDOW_S` seconds *and*
+    every thread of every live process in a wait (``/proc``). A run is judged so as
+    soon as it is true, not when its budget ends: a deadlock does not resolve itself,
+    and the seconds of work before it are a fact worth reporting.
+    """
+    now = samples[-1][0]
+    window = [(t, c) for t, c in samples if t >= now - IDLE_WINDOW_S]
+    if now - t0 < IDLE_WINDOW_S or len(window) < 2:
+        return None
+    share, exited = _share(window)
+    live = list(window[-1][1])
+    if share >= IDLE_CPU_SHARE or threads_waiting(live) is not True:
+        return None
+    how = describe_block(root, [pid for pid in live if pid != root])
+    word = "deadlocks" if how.startswith("the parent joins") else "blocked"
+    gone = f", {exited} exited meanwhile" if exited else ""
+    return (f"{word} after {_last_progress(samples) - t0:.0f} s of work: no progress "
+            f"({share:.0%} CPU over the last {IDLE_WINDOW_S:g} s, every thread of "
+            f"{len(live)} processes waiting{gone}){': ' + how if how else ''}")
+
+
+def _expired(samples: Samples, now: float, alive: int, budget_s: float) -> tuple[str, str]:
+    """Budget spent and not seen blocked: still computing, or idle without evidence?"""
+    window = [(t, c) for t, c in samples if t >= now - IDLE_WINDOW_S]
+    if len(window) >= 2:
+        share, exited = _share(window)
+        gone = f", {exited} exited meanwhile" if exited else ""
+        span = window[-1][0] - window[0][0]
+        if share < IDLE_CPU_SHARE and threads_waiting(window[-1][1]) is None:
+            return "hangs", (f"no progress: {share:.0%} CPU over the last {span:.0f} s of "
+                             f"{budget_s:g} s, {alive} processes alive (thread states "
+                             f"unknown){gone}")
+        return "over budget", (f"still computing after {budget_s:g} s ({share:.0%} CPU over "
+                               f"the last {span:.0f} s, {alive} processes{gone})")
+    return "over budget", f"still running after {budget_s:g} s"
+
+
+def run_group(cmd: Sequence[str], budget_s: float, *, cwd: Path | None = None,
+              env: dict[str, str] | None = None, max_processes: int = 2000,
+              max_memory_share: float = 0.5) -> GroupRun:
+    """Run ``cmd`` in a process group of its own under the caps (see the module docstring).
+
+    Parameters
+    ----------
+    cmd : sequence of str
+        The command line.
+    budget_s : float
+        Wall seconds it may take.
+    cwd : Path, optional
+        Its working directory.
+    env : dict, optional
+        Its environment; default this process's.
+    max_processes : int
+        Kill the group when more processes than this are alive in it.
+    max_memory_share : float
+        Kill the group when its RSS exceeds this share of the machine's RAM.
+
+    Returns
+    -------
+    GroupRun
+    """
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        child = subprocess.Popen(list(cmd), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                 stdout=out, stderr=err, text=True, start_new_session=True)
+        ram = psutil.virtual_memory().total
+        t0 = time.monotonic()
+        samples: Samples = []
+        peak = 0
+        kind = detail = ""
+        while child.poll() is None:
+            alive, cpu, rss = _stats(child.pid)
+            now = time.monotonic()
+            peak = max(peak, alive)
+            samples.append((now, cpu))
+            if alive > max_processes:
+                kind, detail = "crashes", f"grew past {max_processes:,} processes (killed)"
+            elif rss > max_memory_share * ram:
+                kind, detail = "crashes", (f"used {rss / 2**30:.1f} GiB, over "
+                                           f"{max_memory_share:.0%} of RAM (killed)")
+            elif (stuck := _blocked(samples, t0, child.pid)) is not None:
+                kind, detail = "hangs", stuck
+            elif now - t0 > budget_s:
+                kind, detail = _expired(samples, now, alive, budget_s)
+            if kind:
+                break
+            time.sleep(POLL_S)
+        seconds = time.monotonic() - t0
+        stragglers = 0 if kind else len(group_members(child.pid))
+        leftover = kill_group(child.pid)
+        child.wait(timeout=30)
+        texts = []
+        for f in (out, err):
+            f.seek(0)
+            texts.append(f.read()[-_OUTPUT_CHARS:])
+    return GroupRun(kind, detail, child.returncode, texts[0], texts[1], seconds, peak,
+                    stragglers, leftover)
