@@ -1,0 +1,132 @@
+"""Grading candidates: specs, drop-in compatibility, verdicts, leftovers, exit codes."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from evaluation.candidates import CandidateError, materialize, parse_candidate
+from evaluation.grade import CANDIDATE_FAILED, compatibility, grade, main
+from evaluation.grade_child import decode, encode, shape_of
+from evaluation.workloads import load_workloads
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures" / "candidates"
+W = load_workloads(ROOT / "instances")
+DEFECTIVE = "tests/fixtures/candidates/defective.py"
+
+
+def _grade(spec: str, names: list[str] | None = None, **kw):  # noqa: ANN202 - a CandidateGrade
+    return grade(parse_candidate(spec, ROOT), W, names=names, **kw)
+
+
+# -- specs --------------------------------------------------------------------------------
+def test_specs_resolve_to_their_kind_or_say_what_is_wrong() -> None:
+    assert parse_candidate("optimized").target == "optimized"
+    c = parse_candidate("seq=tests/fixtures/candidates/sequential.py:Processor", ROOT)
+    assert (c.name, c.kind, c.cls) == ("seq", "file", "Processor") and Path(c.target).is_file()
+    assert parse_candidate("m=references.pool_processor:PoolProcessor", ROOT).kind == "module"
+    assert parse_candidate("d=baseline:UnoptimizedParallelProcessor", ROOT).kind == "dir"
+    p = parse_candidate("fix=patch:tests/fixtures/candidates/spawn_in_order.patch", ROOT)
+    assert (p.kind, p.cls) == ("patch", "UnoptimizedParallelProcessor")
+    bad = {"sequential.py:Processor": "NAME=SPEC",
+           "x=nowhere/missing.py:Processor": "no such file or folder",
+           "x=tests/fixtures/candidates/sequential.py": "must end in :ClassName",
+           "x=patch:missing.patch": "no patch file",
+           "baseline=optimized:OptimizedParallelProcessor": "not 'baseline' or 'optimized'",
+           "x=tests/fixtures/candidates:Processor": "has no __init__.py",
+           "x=not a module:Cls": "neither a file, a folder nor a dotted module name"}
+    for spec, words in bad.items():
+        with pytest.raises(CandidateError, match=words):
+            parse_candidate(spec, ROOT)
+
+
+@pytest.mark.timeout(60)
+def test_a_patch_that_does_not_apply_is_a_clear_error(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.patch"
+    broken.write_text("--- a/baseline/processor.py\n+++ b/baseline/processor.py\n"
+                      "@@ -1,1 +1,1 @@\n-no such line\n+x\n")
+    with pytest.raises(CandidateError, match="git apply"):
+        with materialize(parse_candidate(f"b=patch:{broken}", ROOT)):
+            pass
+
+
+# -- compatibility -------------------------------------------------------------------------
+def test_signatures_are_compared_by_position_keyword_kind_and_default() -> None:
+    orig = [["data", "POSITIONAL_OR_KEYWORD", False], ["chunk_size", "POSITIONAL_OR_KEYWORD", True]]
+    assert compatibility(orig, orig) == ""
+    assert compatibility(orig, [*orig, ["timeout", "KEYWORD_ONLY", True]]) == ""  # extra optional
+    assert compatibility(orig, [["x", "VAR_POSITIONAL", False], ["k", "VAR_KEYWORD", False]]) == ""
+    assert compatibility(orig, None) == "missing"
+    assert "no parameter 'chunk_size'" in compatibility(orig, orig[:1])
+    assert "has no default" in compatibility(orig, [orig[0], ["chunk_size", "POSITIONAL_OR_KEYWORD", False]])
+    assert "keyword-only" in compatibility(orig, [orig[0], ["chunk_size", "KEYWORD_ONLY", True]])
+    assert "not positional parameter 1" in compatibility(orig, [orig[1], orig[0]])
+    assert "extra required parameter 'mode'" in compatibility(orig, [*orig, ["mode", "KEYWORD_ONLY", False]])
+
+
+def test_results_travel_as_json_with_their_format() -> None:
+    value = {"a": [1, 2.5], 3: (4, 5)}
+    assert decode(encode(value)) == {"a": [1, 2.5], 3: [4, 5]}
+    assert shape_of([1.0, 2.0]) == "list[float]" and shape_of({"w": 3}) == "dict[str, int]"
+    assert shape_of([[1, 2], [3]]) == "list[list[int]]" and shape_of([]) == "list[]"
+    np = pytest.importorskip("numpy")
+    assert shape_of(np.zeros(3)) == "ndarray[float64]"
+
+
+# -- verdicts ------------------------------------------------------------------------------
+@pytest.mark.timeout(120)
+def test_the_correct_slow_candidate_passes_every_method() -> None:
+    g = _grade("seq=tests/fixtures/candidates/sequential.py:Processor")
+    assert g.passed, g.failures()
+    assert {c.operation for c in g.calls} == set(W.operations)
+    assert all(c["compatible"] for c in g.compat) and len(g.compat) == 16
+
+
+@pytest.mark.timeout(180)
+def test_each_defective_candidate_gets_exactly_its_verdict() -> None:
+    cases = {  # class: (operation, verdict, words in its detail)
+        "WrongItem": ("process_data_spawn_per_item", "wrong result", "first: item 3"),
+        "Hangs": ("run_pipeline", "hangs", "no progress"),
+        "LeaksAChild": ("parallel_sum_spawn_many", "left behind", "left 1 process running"),
+        "MissingMethod": ("map_reduce_word_count", "missing", "absent"),
+        "ChangedSignature": ("parallel_sum_spawn_many", "raises", "chunk_size"),
+        "ExitsTheProcess": ("compute_statistics_sequential", "crashes", "exited with code 3"),
+    }
+    ops = sorted({op for op, _, _ in cases.values()})
+    t0 = time.monotonic()
+    for cls, (op, verdict, words) in cases.items():
+        g = _grade(f"{cls.lower()}={DEFECTIVE}:{cls}", ops, budget_s=20.0)
+        bad = [c for c in g.calls if c.verdict != "ok"]
+        assert [(c.operation, c.verdict) for c in bad] == [(op, verdict)], (cls, g.failures())
+        assert words in bad[0].detail, (cls, bad[0].detail)
+        assert not g.passed
+    compat = {c["method"]: c for c in _grade(f"sig={DEFECTIVE}:ChangedSignature", []).compat}
+    assert compat["parallel_sum_spawn_many"]["detail"] == \
+        "no parameter 'chunk_size'; extra required parameter 'mode'"
+    print(f"\n[figure] six defective candidates graded on {len(ops)} operations in "
+          f"{time.monotonic() - t0:.1f} s")
+
+
+@pytest.mark.timeout(120)
+def test_a_patch_against_the_baseline_is_graded_as_the_patched_original() -> None:
+    ops = ["process_data_spawn_per_item"]
+    fixed = _grade("fix=patch:tests/fixtures/candidates/spawn_in_order.patch", ops)
+    assert [c.verdict for c in fixed.calls] == ["ok"], fixed.failures()
+    original = _grade("baseline", ops)  # the unpatched original returns completion order
+    assert [c.verdict for c in original.calls] == ["wrong result"]
+    assert original.calls[0].detail == "the right results in the wrong order"
+
+
+@pytest.mark.timeout(120)
+def test_the_command_exits_4_when_a_candidate_fails_and_2_for_a_bad_spec(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out = tmp_path / "grades.json"
+    code = main([f"wrong={ROOT / DEFECTIVE}:WrongItem", "--only", "process_data_spawn_per_item",
+                 "--json", str(out)])
+    assert code == CANDIDATE_FAILED
+    assert "wrong result" in capsys.readouterr().out and '"passed": false' in out.read_text()
+    assert main(["nonsense"]) == 2
+    assert main([f"seq={FIXTURES / 'sequential.py'}:Processor", "--only",
+                 "parallel_find_primes"]) == 0
