@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test lint report quick-report compare demo bench bench-quick patch clean
+.PHONY: setup test lint report quick-report grade compare demo bench bench-quick patch clean
 
 setup: $(STAMP)
 
@@ -30,6 +30,10 @@ report: $(STAMP)
 
 quick-report: $(STAMP)
 	$(BIN)/python -m evaluation --quick
+
+## Grade an implementation of the original's API: make grade CANDIDATE=name=module:Class
+grade: $(STAMP)
+	$(BIN)/python -m evaluation.grade $(CANDIDATE)
 
 ## The report plus "Changes since REF" (default main); exit 1 on a significant slow-down.
 REF ?= main

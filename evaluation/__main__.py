@@ -12,9 +12,18 @@ Steps
    ``results.csv``, ``report.md``, ``report.html``, PNG plots, and ``raw/`` (JUnit XML,
    asv results, ``run.json``, logs) from which ``--from-results`` rebuilds it.
 
+With ``--candidate NAME=SPEC`` (repeatable; :mod:`evaluation.candidates`), and in a full
+run the two peers a user would pick instead (:mod:`references`: ``multiprocessing.Pool``
+and joblib) unless ``--no-peers``: each is graded (:mod:`evaluation.grade`: drop-in
+compatibility, every operation's result, leftovers) and, in a full run, timed beside the
+optimized processor at the seed's sizes -> ``raw/candidates.json``, the report's
+"Candidates" section.
+
 Exit status: 0 all good; 1 the optimized implementation failed a gate or a test (or
-its test run did not complete); 2 bad command line; 3 the run is incomplete (e.g. asv
-produced no results) although the optimized implementation failed nothing.
+its test run did not complete); 2 bad command line (or a candidate spec that does not
+resolve); 3 the run is incomplete (e.g. asv produced no results) although the optimized
+implementation failed nothing; 4 a ``--candidate`` failed its grading and nothing above
+did (a peer's failure is reported, never an exit code).
 """
 from __future__ import annotations
 
@@ -30,8 +39,10 @@ from typing import Any
 from tqdm import tqdm
 
 from .asv_results import asv_paths, collect_results, run_asv, suite_of
+from .candidates import CandidateError, parse_candidate
 from .compare import DEFAULT_FACTOR, compare_results, ref_results
 from .environment import describe_environment, git_commit
+from .grade import PEERS, grade, time_at_seed
 from .probe import ProbeOutcome, probe_all
 from .report import RAW_DIR, build_report, write_report
 from .run_tests import marker_expression, run_pytest
@@ -83,6 +94,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="seconds the whole baseline probe may take (default 300)")
     p.add_argument("--no-probe", action="store_true",
                    help="do not probe the baseline beyond its benchmark sizes")
+    p.add_argument("--candidate", action="append", default=[], metavar="NAME=SPEC",
+                   help="also grade this implementation (module:Class, file.py:Class, "
+                        "folder:Class or patch:file.patch; repeatable): exit 4 if it fails")
+    p.add_argument("--no-peers", action="store_true",
+                   help="do not grade the Pool and joblib peers (graded by default in a "
+                        "full run)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -169,6 +186,9 @@ def _run_all(args: argparse.Namespace, out_dir: Path) -> None:
                                                "command": res.command}
             if res.problem:
                 run["problems"].append(_problem("pytest", impl, res.problem))
+        if args.candidate or (not args.quick and not args.no_peers):
+            bar.update(100, "grading candidates")
+            _grade_stage(args, raw, run)
         if probing:
             bar.stage(len(impls), "probe baseline")
             _probe_stage(args, raw, run, bar)
@@ -212,6 +232,30 @@ def _reuse_asv_stage(results_dir: Path, commit: str, raw: Path, run: dict[str, A
         collect_results(src, commit, raw / "asv")
     except FileNotFoundError as exc:
         run["problems"].append(_problem("asv", None, f"--reuse-asv {src}: {exc}"))
+
+
+def _grade_stage(args: argparse.Namespace, raw: Path, run: dict[str, Any]) -> None:
+    """Grade the candidates (and the peers), and time them at the seed's sizes -> raw/candidates.json."""
+    t0 = time.monotonic()
+    full = not args.quick
+    given = [parse_candidate(c) for c in args.candidate]
+    peers = [] if args.quick or args.no_peers else [parse_candidate(c) for c in PEERS]
+    workloads = load_workloads()
+    grades = []
+    for c in [*peers, *given]:
+        try:
+            g = grade(c, workloads, full=full).as_dict()
+        except CandidateError as exc:  # a patch that does not apply: that candidate fails
+            g = {"name": c.name, "spec": c.spec, "loads": False, "load_error": str(exc),
+                 "passed": False, "failures": [f"does not load: {exc}"]}
+        g["peer"] = c in peers
+        grades.append(g)
+    speed = {c.name: time_at_seed(c, workloads) for c in
+             [parse_candidate("optimized"), *peers, *given]} if full else {}
+    (raw / "candidates.json").write_text(json.dumps({"grades": grades, "speed": speed},
+                                                    indent=2), encoding="utf-8")
+    run["stages"]["grade"] = {"seconds": round(time.monotonic() - t0, 1),
+                              "candidates": [g["name"] for g in grades]}
 
 
 def _probe_stage(args: argparse.Namespace, raw: Path, run: dict[str, Any],
@@ -279,10 +323,17 @@ def main(argv: list[str] | None = None) -> int:
     -------
     int
         Exit status (module docstring): 0 pass, 1 the optimized implementation failed,
-        2 bad command line, 3 incomplete run. The report is written in every case but 2.
+        2 bad command line, 3 incomplete run, 4 a ``--candidate`` failed. The report is
+        written in every case but 2.
     """
     args = _parser().parse_args(argv)
     t0 = time.monotonic()
+    try:
+        for spec in args.candidate:  # before anything runs: a spec that does not resolve
+            parse_candidate(spec)
+    except CandidateError as exc:
+        print(f"error: --candidate: {exc}", file=sys.stderr)
+        return 2
     if args.from_results:
         src = args.from_results.resolve()
         if not (src / RAW_DIR).is_dir():

@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
@@ -43,13 +44,17 @@ from .groups import GroupRun, run_group
 from .results_diff import difference, same
 from .workloads import Operation, Workloads, build_args, load_workloads
 
-__all__ = ["grade", "CandidateGrade", "CallVerdict", "compatibility", "CANDIDATE_FAILED",
-           "main"]
+__all__ = ["grade", "time_at_seed", "CandidateGrade", "CallVerdict", "compatibility",
+           "CANDIDATE_FAILED", "PEERS", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Exit code of ``python -m evaluation.grade`` (and of ``python -m evaluation
 #: --candidate``) when a candidate failed.
 CANDIDATE_FAILED = 4
+#: The implementations a user would pick instead (:mod:`references`), graded by default in
+#: a full report.
+PEERS = ("pool=references.pool_processor:PoolProcessor",
+         "joblib=references.joblib_processor:JoblibProcessor")
 #: Wall seconds one graded call may take (quick / full grading).
 CALL_BUDGET_S = {"quick": 30.0, "full": 120.0}
 _SHM = Path("/dev/shm")
@@ -190,7 +195,11 @@ def _leftovers(run: GroupRun, shm_before: set[str], tmp: Path) -> list[str]:
     new = sorted(p.name for p in _SHM.glob("*")) if _SHM.is_dir() else []
     shm = [n for n in new if n not in shm_before]
     for n in shm:
-        (_SHM / n).unlink(missing_ok=True)
+        entry = _SHM / n
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
     if shm:
         out.append(f"left {len(shm)} /dev/shm entr{'ies' if len(shm) > 1 else 'y'} "
                    f"({', '.join(shm[:3])})")
@@ -207,7 +216,13 @@ def _grade_call(candidate: Candidate, op: Operation, size: int, budget_s: float,
         env = {**os.environ, "TMPDIR": tmp}
         run, report = _child(candidate, ["call", op.name, str(size)], budget_s, env)
         left = _leftovers(run, shm_before, Path(tmp))
-    if run.kind:
+    if run.kind and report is not None and "error" not in report:
+        # It answered, then its exit blocked: on the processes it left (multiprocessing
+        # joins them at exit), or on something else it left waiting.
+        verdict = _judge(op, size, report, oracle)
+        left.insert(0, f"its process could not exit after answering ({run.kind}: "
+                       f"{run.detail})")
+    elif run.kind:
         verdict = CallVerdict(op.name, size, run.kind, run.detail)
     elif report is None:
         verdict = CallVerdict(op.name, size, "crashes", _no_report(run))
@@ -292,6 +307,53 @@ def grade(candidate: Candidate, workloads: Workloads, *, full: bool = False,
                 if on_call:
                     on_call(verdict)
     return result
+
+
+# -- speed beside the optimized processor ----------------------------------------------------
+def time_at_seed(candidate: Candidate, workloads: Workloads, *, repeat: int = 3,
+                 budget_s: float = 120.0, names: Iterable[str] | None = None
+                 ) -> list[dict[str, Any]]:
+    """Best of ``repeat`` warm calls per operation at its seed's size, in a watched child each.
+
+    Parameters
+    ----------
+    candidate : Candidate
+        What to time (``optimized`` too, for the ratios).
+    workloads : Workloads
+        The operations.
+    repeat : int
+        Timed calls per operation (after one warm-up call at a small size).
+    budget_s : float
+        Wall seconds per operation (all its calls).
+    names : iterable of str, optional
+        Operations; default all.
+
+    Returns
+    -------
+    list of dict
+        ``{"operation", "size", "seconds" (None if it did not finish), "verdict", "detail"}``:
+        verdict ``ok``, or what stopped it (``over budget``, ``raises``...).
+    """
+    from .analysis import reference_size
+
+    wanted = set(names) if names is not None else None
+    out = []
+    with materialize(candidate) as code:
+        for op in workloads.operations.values():
+            if wanted is not None and op.name not in wanted:
+                continue
+            size = reference_size(op)[0]
+            run, report = _child(code, ["call", op.name, str(size), str(repeat)], budget_s)
+            row: dict[str, Any] = {"operation": op.name, "size": size, "seconds": None}
+            if report is not None and "error" not in report:
+                row.update(seconds=float(report["seconds"]), verdict="ok", detail="")
+            elif run.kind:
+                row.update(verdict=run.kind, detail=run.detail)
+            else:
+                row.update(verdict="raises" if report else "crashes",
+                           detail=report["error"] if report else _no_report(run))
+            out.append(row)
+    return out
 
 
 # -- the command ----------------------------------------------------------------------------

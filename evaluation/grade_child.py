@@ -6,16 +6,17 @@ evaluation's own process with a candidate in it)::
     python -m evaluation.grade_child CANDIDATE_JSON compat NAMES_JSON
         the candidate class's methods (present? signature?), whether it is a context
         manager, and which of the original's module-level helpers its module has
-    python -m evaluation.grade_child CANDIDATE_JSON call OPERATION SIZE
+    python -m evaluation.grade_child CANDIDATE_JSON call OPERATION SIZE [REPEAT]
         builds the operation's arguments with the harness's own generators (before the
         candidate is imported), constructs ``Class(4, 0.0)`` (4 workers, the compute
         workload), calls the method once, closes the processor (``close()`` and/or
         ``cleanup()``, whichever it has), and reports the result's JSON encoding, its
-        shape (``list[float]``...) and the call's seconds - or the exception it raised
+        shape (``list[float]``...) and the call's seconds - or the exception it raised.
+        With REPEAT > 0: one warm-up call at the smallest benchmark size, then the best
+        of REPEAT timed calls (no value: the seed sizes' results are large)
 
-The report is the last stdout line that starts with :data:`MARK`; the process then ends
-at once (``os._exit``), so a process the candidate left running is found as such by the
-grader. The parent, not this process, compares results with the oracle.
+The report is the last stdout line that starts with :data:`MARK`. The parent, not this
+process, compares results with the oracle: a candidate cannot grade itself.
 """
 from __future__ import annotations
 
@@ -23,7 +24,6 @@ import importlib
 import importlib.util
 import inspect
 import json
-import os
 import sys
 import time
 import traceback
@@ -138,23 +138,32 @@ def _compat(candidate: dict[str, Any], names: list[str]) -> dict[str, Any]:
             "helpers": {h: callable(getattr(module, h, None)) for h in HELPERS}}
 
 
-def _call(candidate: dict[str, Any], name: str, size: int) -> dict[str, Any]:
+def _call(candidate: dict[str, Any], name: str, size: int, repeat: int) -> dict[str, Any]:
+    """One call (``repeat`` 0), or the best of ``repeat`` timed calls after a warm-up one."""
     import optimized  # the harness's generators: the candidate never builds its input
     from evaluation.workloads import build_args, load_workloads
 
     op = load_workloads().operations[name]
     args = build_args(op, size, optimized)
+    warm = build_args(op, min(op.sizes["baseline"]), optimized) if repeat else None
     cls = load_class(candidate)
     proc = cls(4, 0.0)
+    method = getattr(proc, name)
     try:
-        t0 = time.perf_counter()
-        result = getattr(proc, name)(*args, **dict(op.call))
-        seconds = time.perf_counter() - t0
+        if warm is not None:  # pools and executors start on first use: not what is timed
+            method(*warm, **dict(op.call))
+        times = []
+        for _ in range(max(1, repeat)):
+            t0 = time.perf_counter()
+            result = method(*args, **dict(op.call))
+            times.append(time.perf_counter() - t0)
     finally:
         for closer in ("close", "cleanup"):
             if callable(getattr(proc, closer, None)):
                 getattr(proc, closer)()
-    return {"seconds": seconds, "shape": shape_of(result), "value": encode(result)}
+    if repeat:
+        return {"seconds": min(times), "shape": shape_of(result)}
+    return {"seconds": times[0], "shape": shape_of(result), "value": encode(result)}
 
 
 def main(argv: list[str]) -> None:
@@ -163,17 +172,15 @@ def main(argv: list[str]) -> None:
         if mode == "compat":
             report: dict[str, Any] = _compat(candidate, json.loads(argv[2]))
         else:
-            report = _call(candidate, argv[2], int(argv[3]))
+            report = _call(candidate, argv[2], int(argv[3]), int(argv[4]) if len(argv) > 4 else 0)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, whatever it is
         report = {"error": f"{type(exc).__name__}: {exc}"[:500],
                   "traceback": "".join(traceback.format_exc())[-2000:]}
     sys.stdout.write("\n" + MARK + json.dumps(report) + "\n")
     sys.stdout.flush()
-    sys.stderr.flush()
-    # Now, not through the interpreter's exit: multiprocessing would join any process the
-    # candidate left running, and the grader could not tell a leak from a hang. Whatever
-    # is left is counted (and killed) by the grader.
-    os._exit(0)
+    # The interpreter then exits normally, so the candidate's own exit handlers run (joblib
+    # removes its folders, loky stops its workers). If that exit waits for a process the
+    # candidate left running, the grader sees the report and then a hang: a leak.
 
 
 if __name__ == "__main__":

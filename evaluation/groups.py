@@ -65,7 +65,8 @@ class GroupRun:
     peak : int
         Most processes of the group alive at once.
     stragglers : int
-        Members of its group still alive when its own process exited.
+        Members of its group other than its own process still alive when that process
+        exited or was stopped.
     leftover : int
         Members still alive after the group was SIGKILLed (should be 0).
     """
@@ -245,7 +246,7 @@ def run_group(cmd: Sequence[str], budget_s: float, *, cwd: Path | None = None,
                 break
             time.sleep(POLL_S)
         seconds = time.monotonic() - t0
-        stragglers = 0 if kind else len(group_members(child.pid))
+        stragglers = len([pid for pid in group_members(child.pid) if pid != child.pid])
         leftover = kill_group(child.pid)
         child.wait(timeout=30)
         texts = []

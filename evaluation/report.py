@@ -29,7 +29,16 @@ import pandas as pd
 from . import analysis as A
 from .asv_results import RESULT_COLUMNS, load_results
 from .baseline_truth import apply_probe, baseline_at_seed_size, load_probe, probe_points
+from .candidates_report import (
+    failed_candidates,
+    failures_table,
+    load_candidates,
+    overview_table,
+    slower_rows,
+    speed_table,
+)
 from .compare import Comparison
+from .grade import CANDIDATE_FAILED
 from .growth import growth_table
 from .plots import plot_changes, plot_scaling, plot_speedups
 from .reliability import reliability_summary, reliability_table
@@ -69,6 +78,7 @@ class ReportData:
     reliability: dict[str, Any] = field(default_factory=dict)
     comparison: Comparison | None = None  # --compare REF
     probe: list[dict[str, Any]] | None = None  # the baseline probe's outcomes
+    candidates: dict[str, Any] | None = None  # graded candidates (raw/candidates.json)
 
 
 # --------------------------------------------------------------------------- building
@@ -238,6 +248,12 @@ def build_report(raw: Path, workloads: Workloads) -> ReportData:
     targets = A.target_verdicts(bench, workloads, str(run.get("mode", "unknown")))
     gates = A.gate_verdicts(tests, figures, workloads, impls_run)
     code, reasons = A.exit_status(tests, gates, problems, impls_run)
+    candidates = load_candidates(raw)
+    failed = failed_candidates(candidates)
+    if failed:
+        reasons.append(f"candidate(s) failed their grading: {', '.join(failed)} (see the "
+                       f"Candidates section)")
+        code = code or CANDIDATE_FAILED
     run = dict(run, problems=problems)
     return ReportData(
         run=run, impls_run=impls_run, tests=tests, bench=bench, figures=figures, gates=gates,
@@ -245,7 +261,7 @@ def build_report(raw: Path, workloads: Workloads) -> ReportData:
         defects=A.baseline_defects(tests), opt_failures=A.optimized_failures(tests),
         tests_summary=A.tests_summary(tests, IMPLEMENTATIONS), exit_code=code,
         exit_reasons=reasons, targets=targets, notes=_notes(run, gates, bench, figures, targets),
-        reliability=reliability_summary(tests), probe=probe)
+        reliability=reliability_summary(tests), probe=probe, candidates=candidates)
 
 
 # --------------------------------------------------------------------------- JSON / CSV
@@ -327,6 +343,7 @@ def report_json(data: ReportData, workloads: Workloads, links: dict[str, str]) -
         "reliability": data.reliability,
         "baseline_at_seed_size": baseline_at_seed_size(data.figures),
         "baseline_probe": data.probe,
+        "candidates": data.candidates,
         "growth": _records(growth_table(data.bench, workloads)),
         "changes_since": None if data.comparison is None else {
             "ref": data.comparison.ref, "head": data.comparison.head,
@@ -506,6 +523,7 @@ def sections(data: ReportData, workloads: Workloads, links: dict[str, str]) -> l
     if data.comparison is not None:
         out.append(_changes_section(data.comparison, data.plots))
     out += _test_sections(data)
+    out += _candidate_sections(data)
     out += _benchmark_sections(data, workloads)
     env_par = [f"[{k}]({v})" for k, v in links.items()]
     out.append(Section("Environment", env_par,
@@ -549,6 +567,35 @@ def _test_sections(data: ReportData) -> list[Section]:
             "From the failure messages of the baseline's test run: " +
             (", ".join(f"{n} x {c}" for c, n in counts.items()) or "none") + "."],
             data.defects))
+    return out
+
+
+def _candidate_sections(data: ReportData) -> list[Section]:
+    """Graded candidates and peers: verdicts, failures, times beside ours."""
+    if data.candidates is None:
+        return []
+    out = [Section("Candidates", [
+        "Each candidate is graded as any implementation of the original's API would be "
+        "(`python -m evaluation.grade`): every public method of the original present with a "
+        "signature that accepts the original's parameters; every operation called, in a "
+        "process group of its own under a time budget, on inputs the harness builds, and "
+        "its result compared here with the optimized processor's (in-process); processes, "
+        "/dev/shm entries and temporary files it left are removed and reported. Peers are "
+        "the implementations a user would pick instead (`references/`)."],
+        overview_table(data.candidates))]
+    fails = failures_table(data.candidates)
+    if not fails.empty:
+        out.append(Section("Candidate failures", [], fails))
+    speed = speed_table(data.candidates)
+    if not speed.empty:
+        faster = slower_rows(data.candidates)
+        out.append(Section("Candidates and peers at the seed's sizes", [
+            "Best of 3 warm calls per operation (after one warm-up call), each implementation "
+            "in a process of its own, one after another in this run; a ratio above 1 means "
+            "the optimized processor is faster. These are single-run timings, not asv's "
+            "statistics: read small differences as noise. " +
+            ("Where the optimized processor was not the fastest: " + "; ".join(faster) + "."
+             if faster else "The optimized processor was the fastest on every row.")], speed))
     return out
 
 

@@ -130,3 +130,40 @@ def test_the_command_exits_4_when_a_candidate_fails_and_2_for_a_bad_spec(
     assert main(["nonsense"]) == 2
     assert main([f"seq={FIXTURES / 'sequential.py'}:Processor", "--only",
                  "parallel_find_primes"]) == 0
+
+
+@pytest.mark.timeout(120)
+def test_the_report_shows_candidates_and_a_failed_one_exits_4(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    import shutil
+
+    from evaluation.report import build_report, report_json, write_report
+    raw = tmp_path / "raw"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "evaluation" / "raw", raw)
+    ops = ["parallel_find_primes"]
+    grades = []
+    for spec, peer in (("pool=references.pool_processor:PoolProcessor", True),
+                       (f"wrong={DEFECTIVE}:WrongItem", False)):
+        g = _grade(spec, ops + ["process_data_spawn_per_item"]).as_dict()
+        grades.append({**g, "peer": peer})
+    speed = {"optimized": [{"operation": ops[0], "size": 10**6, "seconds": 0.002,
+                            "verdict": "ok", "detail": ""}],
+             "pool": [{"operation": ops[0], "size": 10**6, "seconds": 0.001, "verdict": "ok",
+                       "detail": ""}]}
+    before = build_report(raw, W).exit_code
+    (raw / "candidates.json").write_text(json.dumps({"grades": grades, "speed": speed}))
+    data = build_report(raw, W)
+    # 4 unless the run already failed for another reason (then that code stands)
+    assert data.exit_code == (before or CANDIDATE_FAILED), (before, data.exit_reasons)
+    assert any("wrong" in r for r in data.exit_reasons), data.exit_reasons
+    import evaluation.analysis as analysis
+    monkeypatch.setattr(analysis, "exit_status", lambda *a: (0, []))  # the rest passed
+    assert build_report(raw, W).exit_code == CANDIDATE_FAILED
+    body = report_json(data, W, {})
+    assert [g["name"] for g in body["candidates"]["grades"]] == ["pool", "wrong"]
+    write_report(data, W, tmp_path / "out")
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "## Candidates" in md and "pool (peer)" in md and "FAIL" in md
+    assert "wrong result" in md  # the failure, with its reason
+    assert "0.50x" in md and "Where the optimized processor was not the fastest" in md
