@@ -23,6 +23,8 @@ from typing import Any
 import psutil
 import pytest
 
+from evaluation.candidates import CandidateError, materialize, parse_candidate
+from evaluation.grade_child import load_class
 from evaluation.workloads import IMPLEMENTATIONS, Workloads, load_workloads
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +37,8 @@ _SESSION_TMP: Path | None = None
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Give the session a temp dir of its own, so the guard sees only our files."""
+    """Check ``--impl`` at once; give the session a temp dir of its own (for the guard)."""
+    _impl_name(config)  # a candidate spec that does not resolve: a usage error, exit 4
     global _SESSION_TMP
     _SESSION_TMP = Path(tempfile.mkdtemp(prefix=f"ppd-tests-{os.getpid()}-"))
     os.environ["TMPDIR"] = str(_SESSION_TMP)
@@ -70,14 +73,20 @@ def _temp_entries() -> set[str]:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--impl", choices=IMPLEMENTATIONS, default=None,
-                     help="implementation under test (default: $PPD_IMPL or 'optimized')")
+    parser.addoption("--impl", default=None,
+                     help="implementation under test: baseline, optimized, or a candidate "
+                          "NAME=SPEC (module:Class, file.py:Class, folder:Class, "
+                          "patch:file.patch); default: $PPD_IMPL or 'optimized'")
 
 
 def _impl_name(config: pytest.Config) -> str:
     name = config.getoption("--impl") or os.environ.get("PPD_IMPL", "optimized")
     if name not in IMPLEMENTATIONS:
-        raise pytest.UsageError(f"PPD_IMPL must be one of {IMPLEMENTATIONS}, got {name!r}")
+        try:
+            parse_candidate(name, ROOT)
+        except CandidateError as exc:
+            raise pytest.UsageError(f"--impl / PPD_IMPL must be one of {IMPLEMENTATIONS} or a "
+                                    f"candidate NAME=SPEC: {exc}") from None
     return name
 
 
@@ -93,14 +102,26 @@ def impl(pytestconfig: pytest.Config) -> str:
 
 @pytest.fixture(scope="session")
 def impl_module(impl: str) -> Any:
-    """The package under test (``optimized`` or ``baseline``): class + generators."""
-    return importlib.import_module(impl)
+    """The package whose generators build inputs: the implementation's, or for a
+    candidate the harness's own (a candidate never builds its workloads)."""
+    return importlib.import_module(impl if impl in IMPLEMENTATIONS else "optimized")
 
 
 @pytest.fixture(scope="session")
-def processor_class(impl_module: Any, impl: str) -> type:
-    return getattr(impl_module, "OptimizedParallelProcessor" if impl == "optimized"
-                   else "UnoptimizedParallelProcessor")
+def processor_class(impl: str) -> Iterator[type]:
+    """The class under test: one of the two packages', or a candidate's (imported here).
+
+    A candidate is run like the baseline: the tests of the original's API apply to it,
+    the tests of this project's own extensions are skipped as not applicable.
+    """
+    if impl in IMPLEMENTATIONS:
+        yield getattr(importlib.import_module(impl), "OptimizedParallelProcessor"
+                      if impl == "optimized" else "UnoptimizedParallelProcessor")
+        return
+    from tests import budget
+    budget.IN_PROCESS = True  # see tests.budget: a candidate may keep a pool
+    with materialize(parse_candidate(impl, ROOT)) as code:
+        yield load_class(code.as_dict())
 
 
 @pytest.fixture(scope="session")
@@ -154,8 +175,11 @@ def make_processor(processor_class: type, impl: str) -> Iterator[Callable[..., A
 @pytest.fixture
 def optimized_only(impl: str) -> None:
     """Skip a test of the optimized processor's own options (paths, stages, timeouts)."""
-    if impl != "optimized":
+    if impl == "baseline":
         pytest.skip("an optimized-only option or path: the baseline has no such thing")
+    if impl != "optimized":
+        pytest.skip("not applicable: tests an extension of this project (the candidate "
+                    "implements the original's API)")
 
 
 @pytest.fixture(scope="module", params=["inline", "pool"])

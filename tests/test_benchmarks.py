@@ -45,6 +45,8 @@ SHM_DIR = Path("/dev/shm")
 #: Public processor methods that are lifecycle or introspection, not operations on data.
 #: Start-up and shutdown are benchmarked on their own (``bench_startup``).
 NOT_OPERATIONS = {"close", "cleanup", "terminate", "join", "worker_pids", "chunk_size",
+                  # the original's JSON file helpers, kept for code that calls them (D3)
+                  "serialize_to_file", "deserialize_from_file",
                   # the original's in-process helpers, kept for compatibility (R8); their
                   # work is benchmarked through parallel_find_primes / map_reduce_word_count
                   "find_primes_worker", "map_reduce_word_count_mapper"}

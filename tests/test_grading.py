@@ -167,3 +167,23 @@ def test_the_report_shows_candidates_and_a_failed_one_exits_4(
     assert "## Candidates" in md and "pool (peer)" in md and "FAIL" in md
     assert "wrong result" in md  # the failure, with its reason
     assert "0.50x" in md and "Where the optimized processor was not the fastest" in md
+
+
+@pytest.mark.timeout(180)
+def test_the_test_suite_runs_on_a_candidate_and_skips_what_does_not_apply() -> None:
+    import subprocess
+    import sys
+    spec = f"seq={FIXTURES / 'sequential.py'}:Processor"
+    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/test_primes.py", "-q",
+                           "-p", "no:cacheprovider", "-p", "no:randomly", "--impl", spec,
+                           "-rs"], cwd=ROOT, capture_output=True, text=True, timeout=170)
+    out = proc.stdout
+    assert f"implementation under test: {spec}" in out or "passed" in out, out[-3000:]
+    assert "not applicable: tests an extension of this project" in out, out[-3000:]
+    # the slow, correct candidate: every test of the original's API passes but the R5 gate
+    assert "1 failed" in out and "test_gate_R5_primes_below_one_million_under_500ms" in out, \
+        out[-3000:]
+    bad = subprocess.run([sys.executable, "-m", "pytest", "tests/test_primes.py", "-q",
+                          "-p", "no:cacheprovider", "--impl", "x=nowhere.py:Cls"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 4 and "no such file or folder" in bad.stderr + bad.stdout

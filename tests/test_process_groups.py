@@ -23,7 +23,9 @@ shells = [subprocess.Popen(["sh", "-c", body], start_new_session=True)
           for body in ("sleep 120 & sleep 120", "trap '' TERM; sleep 120 & sleep 120")]
 for s in shells:
     process_groups.register(s.pid)
-time.sleep(1.0)  # the shells have started their sleeps
+end = time.monotonic() + 20  # until each shell has started its two sleeps (slow under load)
+while time.monotonic() < end and any(len(psutil.Process(s.pid).children()) < 2 for s in shells):
+    time.sleep(0.05)
 print(" ".join(str(p.pid) for s in shells
                for p in [psutil.Process(s.pid), *psutil.Process(s.pid).children()]), flush=True)
 sys.stdin.readline()  # the test has seen them all alive
