@@ -586,7 +586,7 @@ def gate_verdicts(tests: pd.DataFrame, figures: pd.DataFrame, workloads: Workloa
 
 # --------------------------------------------------------------------------- benchmark targets
 #: Columns of :func:`target_verdicts`.
-TARGET_COLUMNS = ["target", "issue", "text", "measured", "figure", "comparison", "limit",
+TARGET_COLUMNS = ["target", "text", "measured", "figure", "comparison", "limit",
                   "verdict", "reason", "numerator", "denominator"]
 #: The verdicts of a benchmark target.
 TARGET_VERDICTS = ("met", "NOT met", "not measured")
@@ -693,7 +693,7 @@ def target_verdicts(bench: pd.DataFrame, workloads: Workloads, mode: str = "full
             verdict = "met" if _COMPARE[t.comparison](value, t.limit) else "NOT met"
             if verdict == "NOT met" and t.known_limit:
                 reason = f"known limit: {t.known_limit}"
-        rows.append({"target": t.id, "issue": t.issue, "text": t.text, "measured": value,
+        rows.append({"target": t.id, "text": t.text, "measured": value,
                      "figure": text or "n/a", "comparison": t.comparison, "limit": t.limit,
                      "verdict": verdict, "reason": reason,
                      "numerator": t.numerator.describe(),

@@ -86,7 +86,7 @@ class BenchSelector:
 
 @dataclass(frozen=True)
 class BenchmarkTarget:
-    """A benchmark target stated by an issue (not a pytest gate), judged on asv results.
+    """A figure a benchmark must reach (not a pytest gate), judged on asv results.
 
     ``kind == "ratio"``: the median of ``numerator`` over the median of the
     ``denominator`` (the smallest of several - "the better of" - when it lists more
@@ -99,7 +99,6 @@ class BenchmarkTarget:
     """
 
     id: str
-    issue: int
     text: str
     kind: str
     numerator: BenchSelector
@@ -250,14 +249,11 @@ def _parse_target(raw: Any, where: str) -> BenchmarkTarget:
     limit = _need(raw, "limit", (int, float), where)
     if not limit > 0:
         raise InstanceError(f"{where}.limit: expected a positive number, got {limit!r}")
-    issue = _need(raw, "issue", int, where)
-    if issue < 1:
-        raise InstanceError(f"{where}.issue: expected a positive issue number, got {issue!r}")
     full_run_only = _optional_text(raw, "full_run_only", "why quick mode is not the "
                                    "target's setting", where)
     known_limit = _optional_text(raw, "known_limit", "why the target is known not to be met "
                                  "here", where)
-    return BenchmarkTarget(id=_need(raw, "id", str, where), issue=issue,
+    return BenchmarkTarget(id=_need(raw, "id", str, where),
                            text=_need(raw, "text", str, where), kind=kind, numerator=numerator,
                            denominator=denominator, comparison=comparison, limit=float(limit),
                            full_run_only=full_run_only, known_limit=known_limit)

@@ -695,7 +695,7 @@ def _sel(benchmark: str, **params: object) -> dict:
 
 
 def _target(tid: str, measure: dict, comparison: str, limit: float, **extra: object) -> dict:
-    return {"id": tid, "issue": 4, "text": f"fixture target {tid}", "measure": measure,
+    return {"id": tid, "text": f"fixture target {tid}", "measure": measure,
             "comparison": comparison, "limit": limit, **extra}
 
 
