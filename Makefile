@@ -44,7 +44,7 @@ compare: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m baseline
 
-## asv in the current environment (no per-commit virtualenvs); see README for the full forms.
+## asv in the current environment (no per-commit virtualenvs); see docs/performance.md for the full forms.
 bench: $(STAMP)
 	$(BIN)/asv machine --yes
 	$(BIN)/asv run --python=same --set-commit-hash=$$(git rev-parse HEAD)

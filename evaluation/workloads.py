@@ -94,7 +94,7 @@ class BenchmarkTarget:
     ``track_`` benchmark ``numerator`` (``denominator`` is empty). The figure passes
     when ``figure <comparison> limit``. ``full_run_only`` (non-empty) says why quick
     mode's figure is not at the target's setting. ``known_limit`` (non-empty) says,
-    for a target this machine is known not to reach, why (measured; the README has the
+    for a target this machine is known not to reach, why (measured; docs/performance.md has the
     figures): the report gives it as the reason of a ``NOT met``.
     """
 

@@ -208,7 +208,7 @@ class DaskBackend(Backend):
             if scheduler.startswith("tls://") and security is None:
                 raise ValueError(f"scheduler {scheduler!r} uses TLS: pass security= a "
                                  "distributed.Security with this client's certificate, key "
-                                 "and the cluster's CA (see the README, 'Running on a cluster')")
+                                 "and the cluster's CA (see docs/cluster.md)")
             self._client = _connect(distributed, scheduler, security, connect_timeout)
             self._owns_client, self.address = True, scheduler
         else:

@@ -6,7 +6,7 @@ original, a negative prime limit gives ``[]``...) or an exception type plus word
 message must contain. For every row: an error is raised before anything is dispatched
 (the backend's ``run``/``submit`` and the shared-memory constructor refuse to be
 called), nothing hangs (a 30 s timeout per row), and the processor works afterwards.
-The accepted-by-design cases are listed in the README ("Bad input").
+The accepted-by-design cases are listed in docs/reliability.md ("Bad input").
 """
 from __future__ import annotations
 

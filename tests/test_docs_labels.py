@@ -16,7 +16,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 #: Where labels are cited: the project's own source, data and documentation.
-SOURCES = ["optimized", "baseline", "evaluation", "benchmarks", "tests", "instances", "docs"]
+SOURCES = ["optimized", "baseline", "evaluation", "benchmarks", "tests", "instances", "docs",
+           "references"]
 SUFFIXES = {".py", ".json", ".md", ".toml", ".cfg"}
 LABEL = re.compile(r"\b([RD]\d{1,2}a?)\b")
 HEADING = re.compile(r"^## ([RD]\d{1,2}a?) - ", re.M)

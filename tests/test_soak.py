@@ -100,7 +100,7 @@ def _scale(mode: str) -> dict[str, Any]:
 
 #: Peak memory during the call, as multiples of the input's own size (the list and
 #: its number objects) above the idle process: what the docstrings of
-#: ``process_data_spawn_per_item`` and ``run_pipeline`` state (README "Memory").
+#: ``process_data_spawn_per_item`` and ``run_pipeline`` state (docs/reliability.md, "Memory at scale").
 PARENT_BOUND = {"map": 2.0, "pipeline": 2.0}
 WORKERS_BOUND = {"map": 0.5, "pipeline": 0.5}
 
