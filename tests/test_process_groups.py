@@ -17,9 +17,11 @@ ROOT = Path(__file__).resolve().parent.parent
 #: A "test run" that starts two groups - one of them ignores SIGTERM, and each has a
 #: grandchild - prints their pids, waits for the test's go, then exits or waits to be stopped.
 _CHILD = """
-import subprocess, sys, time
+import faulthandler, signal, subprocess, sys, time
+faulthandler.register(signal.SIGUSR1)  # the test asks for the stacks if it waits too long
 from tests import process_groups
-shells = [subprocess.Popen(["sh", "-c", body], start_new_session=True)
+shells = [subprocess.Popen(["sh", "-c", body], start_new_session=True,  # not holding our pipes
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
           for body in ("sleep 120 & sleep 120", "trap '' TERM; sleep 120 & sleep 120")]
 for s in shells:
     process_groups.register(s.pid)
@@ -35,12 +37,12 @@ time.sleep(120)
 """
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(90)  # room for the wait below and for its stack dump
 @pytest.mark.parametrize("how", ["sigterm", "exit"])
 def test_groups_end_with_the_run(how: str) -> None:
     child = subprocess.Popen([sys.executable, "-c", "import psutil\n" + _CHILD, how],
                              cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             text=True)
+                             stderr=subprocess.PIPE, text=True)
     pids: list[int] = []
     try:
         assert child.stdout is not None
@@ -51,7 +53,13 @@ def test_groups_end_with_the_run(how: str) -> None:
         child.stdin.flush()
         if how == "sigterm":
             child.send_signal(signal.SIGTERM)
-        code = child.wait(timeout=GRACE_S + 10)
+        try:
+            code = child.wait(timeout=GRACE_S + 30)  # generous: a loaded machine is slow
+        except subprocess.TimeoutExpired:
+            child.send_signal(signal.SIGUSR1)
+            time.sleep(1)
+            child.kill()
+            pytest.fail(f"the run did not end ({how}); its stacks:\n{child.communicate()[1]}")
         assert code == (-signal.SIGTERM if how == "sigterm" else 0)
         end = time.monotonic() + 5
         while alive(pids) and time.monotonic() < end:
