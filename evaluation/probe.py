@@ -24,7 +24,9 @@ CPU figures are per-process deltas between consecutive samples (:mod:`evaluation
 a worker that exits between two samples never subtracts its CPU time, so no share can
 be negative. Each size's budget follows the work model (:func:`size_budget`): twice the
 time the original's own work count predicts from the previous size, within
-``[budget_s, 3 * budget_s]``.
+``[budget_s, 3 * budget_s]``; a size predicted to take longer than that cap is not run
+(``not run``, with the prediction), so it cannot spend the stage's budget that later
+operations need.
 
 The probe never harms the machine: sizes that would start more than
 :data:`MAX_PROCESSES` processes are refused up front (the work model of
@@ -53,7 +55,8 @@ from .work import work_model
 from .workloads import Operation, Workloads
 
 __all__ = ["MAX_PROCESSES", "MAX_MEMORY_SHARE", "ProbeOutcome", "processes_started",
-           "probe_sizes", "probe_call", "probe_all", "KINDS", "RETURNED", "cpu_between", "size_budget"]
+           "probe_sizes", "probe_call", "probe_all", "KINDS", "RETURNED", "cpu_between", "size_budget",
+           "predicted_seconds"]
 
 #: Processes the baseline may start at once during a probe.
 MAX_PROCESSES = 2000
@@ -188,6 +191,20 @@ def _finished(op: Operation, size: int, code: int | None, out: str, err: str,
                         f"{how}{': ' + why if why else ''}", peak, leftover)
 
 
+def predicted_seconds(op: Operation, size: int,
+                      previous: tuple[int, float] | None) -> float | None:
+    """``t_prev * W(size) / W(prev)``: the original's time at ``size`` by its work count.
+
+    None without a previous size that returned, or without a work model.
+    """
+    model = work_model(op)
+    if previous is None or model is None:
+        return None
+    prev_size, prev_s = previous
+    w_prev = model[1](prev_size)
+    return prev_s * model[1](size) / w_prev if w_prev > 0 else None
+
+
 def size_budget(op: Operation, size: int, previous: tuple[int, float] | None,
                 budget_s: float, cap_s: float) -> float:
     """Wall seconds to give ``op`` at ``size``: twice what its work model predicts.
@@ -213,14 +230,10 @@ def size_budget(op: Operation, size: int, previous: tuple[int, float] | None,
         work of the last one is given the time to show whether it finishes, hangs or
         deadlocks, rather than being cut off at a fixed minute.
     """
-    model = work_model(op)
-    if previous is None or model is None:
+    predicted = predicted_seconds(op, size, previous)
+    if predicted is None:
         return budget_s
-    prev_size, prev_s = previous
-    w_prev, w = model[1](prev_size), model[1](size)
-    if w_prev <= 0:
-        return budget_s
-    return float(min(cap_s, max(budget_s, 2.0 * prev_s * w / w_prev)))
+    return float(min(cap_s, max(budget_s, 2.0 * predicted)))
 
 
 def probe_all(workloads: Workloads, *, budget_s: float = 60.0, total_s: float = 300.0,
@@ -266,6 +279,13 @@ def probe_all(workloads: Workloads, *, budget_s: float = 60.0, total_s: float = 
             if left < 1:
                 res = ProbeOutcome(op.name, size, "not run", None,
                                    f"the probe's {total_s:g} s were spent")
+            elif (predicted := predicted_seconds(op, size, previous) or 0.0) > cap:
+                # It cannot finish in the most a size may take: running it would only spend
+                # the stage's budget that later operations need (their deadlocks, say).
+                res = ProbeOutcome(op.name, size, "not run", None,
+                                   f"the work model predicts {predicted:,.0f} s at this size "
+                                   f"(from {previous[1]:.3g} s at {previous[0]:,}), over the "
+                                   f"{cap:g} s a size may take" if previous else "")
             else:
                 budget = size_budget(op, size, previous, budget_s, cap)
                 res = probe_call(op, size, min(budget, left), cwd=cwd)

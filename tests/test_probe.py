@@ -177,6 +177,23 @@ def test_the_probe_goes_on_past_a_wrong_result(monkeypatch: pytest.MonkeyPatch) 
     assert calls[1][1] == pytest.approx(2 * 1.5 * 3)  # W is linear: 3x the items, 3x the time
 
 
+def test_a_size_predicted_past_the_cap_is_not_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    import evaluation.probe as probe
+    stats = W.operations["compute_statistics_sequential"]  # bubble sort: ~9x per 3x size
+    calls: list[int] = []
+
+    def fake(op, size, budget, **kw):  # noqa: ANN001, ANN202 - probe_call's signature
+        calls.append(size)
+        return probe.ProbeOutcome(op.name, size, "finished", 0.01 * 9 ** len(calls), "")
+
+    monkeypatch.setattr(probe, "probe_call", fake)
+    out = probe.probe_all(W, budget_s=1.0, total_s=1000.0, cap_s=5.0, names=[stats.name])
+    # 0.09, 0.81 s, then 7.3 s predicted at the next size: over the 5 s cap, not started
+    assert [o.kind for o in out] == ["finished", "finished", "not run"], out
+    assert len(calls) == 2 and "predicts 7 s" in out[-1].detail, out[-1]
+    assert "over the 5 s a size may take" in out[-1].detail
+
+
 @pytest.mark.timeout(60)
 def test_workers_exiting_mid_window_are_still_computing_not_negative() -> None:
     churn = _probe(CHURNS, budget=6.0)
