@@ -279,13 +279,13 @@ def probe_all(workloads: Workloads, *, budget_s: float = 60.0, total_s: float = 
             if left < 1:
                 res = ProbeOutcome(op.name, size, "not run", None,
                                    f"the probe's {total_s:g} s were spent")
-            elif (predicted := predicted_seconds(op, size, previous) or 0.0) > cap:
+            elif previous and (predicted := predicted_seconds(op, size, previous) or 0) > cap:
                 # It cannot finish in the most a size may take: running it would only spend
                 # the stage's budget that later operations need (their deadlocks, say).
                 res = ProbeOutcome(op.name, size, "not run", None,
                                    f"the work model predicts {predicted:,.0f} s at this size "
                                    f"(from {previous[1]:.3g} s at {previous[0]:,}), over the "
-                                   f"{cap:g} s a size may take" if previous else "")
+                                   f"{cap:g} s a size may take")
             else:
                 budget = size_budget(op, size, previous, budget_s, cap)
                 res = probe_call(op, size, min(budget, left), cwd=cwd)

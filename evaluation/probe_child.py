@@ -15,7 +15,7 @@ import time
 
 import baseline
 import optimized
-from evaluation.results_diff import difference, same
+from evaluation.results_diff import difference, oracle, same
 from evaluation.workloads import build_args, load_workloads
 
 
@@ -28,8 +28,7 @@ def main() -> None:
     got = getattr(proc, name)(*args, **dict(op.call))
     seconds = time.perf_counter() - t0
     proc.cleanup()
-    with optimized.OptimizedParallelProcessor(1, execution="inline") as oracle:
-        want = getattr(oracle, name)(*args, **dict(op.call))
+    want = oracle(op, args)
     ok = same(got, want)
     print(json.dumps({"seconds": seconds, "ok": ok, "detail": "" if ok else difference(got, want)}),
           flush=True)

@@ -1,6 +1,7 @@
 """Grading candidates: specs, drop-in compatibility, verdicts, leftovers, exit codes."""
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -180,7 +181,7 @@ def test_the_test_suite_runs_on_a_candidate_and_skips_what_does_not_apply() -> N
                            "-p", "no:cacheprovider", "-p", "no:randomly", "--impl", spec,
                            "-rs"], cwd=ROOT, capture_output=True, text=True, timeout=170)
     out = proc.stdout
-    assert f"implementation under test: {spec}" in out or "passed" in out, out[-3000:]
+    assert re.search(r"\b\d+ passed\b", out), out[-3000:]  # the original's API tests ran
     assert "not applicable: tests an extension of this project" in out, out[-3000:]
     # the slow, correct candidate: every test of the original's API passes but the R5 gate
     assert "1 failed" in out and "test_gate_R5_primes_below_one_million_under_500ms" in out, \

@@ -38,6 +38,15 @@ class Counting:
         return self.read - 1
 
 
+def _until_raises(results: Any, exc: type[BaseException], match: str) -> tuple[list[Any], Any]:
+    """The results yielded before ``results`` raised ``exc`` (and the exception info)."""
+    got: list[Any] = []
+    with pytest.raises(exc, match=match) as info:
+        for v in results:
+            got.append(v)
+    return got, info
+
+
 # -- map takes any iterable ----------------------------------------------------------------
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("execution", ["inline", "pool"])
@@ -163,10 +172,8 @@ def test_an_iterator_abandoned_in_another_thread_lets_the_next_call_run(
 def test_a_source_that_raises_midway_yields_everything_before_it_first(
         make_processor: Callable[..., Any], execution: str) -> None:
     p = make_processor(2, execution=execution)
-    got: list[int] = []
-    with pytest.raises(OSError, match="failed at item 537"):
-        for v in p.imap(kernels.square, Counting(fail_at=537), chunksize=100):
-            got.append(v)
+    got, _ = _until_raises(p.imap(kernels.square, Counting(fail_at=537), chunksize=100),
+                           OSError, "failed at item 537")
     assert got == [x * x for x in range(537)]
     assert p.map(kernels.square, [2]) == [4]
 
@@ -175,10 +182,8 @@ def test_a_source_that_raises_midway_yields_everything_before_it_first(
 def test_a_worker_exception_surfaces_at_its_task_with_earlier_results_yielded(
         make_processor: Callable[..., Any]) -> None:
     p = make_processor(2, execution="pool")
-    got: list[int] = []
-    with pytest.raises(ValueError, match="kernel refused item 3") as info:
-        for v in p.imap(kernels.boom_on_3, range(10), chunksize=1):
-            got.append(v)
+    got, info = _until_raises(p.imap(kernels.boom_on_3, range(10), chunksize=1), ValueError,
+                              "kernel refused item 3")
     assert got == [0, 1, 2]
     assert "boom_on_3" in str(info.value.__cause__)  # the worker's traceback
     assert p.map(kernels.square, [5]) == [25]
@@ -188,10 +193,8 @@ def test_a_worker_exception_surfaces_at_its_task_with_earlier_results_yielded(
 def test_a_failure_that_comes_first_still_waits_for_the_results_before_it(
         make_processor: Callable[..., Any]) -> None:
     p = make_processor(4, execution="pool")
-    got: list[int] = []
-    with pytest.raises(ValueError, match="kernel refused item 3"):
-        for v in p.imap(kernels.boom_on_3_others_slow, range(8), chunksize=1):
-            got.append(v)
+    got, _ = _until_raises(p.imap(kernels.boom_on_3_others_slow, range(8), chunksize=1),
+                           ValueError, "kernel refused item 3")
     assert got == [0, 1, 2]  # they finished after item 3 failed, and were yielded first
 
 

@@ -96,23 +96,18 @@ def test_cpu_between_samples_counts_each_process_once_and_never_goes_negative() 
 
 
 @pytest.mark.timeout(30)
-def test_thread_states_tell_waiting_from_running() -> None:
+@pytest.mark.parametrize(("code", "waiting"), [(SPINS, False),
+                                               ("import time; time.sleep(30)", True)])
+def test_thread_states_tell_waiting_from_running(code: str, waiting: bool) -> None:
     import subprocess
 
-    spinner = subprocess.Popen([sys.executable, "-c", SPINS])
+    child = subprocess.Popen([sys.executable, "-c", code])
     try:
         time.sleep(0.5)
-        assert threads_waiting([spinner.pid]) is False
+        assert threads_waiting([child.pid]) is waiting
     finally:
-        spinner.kill()
-        spinner.wait()
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    try:
-        time.sleep(0.5)
-        assert threads_waiting([sleeper.pid]) is True
-    finally:
-        sleeper.kill()
-        sleeper.wait()
+        child.kill()
+        child.wait()
     assert threads_waiting([os.getpid() + 10**7]) is None  # no such process: cannot tell
 
 
