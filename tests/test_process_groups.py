@@ -19,6 +19,13 @@ ROOT = Path(__file__).resolve().parent.parent
 _CHILD = """
 import faulthandler, signal, subprocess, sys, time
 faulthandler.register(signal.SIGUSR1)  # the test asks for the stacks if it waits too long
+# What SIGTERM does is inherited (a blocked mask and SIG_IGN survive exec); this test is about
+# the default, so start from it, and say what was inherited in case the run does not end.
+status = open("/proc/self/status").read()
+print("inherited:", [l for l in status.splitlines() if l.startswith(("SigBlk", "SigIgn"))],
+      file=sys.stderr, flush=True)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
 from tests import process_groups
 shells = [subprocess.Popen(["sh", "-c", body], start_new_session=True,  # not holding our pipes
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
