@@ -714,11 +714,19 @@ def median_overhead_share(call: Callable[[], Any], processor: Any, repeats: int 
 
 
 def _stages_module() -> Any:
-    """Where the processor keeps its stage functions (asv also runs older commits)."""
+    """Where the processor keeps its default stages (asv also runs older commits)."""
     try:
         return importlib.import_module("optimized.ops.stages")
     except ImportError:  # commits before the stages module kept them in the pipeline module
         return importlib.import_module("optimized.ops.pipeline")
+
+
+def _apply_stages() -> Callable[..., Any]:
+    """The processor's ``apply_stages`` (in ``optimized.batches`` since the backends seam)."""
+    try:
+        return importlib.import_module("optimized.batches").apply_stages
+    except ImportError:
+        return _stages_module().apply_stages
 
 
 def pipeline_stages() -> tuple[Callable[[Any], Any], ...]:
@@ -728,7 +736,7 @@ def pipeline_stages() -> tuple[Callable[[Any], Any], ...]:
 
 def stage_inputs(stage: Callable[[Any], Any], inputs: list[Any]) -> list[Any]:
     """What ``stage`` alone makes of ``inputs``, as a list (per-item or batch stage alike)."""
-    out = _stages_module().apply_stages([stage], inputs)
+    out = _apply_stages()([stage], inputs)
     return out.tolist() if isinstance(out, np.ndarray) else list(out)
 
 

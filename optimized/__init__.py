@@ -5,6 +5,7 @@
 ...     p.parallel_find_primes(1_000_000)[-1]
 999983
 """
+from .batches import batch_stage
 from .data import generate_test_data, generate_test_matrix, generate_test_text
 from .errors import (
     ProcessorClosedError,
@@ -13,7 +14,6 @@ from .errors import (
     WorkerCrashedError,
 )
 from .metrics import CallMetrics
-from .ops.stages import batch_stage
 from .processor import OptimizedParallelProcessor
 
 __all__ = [

@@ -21,7 +21,7 @@ for a :class:`Buffer` and hands tasks the buffer's *references*:
   (through the pool's pipes, as ``Pool.map`` sends a chunk), a reader is the whole
   array in each task, a writer is ``None`` and :meth:`Buffer.place` copies the
   returned blocks in. Slower than shared memory for large arrays, never a SIGBUS.
-- **Cluster** (:class:`optimized.cluster.ScatteredBuffer`, a :class:`PipeBuffer` whose
+- **Cluster** (:class:`optimized.backends.dask.ScatteredBuffer`, a :class:`PipeBuffer` whose
   rows are scattered to the workers instead): there is no memory shared
   with remote workers. :meth:`Buffer.pieces` scatters each task's own rows (sent once,
   to one worker); a :meth:`~Buffer.reader` - for operands every task reads whole, such
@@ -33,6 +33,7 @@ The same task function serves both, so no operation knows which backend it has (
 """
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -40,9 +41,12 @@ from typing import Any
 
 import numpy as np
 
+from .errors import SharedMemoryFullError, format_bytes, shm_size_hint
 from .shm import ArraySpec, SharedArray, attached
 
-__all__ = ["Buffer", "SharedBuffer", "PipeBuffer", "opened", "write_block"]
+__all__ = ["Buffer", "SharedBuffer", "PipeBuffer", "LocalPlacement", "opened", "write_block"]
+
+logger = logging.getLogger("optimized")
 
 
 class Buffer(ABC):
@@ -176,6 +180,72 @@ class PipeBuffer(Buffer):
         callback, self._on_release = self._on_release, None
         if callback is not None:
             callback()
+
+
+class LocalPlacement:
+    """Where a local pool's call puts an array: shared memory, or the pipes when it must.
+
+    Parameters
+    ----------
+    shm : {"auto", "require", "never"}
+        ``"auto"``: a shared-memory segment while /dev/shm has room, else a
+        :class:`PipeBuffer` with one WARNING per placement policy (per processor);
+        ``"require"``: a segment or :class:`~optimized.errors.SharedMemoryFullError`;
+        ``"never"``: always a :class:`PipeBuffer`.
+
+    Notes
+    -----
+    Once one buffer of a call goes through the pipes, every buffer made while it is
+    open does too: a pipe buffer's pieces are relative to each task's slice and cannot
+    be paired with a shared writer (see :class:`PipeBuffer`).
+    """
+
+    MODES = ("auto", "require", "never")
+
+    def __init__(self, shm: str = "auto") -> None:
+        if shm not in self.MODES:
+            raise ValueError(f"shm must be one of {self.MODES}, got {shm!r}")
+        self.shm = shm
+        self._open_pipe_buffers = 0
+        self._warned = False
+
+    def place(self, shared: Callable[[], SharedArray],
+              local: Callable[[], np.ndarray]) -> Buffer:
+        """``SharedBuffer(shared())`` where allowed and possible, else ``PipeBuffer(local())``.
+
+        Raises
+        ------
+        SharedMemoryFullError
+            /dev/shm has no room and the mode is ``"require"``.
+        TypeError
+            The array holds Python objects (neither transport carries them).
+        """
+        if self.shm != "never" and self._open_pipe_buffers == 0:
+            try:
+                return SharedBuffer(shared())
+            except SharedMemoryFullError as exc:
+                if self.shm == "require":
+                    raise
+                self._warn_no_room(exc)
+        array = local()
+        if array.dtype.hasobject:
+            raise TypeError(f"shared arrays hold fixed-size numbers, not {array.dtype}")
+        self._open_pipe_buffers += 1
+        return PipeBuffer(array, self._released)
+
+    def _released(self) -> None:
+        self._open_pipe_buffers -= 1
+
+    def _warn_no_room(self, exc: SharedMemoryFullError) -> None:
+        if self._warned:
+            return
+        self._warned = True
+        logger.warning(
+            "/dev/shm has %s free, too little for this call's %s array: its data goes "
+            "through the pool's pipes instead (same results, slower for large arrays). "
+            "Give the container more shared memory, e.g. docker run --shm-size=%s; "
+            "shm='never' chooses the pipes without this warning",
+            format_bytes(exc.free), format_bytes(exc.needed), shm_size_hint(exc.needed))
 
 
 @contextmanager

@@ -12,9 +12,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain, islice
 from typing import TYPE_CHECKING, Any, TypeVar, Union
 
-from .chunking import Cost, ExecutionMode, Path, choose_path, chunk_size
-from .engine import Backend, Deadline
+from .backends import Backend
+from .batches import PipelineJob
+from .chunking import Cost, ExecutionMode, Path, choose_matmul_path, choose_path, chunk_size
+from .deadline import Deadline
 from .metrics import CallRecorder
+from .options import CallOptions
 from .progress import Progress, make_progress
 
 __all__ = ["Call", "CHECK_INTERVAL_S", "Unpack"]
@@ -46,25 +49,28 @@ class Call:
         Where pooled tasks run.
     num_workers : int
         Pool size.
-    mode : {"auto", "inline", "pool"}
-        The processor's execution mode (D4).
     deadline : Deadline
         The call's time budget.
+    options : CallOptions
+        The processor's settings for this call.
     recorder : CallRecorder
         Metrics being collected.
     """
 
-    def __init__(self, name: str, backend: Backend, num_workers: int, mode: ExecutionMode,
-                 deadline: Deadline, progress: bool, options: dict[str, Any]) -> None:
+    def __init__(self, name: str, backend: Backend, num_workers: int, deadline: Deadline,
+                 options: CallOptions) -> None:
         self.name = name
         self.backend = backend
         self.num_workers = num_workers
-        self.mode = mode
         self.deadline = deadline
-        self.recorder = CallRecorder(name, num_workers)
         self.options = options
-        self._progress_enabled = progress
+        self.recorder = CallRecorder(name, num_workers)
         self.progress = Progress()
+
+    @property
+    def mode(self) -> ExecutionMode:
+        """The processor's execution mode (D4): ``"auto"``, or a forced path."""
+        return self.options.execution
 
     def choose(self, n_items: int, cost: Cost, threads_per_worker: int = 1) -> Path:
         """Inline or pool for ``n_items`` of ``cost`` (records the choice).
@@ -88,6 +94,28 @@ class Call:
                            threads_per_worker=threads_per_worker, cores=self.backend.cores,
                            round_trip_s=self.backend.round_trip_s)
         self.recorder.items = n_items
+        self.recorder.path = path
+        return path
+
+    def choose_matmul(self, n: int, m: int, p: int, blas_threads: Callable[[], int]) -> Path:
+        """Inline or pool for an ``(n, m) @ (m, p)`` product (records the choice).
+
+        Parameters
+        ----------
+        n, m, p : int
+            The product's dimensions.
+        blas_threads : callable
+            Returns the threads this process's BLAS uses for an in-process product
+            (asked only for a product above the threshold).
+
+        Returns
+        -------
+        {"inline", "pool"}
+            See :func:`~optimized.chunking.choose_matmul_path`.
+        """
+        path = choose_matmul_path((n, m, p), self.options.matmul_threshold, self.num_workers,
+                                  self.mode, cores=self.backend.cores, blas_threads=blas_threads)
+        self.recorder.items = n * p
         self.recorder.path = path
         return path
 
@@ -246,12 +274,12 @@ class Call:
         Raises
         ------
         ProcessorTimeoutError, WorkerCrashedError, ProcessorClosedError, Exception
-            As :meth:`LocalBackend.run <optimized.engine.LocalBackend.run>`: on a
+            As :meth:`Backend.run <optimized.backends.base.Backend.run>`: on a
             timeout, a dead worker or a worker exception no task is left running.
         """
         self.recorder.path = "pool"
         total = sum(items_per_task) if items_per_task is not None else len(tasks)
-        self.progress = make_progress(self._progress_enabled, self.name, total, len(tasks))
+        self.progress = make_progress(self.options.progress, self.name, total, len(tasks))
         sizes = items_per_task
         finished: list[int] = []
 
@@ -298,7 +326,7 @@ class Call:
         """
         self.recorder.path = "pool"
         sizes = items_per_task if items_per_task is not None else [1] * len(tasks)
-        self.progress = make_progress(self._progress_enabled, self.name, sum(sizes), len(tasks))
+        self.progress = make_progress(self.options.progress, self.name, sum(sizes), len(tasks))
         waiting: dict[int, Any] = {}
         next_index = 0
 
@@ -319,6 +347,38 @@ class Call:
         if next_index != len(tasks):  # every chain ends in on_result: a backend defect
             raise RuntimeError(f"{self.name}: {len(tasks) - next_index} task results were lost")
 
+
+    def pipeline(self, job: PipelineJob) -> list[Any]:
+        """Run a laid-out pipeline on the backend; its items in input order.
+
+        Records the stage loops' CPU and the backend's per-stage figures in the
+        call's metrics and drives the progress bar by items.
+
+        Parameters
+        ----------
+        job : PipelineJob
+            Stage groups, replicas, items and batch bounds.
+
+        Returns
+        -------
+        list
+            Every result item, in input order.
+
+        Raises
+        ------
+        ProcessorTimeoutError, WorkerCrashedError, ProcessorClosedError, Exception
+            As :meth:`Backend.pipeline <optimized.backends.base.Backend.pipeline>`.
+        """
+        self.recorder.path = "pool"
+        self.progress = make_progress(self.options.progress, self.name, job.n_items,
+                                      len(job.bounds))
+        try:
+            out = self.backend.pipeline(job, deadline=self.deadline, stats=self.recorder.stats,
+                                        on_batch=self.progress.advance)
+        finally:
+            self.progress.close()
+        self.recorder.extra.update(out.details)
+        return out.items
 
 class Turn:
     """One processor's calls take turns: re-entrant for the thread that holds it.

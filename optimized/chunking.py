@@ -8,17 +8,26 @@ Two questions every operation asks before it dispatches anything:
    known) large enough that one task's work amortises one round trip through the pool.
 2. *Is the pool worth it at all?*  :func:`choose_path` compares the estimated
    in-process time with the estimated pooled time (fixed round-trip overhead + work
-   divided by the workers that can really run in parallel + per-item transfer cost).
+   divided by the workers that can really run in parallel + per-item transfer cost);
+   :func:`choose_matmul_path` is R4's rule for matrix products.
+
+What an item costs is estimated (a declared cost) or measured: :class:`ThreadTimer`
+times a probe in one thread and :meth:`Timing.cost` splits its wall time into CPU and
+waiting, the one measurement ``map`` and the pipeline share.
 """
 from __future__ import annotations
 
 import math
 import os
+import resource
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 __all__ = ["MIN_ITEMS_PER_CHUNK", "Cost", "chunk_size", "chunk_bounds", "balanced_bounds",
-           "split_bounds", "choose_path", "ExecutionMode", "Path"]
+           "split_bounds", "choose_path", "choose_matmul_path", "Timing", "ThreadTimer",
+           "ExecutionMode", "Path"]
 
 #: R2: no task carries fewer items than this unless the input is tiny.
 MIN_ITEMS_PER_CHUNK = 100
@@ -237,3 +246,109 @@ def choose_path(n_items: int, cost: Cost, num_workers: int, mode: ExecutionMode 
               + n_items * cost.wait_s / (num_workers * max(1, threads_per_worker))
               + n_items * cost.transfer_s)
     return "pool" if pooled < inline else "inline"
+
+
+def choose_matmul_path(dims: tuple[int, int, int], threshold: int, num_workers: int,
+                       mode: ExecutionMode = "auto", *, cores: int | None = None,
+                       blas_threads: Callable[[], int] = lambda: 1) -> Path:
+    """R4's rule for an ``(n, m) @ (m, p)`` product, where it pays (D4, D8).
+
+    The pool is worth it only above ``threshold`` (R4: 1000) in some dimension, for
+    more than one row, and when the workers have more cores than this process's BLAS
+    threads already use in-process (:mod:`optimized.ops.matrix` gives the measured
+    reason: two BLAS-bound paths on the same cores, and the pool pays copies).
+
+    Parameters
+    ----------
+    dims : tuple of int
+        ``(n, m, p)``.
+    threshold : int
+        Largest dimension at or below which a product always runs in-process.
+    num_workers : int
+        Pool size.
+    mode : {"auto", "inline", "pool"}
+        ``"inline"``/``"pool"`` force the answer.
+    cores : int, optional
+        Cores the workers share; default ``os.cpu_count()``.
+    blas_threads : callable
+        Returns the threads this process's BLAS uses; asked only for a product
+        above the threshold (reading it costs a library query).
+
+    Returns
+    -------
+    {"inline", "pool"}
+    """
+    if mode != "auto":
+        return mode
+    n, m, p = dims
+    if max(n, m, p) <= threshold or n <= 1 or num_workers <= 1:
+        return "inline"
+    workers = min(num_workers, cores or os.cpu_count() or 1)
+    return "pool" if workers > blas_threads() else "inline"
+
+
+# -- measured costs -----------------------------------------------------------------------
+def _voluntary_switches() -> int:
+    """Times this thread gave up the CPU itself (sleep, I/O, a lock) so far."""
+    return resource.getrusage(resource.RUSAGE_THREAD).ru_nvcsw
+
+
+@dataclass(frozen=True)
+class Timing:
+    """What timing some work in one thread showed.
+
+    Attributes
+    ----------
+    cpu_s : float
+        The thread's CPU seconds.
+    wall_s : float
+        Wall seconds.
+    blocked : bool
+        Whether the thread gave up the CPU itself meanwhile (a sleep, I/O, a lock).
+    """
+
+    cpu_s: float
+    wall_s: float
+    blocked: bool
+
+    def cost(self, per_item_s: float | None = None, transfer_s: float = 0.0) -> Cost:
+        """A per-item :class:`Cost`: ``per_item_s`` of wall split as this timing splits.
+
+        Wall time beyond CPU counts as waiting only if the thread blocked itself: on
+        a loaded machine a CPU-bound item is also descheduled - involuntarily - and
+        must not pass for one that waits.
+
+        Parameters
+        ----------
+        per_item_s : float, optional
+            Wall seconds of one item; default the whole timing (one item timed).
+        transfer_s : float
+            The cost's transfer seconds.
+
+        Returns
+        -------
+        Cost
+        """
+        wall = self.wall_s if per_item_s is None else per_item_s
+        share = min(1.0, self.cpu_s / self.wall_s) if self.blocked and self.wall_s > 0 else 1.0
+        return Cost(cpu_s=wall * share, wait_s=wall * (1.0 - share), transfer_s=transfer_s)
+
+
+class ThreadTimer:
+    """Times the calling thread from construction to :meth:`stop`.
+
+    The thread's own CPU clock, not the process's: a worker's other threads (its
+    result queue's feeder, its owner watch) must not count as the item's CPU. Each
+    clock read is a system call (about 1.5 us), so time a whole probe, not each item.
+    """
+
+    def __init__(self) -> None:
+        self._switches = _voluntary_switches()
+        self._cpu = time.thread_time()
+        self._wall = time.perf_counter()
+
+    def stop(self) -> Timing:
+        """The timing so far."""
+        wall = time.perf_counter() - self._wall
+        cpu = time.thread_time() - self._cpu
+        return Timing(cpu, wall, _voluntary_switches() > self._switches)

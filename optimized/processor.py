@@ -21,13 +21,15 @@ from typing import Any, Literal, overload
 import numpy as np
 
 from ._docs import fill_doc
+from .backends import SHM_MODES, Backend, LocalBackend
 from .call import Call, Turn, Unpack
 from .callables import portable
 from .chunking import ExecutionMode, chunk_size
-from .engine import SHM_MODES, Backend, Deadline, LocalBackend
+from .deadline import Deadline
 from .errors import ProcessorClosedError, ProcessorTimeoutError
 from .metrics import HISTORY_LENGTH, CallMetrics, report
 from .ops import mapping
+from .options import DEFAULTS, CallOptions
 from .streaming import Results
 from .validation import (
     check_flag,
@@ -84,7 +86,7 @@ class OptimizedParallelProcessor:
         address (``"tls://10.0.0.5:8786"``; ``tcp://`` only on a trusted network) or
         an existing ``Client`` (left open by :meth:`close`). Needs the ``cluster``
         extra. ``num_workers`` then defaults to the cluster's worker threads and
-        ``start_method`` does not apply. See :mod:`optimized.cluster`.
+        ``start_method`` does not apply. See :mod:`optimized.backends.dask`.
     security : distributed.Security, optional
         TLS credentials for ``scheduler`` (mutual authentication).
     connect_timeout : float
@@ -105,10 +107,11 @@ class OptimizedParallelProcessor:
     """
 
     def __init__(self, num_workers: int | None = None, item_latency_s: float = 0.0, *,
-                 execution: ExecutionMode = "auto", start_method: str | None = None,
-                 verbose: bool = False, progress: bool = False,
-                 pipeline_batch_size: int = 500, pipeline_queue_depth: int = 4,
-                 matmul_parallel_threshold: int = 1000, scheduler: Any = None,
+                 execution: ExecutionMode = DEFAULTS.execution, start_method: str | None = None,
+                 verbose: bool = False, progress: bool = DEFAULTS.progress,
+                 pipeline_batch_size: int = DEFAULTS.batch_size,
+                 pipeline_queue_depth: int = DEFAULTS.queue_depth,
+                 matmul_parallel_threshold: int = DEFAULTS.matmul_threshold, scheduler: Any = None,
                  security: Any = None, connect_timeout: float = 10.0,
                  shm: str = "auto") -> None:
         if num_workers is not None or scheduler is None:
@@ -148,7 +151,7 @@ class OptimizedParallelProcessor:
             self._backend = LocalBackend(self.num_workers, start_method,
                                          channel_depth=self.pipeline_queue_depth, shm=shm)
         else:  # distributed is imported only here, when a cluster is asked for
-            from .cluster import DaskBackend
+            from .backends.dask import DaskBackend
 
             self._backend = DaskBackend(scheduler, security=security,
                                         connect_timeout=float(wait_s or 10.0),
@@ -306,6 +309,13 @@ class OptimizedParallelProcessor:
         return chunk_size(int(total_items), self.num_workers, cost,
                           min_task_s=self._backend.min_task_s)
 
+    def _options(self) -> CallOptions:
+        """The settings a call gets (read from the public attributes at each call)."""
+        return CallOptions(execution=self.execution, progress=self.progress,
+                           batch_size=self.pipeline_batch_size,
+                           queue_depth=self.pipeline_queue_depth,
+                           matmul_threshold=self.matmul_parallel_threshold)
+
     @contextmanager
     def _call(self, name: str, timeout: float | None) -> Iterator[Call]:
         """One public call: its deadline, its turn on the pool, its metrics.
@@ -323,10 +333,7 @@ class OptimizedParallelProcessor:
             raise ProcessorTimeoutError(name, deadline.timeout or 0.0)
         try:
             self._backend.repair()  # a worker lost between calls is not this call's failure
-            call = Call(name, self._backend, self.num_workers, self.execution, deadline,
-                        self.progress, {"batch_size": self.pipeline_batch_size,
-                                        "queue_depth": self.pipeline_queue_depth,
-                                        "matmul_threshold": self.matmul_parallel_threshold})
+            call = Call(name, self._backend, self.num_workers, deadline, self._options())
             yield call
             if call.recorder.path == "inline" and timeout is not None:
                 # In-process work checks the deadline between chunks where it can (the

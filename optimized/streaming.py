@@ -25,7 +25,7 @@ from collections.abc import Callable, Collection, Generator, Iterable, Iterator
 from types import TracebackType
 from typing import Any, Protocol
 
-from .engine import Deadline
+from .deadline import Deadline
 from .metrics import TaskStats
 from .worker import TaskOutput
 

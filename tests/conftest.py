@@ -240,7 +240,7 @@ def record_segments(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     on a shared machine; these names are exactly ours.) Every segment of an operation
     comes from :meth:`LocalBackend.share` / :meth:`LocalBackend.buffer`.
     """
-    from optimized import engine
+    from optimized.backends import local
     from optimized.shm import SharedArray
     names: list[str] = []
 
@@ -249,7 +249,7 @@ def record_segments(monkeypatch: pytest.MonkeyPatch) -> list[str]:
             super().__init__(*args, **kwargs)
             names.append(self.spec.name)
 
-    monkeypatch.setattr(engine, "SharedArray", Recording)
+    monkeypatch.setattr(local, "SharedArray", Recording)
     return names
 
 

@@ -400,9 +400,9 @@ def test_constructor_contract(monkeypatch: pytest.MonkeyPatch, cls: str, kwargs:
                               outcome: Ok | Raises, record_property: Any) -> None:
     args = {"num_workers": 1, **kwargs}
     if isinstance(outcome, Raises):
-        from optimized import engine
+        from optimized.backends import local
         started: list[str] = []
-        monkeypatch.setattr(engine, "ProcessPoolExecutor",
+        monkeypatch.setattr(local, "ProcessPoolExecutor",
                             lambda *a, **k: started.append("pool") or pytest.fail("pool started"))
         with pytest.raises(outcome.exc) as info:
             OptimizedParallelProcessor(**args)

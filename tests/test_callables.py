@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from optimized.backends import START_METHODS
 from optimized.callables import Shipped, portable
-from optimized.engine import START_METHODS
 from tests import kernels
 from tests.conftest import refuse_dispatch
 

@@ -38,7 +38,7 @@ from tests.process_groups import alive
 distributed = pytest.importorskip("distributed", reason="the cluster extra is not installed")
 
 from optimized import OptimizedParallelProcessor, ProcessorTimeoutError  # noqa: E402
-from optimized.cluster import RemoteTraceback  # noqa: E402
+from optimized.backends.dask import RemoteTraceback  # noqa: E402
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.usefixtures("optimized_only")]
 

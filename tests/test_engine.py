@@ -281,9 +281,10 @@ def test_worker_killed_while_sending_its_result_leaves_no_stuck_thread(make_proc
 
 def _ordered_call(p: Any, timeout: float | None = None) -> Any:
     from optimized.call import Call
-    from optimized.engine import Deadline
-    return Call("run_ordered", p._backend, p.num_workers, "pool",
-                Deadline("run_ordered", timeout), False, {})
+    from optimized.deadline import Deadline
+    from optimized.options import CallOptions
+    return Call("run_ordered", p._backend, p.num_workers, Deadline("run_ordered", timeout),
+                CallOptions(execution="pool"))
 
 
 def test_run_ordered_consumes_in_task_order_while_later_tasks_run(make_processor) -> None:

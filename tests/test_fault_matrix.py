@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from optimized.engine import START_METHODS
+from optimized.backends import START_METHODS
 from tests.children.fault_matrix import FAMILIES, FAULTS, WORKERS
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 import optimized
 import optimized.call
 from baseline import data as baseline_data
-from optimized.engine import Deadline
+from optimized.deadline import Deadline
 from optimized.errors import ProcessorTimeoutError
 from optimized.ops import mapping as mapping_ops
 from tests import kernels

@@ -22,7 +22,7 @@ from typing import Any
 import psutil
 import pytest
 
-from optimized.engine import START_METHODS
+from optimized.backends import START_METHODS
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKERS_GONE_S = 2.0

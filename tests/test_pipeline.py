@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from optimized import OptimizedParallelProcessor, ProcessorTimeoutError, WorkerCrashedError
+from optimized import OptimizedParallelProcessor, ProcessorTimeoutError, WorkerCrashedError, batches
 from optimized.data import generate_test_data
 from optimized.ops import stages
 from tests.budget import run_within
@@ -86,18 +86,18 @@ def make_local_function(x: int) -> Any:
     return inner if x == 10 else x
 
 
-@stages.batch_stage
+@batches.batch_stage
 def batch_kind(batch: Any) -> list[str]:
     """A batch stage reporting the batch type it was handed."""
     return [type(batch).__name__] * len(batch)
 
 
-@stages.batch_stage
+@batches.batch_stage
 def numpy_negate(batch: Any) -> Any:
     return np.negative(np.asarray(batch))
 
 
-@stages.batch_stage
+@batches.batch_stage
 def loses_an_item(batch: Any) -> Any:
     return list(batch)[:-1]
 
@@ -511,7 +511,7 @@ def _stage_alone_cases(data: list[int]) -> dict[str, Case]:
     cases, inputs = {}, data
     for fn in stages.DEFAULT_STAGES:
         cases[fn.__name__] = ((inputs, [fn]), {})
-        inputs = stages.as_list(stages.apply_stages([fn], inputs))
+        inputs = batches.as_list(batches.apply_stages([fn], inputs))
     return cases
 
 

@@ -15,20 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from optimized.ops import stages
-from optimized.ops.stages import (
-    DEFAULT_STAGES,
-    add_ten,
-    apply_stages,
-    as_list,
-    batch_stage,
-    double,
-    join_batches,
-    numeric_source,
-    pack,
-    square,
-    unpack,
-)
+from optimized import batches
+from optimized.batches import apply_stages, as_list, batch_stage, join_batches, pack, unpack
+from optimized.ops.stages import DEFAULT_STAGES, add_ten, double, numeric_source, square
 
 INT64_MAX = 2 ** 63 - 1
 
@@ -159,8 +148,8 @@ def test_a_batch_stage_returning_the_wrong_shape_raises(stage: Any, match: str) 
 
 
 def test_batch_stage_marks_and_returns_the_same_function() -> None:
-    assert stages.is_batch_stage(double) and stages.is_batch_stage(reverse_batch)
-    assert not stages.is_batch_stage(negate) and not stages.is_batch_stage(len)
+    assert batches.is_batch_stage(double) and batches.is_batch_stage(reverse_batch)
+    assert not batches.is_batch_stage(negate) and not batches.is_batch_stage(len)
     assert pickle.loads(pickle.dumps(reverse_batch)) is reverse_batch  # still picklable
 
 

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from optimized import ProcessorTimeoutError, WorkerCrashedError
+from optimized.backends import START_METHODS
 from optimized.chunking import Cost
-from optimized.engine import START_METHODS
 from optimized.threads import MAX_THREADS_PER_WORKER, thread_map, threads_for, threads_for_call
 from tests import kernels
 

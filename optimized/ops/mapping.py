@@ -11,7 +11,6 @@ import functools
 import itertools
 import math
 import operator
-import resource
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
@@ -21,7 +20,7 @@ import numpy as np
 from ..buffers import opened, write_block
 from ..call import Call, Values
 from ..callables import portable
-from ..chunking import Cost, balanced_bounds, chunk_bounds
+from ..chunking import Cost, ThreadTimer, Timing, balanced_bounds, chunk_bounds
 from ..errors import ProcessorTimeoutError
 from ..streaming import windowed
 from ..threads import MAX_THREADS_PER_WORKER, thread_map, threads_for_call
@@ -377,10 +376,10 @@ def user_imap(call: Call, func: Callable[[Any], Any], items: Iterator[Any],
 def _stream_probe(call: Call, port: Any, func: Callable[[Any], Any], first: Any,
                   timeout: float | None) -> tuple[list[Any], Cost]:
     """The first item alone on the pool (under ``timeout``): its result and measured cost."""
-    (value, cpu, wall, blocked), = windowed(
+    (value, timing), = windowed(
         port, _timed_item_task, iter([(func, first)]), window=1, ordered=True,
         timeout=timeout, operation=call.name, stats=call.recorder.stats)
-    return [value], _measured_cost(cpu, wall, blocked)
+    return [value], timing.cost(transfer_s=_TRANSFER_S)
 
 
 class _Sizer:
@@ -448,20 +447,11 @@ def _imap_inline(call: Call, func: Callable[[Any], Any], items: Iterator[Any], s
         yield values
 
 
-def _timed_item_task(func: Callable[[Any], Any], item: Any) -> tuple[Any, float, float, bool]:
-    """Worker task: ``func(item)``, its thread's CPU and wall seconds, and whether it blocked.
-
-    The calling thread's CPU clock, not the process's: the worker's other threads (the
-    result queue's feeder, the owner watch) must not count as the item's CPU. Wall time
-    beyond CPU is waiting only if the thread gave up the CPU itself (a voluntary context
-    switch: a sleep, I/O, a lock); on a loaded machine a CPU-bound item is also
-    descheduled - involuntarily - and must not pass for one that waits.
-    """
-    u0 = resource.getrusage(resource.RUSAGE_THREAD).ru_nvcsw
-    c0, w0 = time.thread_time(), time.perf_counter()
+def _timed_item_task(func: Callable[[Any], Any], item: Any) -> tuple[Any, Timing]:
+    """Worker task: ``func(item)`` and how its thread spent the time (:class:`ThreadTimer`)."""
+    timer = ThreadTimer()
     value = func(item)
-    cpu, wall = time.thread_time() - c0, time.perf_counter() - w0
-    return value, cpu, wall, resource.getrusage(resource.RUSAGE_THREAD).ru_nvcsw > u0
+    return value, timer.stop()
 
 
 def _probe(call: Call, func: Callable[[Any], Any], first: Any) -> tuple[list[Any], Cost]:
@@ -469,14 +459,8 @@ def _probe(call: Call, func: Callable[[Any], Any], first: Any) -> tuple[list[Any
 
     On the pool, so that a slow item still obeys the timeout and the caller stays free.
     """
-    value, cpu, wall, blocked = call.run(_timed_item_task, [(func, first)])[0]
-    return [value], _measured_cost(cpu, wall, blocked)
-
-
-def _measured_cost(cpu: float, wall: float, blocked: bool) -> Cost:
-    """The per-item cost that one timed item shows (see :func:`_timed_item_task`)."""
-    wait = max(0.0, wall - cpu) if blocked else 0.0  # never blocked: it only ran, or queued
-    return Cost(cpu_s=min(cpu, wall) if blocked else wall, wait_s=wait, transfer_s=_TRANSFER_S)
+    value, timing = call.run(_timed_item_task, [(func, first)])[0]
+    return [value], timing.cost(transfer_s=_TRANSFER_S)
 
 
 def _threads_for_call(concurrency: str, cost: Cost, n: int, workers: int, measured: bool) -> int:

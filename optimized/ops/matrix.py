@@ -40,7 +40,7 @@ Paths (D4)
     worker (at most one per core). ``A`` and ``B`` are copied once into shared memory,
     each worker computes ``C[lo:hi] = A[lo:hi] @ B`` straight into a shared output
     array, and tasks carry only segment specs and row bounds. Workers run BLAS with
-    ``cores // workers`` threads each (set by the engine), so busy processes x threads
+    ``cores // workers`` threads each (set by the local backend), so busy processes x threads
     never oversubscribe the machine. The ``object`` kernel cannot live in shared memory; on the pool its row
     blocks (and ``B``) travel pickled, once per task.
 
@@ -309,21 +309,12 @@ def _finish(c: np.ndarray, kernel: Kernel, as_list: bool) -> list[list[Any]] | n
 
 # -- paths -----------------------------------------------------------------------------
 def _choose_path(call: Call, n: int, m: int, p: int) -> Path:
-    """R4's rule, where it pays: pool above the threshold if the workers have more cores
-    than this process's BLAS threads (see the module docstring), unless forced."""
-    if call.mode != "auto":
-        path: Path = call.mode
-    else:
-        big = max(n, m, p) > call.options.get("matmul_threshold", 1000)
-        path = "inline"
-        if big and n > 1 and call.num_workers > 1:
-            threads = blas_threads()
-            call.recorder.extra["blas_threads"] = threads
-            if min(call.num_workers, call.backend.cores) > threads:
-                path = "pool"
-    call.recorder.items = n * p
-    call.recorder.path = path
-    return path
+    """R4's rule, where it pays (:func:`~optimized.chunking.choose_matmul_path`)."""
+    def threads() -> int:
+        call.recorder.extra["blas_threads"] = found = blas_threads()
+        return found
+
+    return call.choose_matmul(n, m, p, threads)
 
 
 def _controller() -> Any:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from optimized import OptimizedParallelProcessor
-from optimized.engine import LocalBackend
+from optimized.backends import LocalBackend
 from tests import kernels
 
 FAULTS = ("raise", "sigkill", "exit3", "timeout", "sigint")

@@ -14,7 +14,9 @@ Data flow::
       distributed.wait(FIRST_COMPLETED, poll) <------ TaskOutput (value, cpu, wall, pid)
       results placed by task index (input order, D6); a buffer's blocks copied in place
       stream(steps, inputs): submit(step k+1, future of step k): worker to worker,
-                             at most `window` chains in flight (pipeline back-pressure)
+                             at most `window` chains in flight
+      pipeline(job): each batch a chain of one task per stage group (via stream),
+                     queue_depth x workers batches in flight (the back-pressure)
 
 Design
 ------
@@ -56,11 +58,13 @@ from typing import Any
 
 import numpy as np
 
-from . import worker
-from .buffers import PipeBuffer
-from .engine import Backend, Deadline
-from .errors import ProcessorClosedError, ProcessorTimeoutError, WorkerCrashedError
-from .metrics import TaskStats
+from .. import worker
+from ..batches import BatchResults, PipelineJob, PipelineResult, StageGroup
+from ..buffers import PipeBuffer
+from ..deadline import Deadline
+from ..errors import ProcessorClosedError, ProcessorTimeoutError, WorkerCrashedError
+from ..metrics import TaskStats
+from .base import Backend
 
 __all__ = ["DaskBackend", "ScatteredBuffer", "RemoteTraceback", "INSTALL_HINT"]
 
@@ -308,7 +312,7 @@ class DaskBackend(Backend):
             on_done: Callable[[int], None] | None = None) -> list[Any]:
         """Run ``fn(*args)`` per task on the cluster; results in task order.
 
-        See :class:`~optimized.engine.Backend.run` and the module docstring for the
+        See :meth:`Backend.run <optimized.backends.base.Backend.run>` and the module docstring for the
         failure contract on a cluster.
         """
         client = self.client
@@ -366,6 +370,23 @@ class DaskBackend(Backend):
         except BaseException as exc:
             self._cancel([f for _, f in live.values()])
             self._reraise(exc, deadline.operation)
+
+    def pipeline(self, job: PipelineJob, *, deadline: Deadline, stats: TaskStats,
+                 on_batch: Callable[[int], None]) -> PipelineResult:
+        """Every batch as a chain of tasks, one per stage group; see :meth:`Backend.pipeline`.
+
+        Workers share no queues here, so each task takes the previous one's result
+        (worker to worker, not through this process). At most ``queue_depth`` batches
+        per worker are in flight - the back-pressure - and a slow stage is served by as
+        many workers as are free at the time, which is what replicating it does on the
+        local pool.
+        """
+        results = BatchResults(job, on_batch)
+        window = max(1, job.queue_depth * self.num_workers)
+        self.stream([StageGroup(fns) for fns in job.groups],
+                    [job.batch(seq) for seq in range(len(job.bounds))], window=window,
+                    deadline=deadline, stats=stats, on_result=results.put)
+        return PipelineResult(results.joined(), {"batches_in_flight": window})
 
     def _completed(self, futures: list[Any], deadline: Deadline, first: bool = False,
                    errors: bool = True) -> Any:
