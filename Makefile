@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test lint report quick-report grade compare demo bench bench-quick patch clean
+.PHONY: setup test lint report quick-report grade compare demo bench bench-quick patch clean test-pythons
 
 setup: $(STAMP)
 
@@ -58,4 +58,20 @@ patch: $(STAMP)
 	$(BIN)/python -m evaluation.patch
 
 clean:
-	rm -rf $(VENV) .asv reports .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-* .asv reports .pytest_cache .hypothesis
+
+## The processor's own tests on every other CPython this machine has (pyenv's 3.12, 3.13):
+## a virtualenv each (.venv-3.12, ...), then the engine, operation and fault tests.
+PYTHONS ?= 3.12 3.13
+CORE_TESTS := tests/test_executor.py tests/test_engine.py tests/test_map_ops.py tests/test_matrix.py \
+	tests/test_pipeline.py tests/test_primes.py tests/test_wordcount.py tests/test_imap.py \
+	tests/test_fault_matrix.py tests/test_small_shm.py tests/test_parent_death.py
+test-pythons:
+	@for v in $(PYTHONS); do \
+	  py=$$(ls -d $$HOME/.pyenv/versions/$$v.*/bin/python 2>/dev/null | tail -1); \
+	  [ -n "$$py" ] || py=$$(command -v python$$v); \
+	  if [ -z "$$py" ] || ! $$py --version >/dev/null 2>&1; then echo "python$$v: not found, skipped"; continue; fi; \
+	  [ -x .venv-$$v/bin/python ] || { $$py -m venv .venv-$$v && .venv-$$v/bin/python -m pip install --quiet -e '.[harness]'; } || exit 1; \
+	  echo "== $$($$py --version)"; \
+	  .venv-$$v/bin/python -m pytest -q -m "not gate" $(CORE_TESTS) || exit 1; \
+	done

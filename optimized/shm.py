@@ -27,7 +27,6 @@ import errno
 import mmap
 import os
 import secrets
-import sys
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -293,11 +292,10 @@ def _map_untracked(name: str) -> mmap.mmap:
     Python 3.13's ``track=False``). A worker forked before the parent's tracker
     existed would then start a tracker of its own (a process start per attach) and
     that tracker would "clean up" - unlink - the parent's live segment when the
-    worker exits. Only the owner (the parent) may track and unlink.
+    worker exits. Only the owner (the parent) may track and unlink. So the segment is
+    opened and mapped directly, on every Python version: ``SharedMemory(track=False)``
+    would close its mapping when the object is collected, under the view.
     """
-    if sys.version_info >= (3, 13):  # pragma: no cover - depends on the interpreter
-        shm = shared_memory.SharedMemory(name=name, create=False, track=False)
-        return shm._mmap  # kept alive by the mmap itself
     import _posixshmem  # CPython's own binding, what SharedMemory uses on POSIX
 
     fd = _posixshmem.shm_open("/" + name, os.O_RDWR, mode=0o600)
