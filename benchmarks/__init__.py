@@ -1,7 +1,7 @@
 """asv benchmark suites: every public operation x implementation x size.
 
 asv is the project's one timing engine; the evaluation report reads its results
-(``evaluation/asv_results.py``), so the names below are an interface. Keep them exactly.
+(``evaluation/figures/bench.py``), so the names below are an interface. Keep them exactly.
 
 Naming convention
 -----------------
@@ -9,8 +9,11 @@ Modules
     One ``bench_<area>.py`` per operation family: ``bench_map``, ``bench_matrix``,
     ``bench_primes``, ``bench_wordcount``, ``bench_pipeline``, ``bench_streaming``
     (``imap``), plus ``bench_startup``
-    (processor start-up and shutdown). Shared, seeded and cached builders live in
-    :mod:`benchmarks.common`.
+    (processor start-up and shutdown). What several suites share - instances, sizes,
+    processors, seeded and cached inputs, the generic operation benchmark - lives in
+    :mod:`benchmarks.common`, the ``single`` references in :mod:`benchmarks.references`,
+    peak-memory measurement in :mod:`benchmarks.memory`; what one suite alone uses
+    lives in that suite.
 ``time_<public method name>``
     Every timed benchmark of a public processor operation is a method named after the
     method it times, e.g. ``time_parallel_find_primes``, in a class of its own.
@@ -23,7 +26,10 @@ Modules
     ``"inline"``    the optimized processor forced in-process (``execution="inline"``);
     ``"pool"``      the optimized processor forced onto its pool (``execution="pool"``);
     ``"single"``    the best single-process implementation of the same work (NumPy,
-    ``Counter``...), where one exists (:mod:`benchmarks.common`).
+    ``Counter``...), where one exists. One policy for all of them
+    (:mod:`benchmarks.references`): each is this suite's own code, written from the
+    operation's contract and never imported from the processor under test, so the
+    yardstick is the same for every commit asv measures.
     ``"dask"``      the optimized processor on a Dask ``LocalCluster`` (``bench_cluster``).
     ``"primesieve"`` the C++ primesieve library's sieve plus ``tolist()``: the physical
     anchor of the primes below 10**9 (``bench_primes``; skipped where it is not

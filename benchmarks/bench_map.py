@@ -11,29 +11,92 @@ from __future__ import annotations
 import functools
 import statistics
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .common import (
-    EFFICIENCY_ITEMS,
     GATE_WORKERS,
     IMPLS,
-    WAITING_ITEMS,
+    QUICK,
     WORKLOADS,
     OperationBenchmark,
     close_processor,
     gate_size,
     local_kernel_start_method,
     make_processor,
-    map_sizes,
-    median_overhead_share,
     operation_args,
-    parallel_efficiency,
-    sequential_map,
     sizes,
-    spin,
-    wait_1ms,
     workload_sizes,
 )
+
+# -- user map and the parallel-efficiency figure ------------------------------------------
+# -- user map and the parallel-efficiency figure ---------------------------------------------
+#: Iterations of :func:`spin`: about 200 us of CPU per item on the reference machine.
+SPIN_ITERATIONS = 2400
+
+
+#: Items of the parallel-efficiency workload (2,000 x ~200 us).
+EFFICIENCY_ITEMS = 200 if QUICK else 2000
+
+
+def spin(x: int) -> int:
+    """A CPU-bound item: a fixed integer loop of about 200 us (no sleeping, no I/O)."""
+    acc = x
+    for i in range(SPIN_ITERATIONS):
+        acc = (acc + i * i) % 1_000_003
+    return acc
+
+
+#: Items that mostly wait, through one call (2,000 x 1 ms on 4 workers).
+WAITING_ITEMS = 2000
+
+
+def wait_1ms(x: Any) -> Any:
+    """An item that mostly waits: a 1 ms sleep (a stand-in for I/O), then ``x``."""
+    time.sleep(0.001)
+    return x
+
+
+def sequential_map(func: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    """``[func(x) for x in items]``: the single-process reference of ``map``."""
+    return [func(x) for x in items]
+
+
+def map_sizes() -> list[int]:
+    """Item counts for ``time_map`` (``map`` has no instance entry of its own)."""
+    return [100] if QUICK else [100, EFFICIENCY_ITEMS]
+
+
+def _median_seconds(fn: Callable[[], Any], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def parallel_efficiency(processor: Any, func: Callable[[Any], Any], items: Sequence[Any],
+                        repeats: int = 5) -> float:
+    """``sequential time / (workers x wall time of processor.map)``, medians of ``repeats``.
+
+    1.0 means every worker was busy with useful work the whole time.
+    """
+    expected = [func(x) for x in items]
+    if processor.map(func, items) != expected:
+        raise AssertionError("processor.map returned a wrong result")
+    sequential = _median_seconds(lambda: [func(x) for x in items], repeats)
+    wall = _median_seconds(lambda: processor.map(func, items), repeats)
+    return sequential / (processor.num_workers * wall)
+
+
+def median_overhead_share(call: Callable[[], Any], processor: Any, repeats: int = 3) -> float:
+    """Median of ``processor.last_metrics.overhead_share`` over ``repeats`` calls."""
+    shares = []
+    for _ in range(repeats):
+        call()
+        shares.append(processor.last_metrics.overhead_share)
+    return statistics.median(shares)
 
 #: The implementations timed on the latency workload: ``inline`` is the sequential
 #: in-process run (it sleeps 1 ms per item too); the NumPy ``single`` reference does

@@ -2,21 +2,37 @@
 and the float64 ndarray product of the pool against plain ``A @ B``."""
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Callable
 from typing import Any
+
+import numpy as np
 
 from .common import (
     IMPLS,
     QUICK,
     TWO_CORES,
     OperationBenchmark,
-    float_matrices,
     largest_size,
     memory_sizes,
     scale_sizes,
     sizes,
 )
+
+#: Seed of the float64 matrices (:func:`float_matrices`).
+FLOAT_MATMUL_SEED = 20240601
+
+
+@functools.lru_cache(maxsize=2)  # the timed size and the warm-up size
+def float_matrices(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two seeded ``n x n`` float64 ndarrays, entries uniform in ``[0, 1)`` (cached).
+
+    The instances' matrix builder gives integer lists; this is the float64 ndarray
+    case of the matrix targets (the pooled product against plain ``A @ B``).
+    """
+    rng = np.random.default_rng(FLOAT_MATMUL_SEED)
+    return rng.random((n, n)), rng.random((n, n))
 
 
 class ParallelMatrixMultiply(OperationBenchmark):
@@ -24,7 +40,7 @@ class ParallelMatrixMultiply(OperationBenchmark):
 
     size = n; ``m[i][j] = (i+1)*(j+1)`` (the instances' builder); the result is exact
     Python ints. ``single`` is the best exact single-process product
-    (:func:`~benchmarks.common.exact_matmul`).
+    (:func:`~benchmarks.references.exact_matmul`).
     """
 
     operation = "parallel_matrix_multiply"

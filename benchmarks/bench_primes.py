@@ -9,13 +9,13 @@ from .common import (
     IMPLS,
     TWO_CORES,
     OperationBenchmark,
-    PeakRssBenchmark,
     gate_size,
     largest_size,
     memory_sizes,
     scale_sizes,
     sizes,
 )
+from .memory import PeakRssBenchmark
 
 
 class ParallelFindPrimes(OperationBenchmark):

@@ -26,8 +26,8 @@ from .common import (
     close_processor,
     local_kernel_start_method,
     make_processor,
-    peak_rss_during,
 )
+from .memory import peak_rss_during
 
 #: Items streamed by the timed suites (quick runs: a smoke size).
 STREAM_ITEMS = 10**5 if QUICK else 10**6

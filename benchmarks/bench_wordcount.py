@@ -5,12 +5,12 @@ from .common import (
     IMPLS,
     TWO_CORES,
     OperationBenchmark,
-    PeakRssBenchmark,
     gate_size,
     largest_size,
     memory_sizes,
     sizes,
 )
+from .memory import PeakRssBenchmark
 
 
 class MapReduceWordCount(OperationBenchmark):

@@ -1,4 +1,6 @@
-"""Shared pieces of the asv suites: instances, sizes, processors, cached inputs, references.
+"""What several asv suites share: instances, sizes, processors, cached inputs, the generic
+operation benchmark. The ``single`` references are in :mod:`benchmarks.references`, peak
+memory in :mod:`benchmarks.memory`; what one suite alone uses lives in that suite.
 
 Everything a suite needs to know about an operation (sizes per implementation, the
 baseline's limit, gate sizes) comes from ``instances/workloads.json``, found relative to
@@ -14,38 +16,35 @@ import collections
 import functools
 import importlib
 import importlib.util
-import itertools
-import math
 import multiprocessing as mp
 import os
-import statistics
-import sys
-import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from evaluation.workloads import Operation, Workloads, load_workloads
 
-from evaluation.workloads import Operation, Workloads, build_args, load_workloads
+from .references import single_reference
+
+try:
+    from evaluation.inputs import build_args
+except ImportError:  # asv benchmarks older commits too; they kept it in evaluation.workloads
+    from evaluation.workloads import build_args  # type: ignore[attr-defined,no-redef]
 
 if TYPE_CHECKING:  # only for the annotation: discovery must not import the package
     from optimized.chunking import ExecutionMode
 
-__all__ = ["INSTANCES", "QUICK", "QUICK_ENV", "WORKLOADS", "GATE_WORKERS", "IMPLS",
-           "TWO_CORES", "SCALE_IMPLS", "operation", "sizes", "scale_sizes", "workload_sizes",
-           "largest_size", "memory_sizes",
-           "gate_size", "make_processor",
-           "close_processor", "local_kernel_start_method", "preimport_operation",
-           "operation_args", "build_text", "single_reference", "OperationBenchmark",
-           "spin", "SPIN_ITERATIONS", "EFFICIENCY_ITEMS", "map_sizes", "sequential_map",
-           "parallel_efficiency", "median_overhead_share", "pipeline_stages",
-           "throughput_ratio", "stage_inputs", "slow_stage", "SLOW_STAGE_ITEMS",
-           "PER_ITEM_STAGES", "exact_matmul", "numpy_sieve", "counter_word_count",
-           "FLOAT_MATMUL_SEED", "float_matrices", "PeakRss", "peak_rss_during",
-           "PeakRssBenchmark", "wait_1ms", "WAITING_ITEMS"]
+__all__ = [
+    # the instances: operations and their sizes
+    "INSTANCES", "QUICK", "QUICK_ENV", "WORKLOADS", "GATE_WORKERS", "IMPLS", "TWO_CORES",
+    "SCALE_IMPLS", "operation", "sizes", "scale_sizes", "workload_sizes", "largest_size",
+    "memory_sizes", "gate_size",
+    # processors and their inputs
+    "make_processor", "close_processor", "local_kernel_start_method", "preimport_operation",
+    "operation_args", "build_text",
+    # the generic operation benchmark
+    "OperationBenchmark"]
 
 #: ``instances/`` of the working tree this suite belongs to.
 INSTANCES = Path(__file__).resolve().parent.parent / "instances"
@@ -246,215 +245,6 @@ def build_text(words: int) -> str:
     return "".join(w + " " for w in cycle) * whole + "".join(w + " " for w in cycle[:rest])
 
 
-#: Seed of the float64 matrices (:func:`float_matrices`).
-FLOAT_MATMUL_SEED = 20240601
-
-
-@functools.lru_cache(maxsize=2)  # the timed size and the warm-up size
-def float_matrices(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Two seeded ``n x n`` float64 ndarrays, entries uniform in ``[0, 1)`` (cached).
-
-    The instances' matrix builder gives integer lists; this is the float64 ndarray
-    case of the matrix targets (the pooled product against plain ``A @ B``).
-    """
-    rng = np.random.default_rng(FLOAT_MATMUL_SEED)
-    return rng.random((n, n)), rng.random((n, n))
-
-
-# -- best single-process references ---------------------------------------------------------
-def _kernel_values(data: Sequence[float]) -> list[float]:
-    """``x*x + sin(x)*cos(x)`` over ``data`` with NumPy; list in, list out."""
-    x = np.asarray(data, dtype=np.float64)
-    return (x * x + np.sin(x) * np.cos(x)).tolist()
-
-
-def _kernel_batches(batches: Sequence[Sequence[float]]) -> list[float]:
-    return _kernel_values(list(itertools.chain.from_iterable(batches)))
-
-
-def _numpy_statistics(data: Sequence[float]) -> dict[str, float]:
-    x = np.asarray(data, dtype=np.float64)
-    return {"mean": float(x.mean()), "variance": float(x.var()), "median": float(np.median(x))}
-
-
-def _pipeline_in_process(data: Sequence[Any]) -> list[Any]:
-    """The default three stages (``x*2``, ``+10``, square) fused in one comprehension."""
-    return [y * y for y in (x * 2 + 10 for x in data)]
-
-
-def _object_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return a.astype(object) @ b.astype(object)
-
-
-def _split_int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Exact ``a @ b`` for int64 arrays with float64 BLAS, splitting ``a`` into digits.
-
-    A float64 product is exact while ``inner * max|a| * max|b| < 2**53``. Otherwise
-    ``a = hi * 2**k + lo`` with ``0 <= lo < 2**k`` small enough for one exact BLAS call,
-    and ``hi`` is handled the same way, recursively.
-    """
-    inner = a.shape[1]
-    max_a = int(np.abs(a).max(initial=0))
-    max_b = int(np.abs(b).max(initial=0))
-    if inner * max_a * max_b < 2 ** 53:
-        return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
-    k = ((2 ** 53 - 1) // max(1, inner * max_b)).bit_length() - 1
-    if inner * max_a * max_b >= 2 ** 62 or k < 1:  # int64 could overflow: exact objects
-        return _object_matmul(a, b)
-    lo = a & ((1 << k) - 1)
-    hi = a >> k  # arithmetic shift: a == hi * 2**k + lo, also for negative entries
-    return (_split_int_matmul(hi, b) << k) + (lo.astype(np.float64) @ b.astype(np.float64)
-                                              ).astype(np.int64)
-
-
-def exact_matmul(A: Any, B: Any) -> list[list[Any]]:
-    """Best single-process exact ``A @ B`` for lists of lists (float64 BLAS throughout).
-
-    Floats: one BLAS call. Integers: BLAS on digit splits (exact, see
-    :func:`_split_int_matmul`); NumPy's own int64 matmul does not use BLAS and is
-    tens of times slower at 2000 x 2000.
-    """
-    a, b = np.asarray(A), np.asarray(B)
-    if a.dtype.kind == "f" or b.dtype.kind == "f":
-        return (a.astype(np.float64) @ b.astype(np.float64)).tolist()
-    if a.dtype.kind not in "iu" or b.dtype.kind not in "iu":
-        return _object_matmul(a, b).tolist()
-    return _split_int_matmul(a.astype(np.int64), b.astype(np.int64)).tolist()
-
-
-def numpy_sieve(limit: int) -> list[int]:
-    """Primes below ``limit``: a plain odd-only NumPy Sieve of Eratosthenes."""
-    if limit <= 2:
-        return []
-    odd = np.ones(limit // 2, dtype=bool)  # index i <-> 2*i + 1
-    odd[0] = False
-    for i in range(1, (math.isqrt(limit - 1) - 1) // 2 + 1):
-        if odd[i]:
-            p = 2 * i + 1
-            odd[p * p // 2::p] = False
-    return [2] + (2 * np.flatnonzero(odd) + 1).tolist()
-
-
-def counter_word_count(text: str) -> dict[str, int]:
-    """``Counter(text.split())``, then each distinct token cleaned once (D9) and folded."""
-    counts: dict[str, int] = {}
-    for token, n in Counter(text.split()).items():
-        word = "".join(c.lower() for c in token if c.isalpha())
-        if word:
-            counts[word] = counts.get(word, 0) + n
-    return counts
-
-
-def _from_ops(module: str, attr: str, fallback: Callable[..., Any]) -> Callable[..., Any]:
-    """The optimized package's own single-process reference if it has one, else ours."""
-    try:
-        return getattr(importlib.import_module(f"optimized.ops.{module}"), attr)
-    except (ImportError, AttributeError):
-        return fallback
-
-
-def single_reference(name: str) -> Callable[..., Any] | None:
-    """Best single-process implementation of operation ``name`` (same arguments), or None."""
-    refs: dict[str, Callable[[], Callable[..., Any]]] = {
-        "process_data_spawn_per_item": lambda: _kernel_values,
-        "process_with_file_based_ipc": lambda: _kernel_values,
-        "process_with_excessive_queue_ops": lambda: _kernel_values,
-        "compute_statistics_sequential": lambda: _numpy_statistics,
-        "parallel_sum_spawn_many": lambda: sum,
-        "batch_process_with_manager": lambda: _kernel_batches,
-        "parallel_matrix_multiply": lambda: exact_matmul,
-        "parallel_find_primes": lambda: _from_ops("primes", "sieve_single_process", numpy_sieve),
-        "map_reduce_word_count": lambda: _from_ops("wordcount", "count_words_single_process",
-                                                   counter_word_count),
-        "run_pipeline": lambda: _pipeline_in_process,
-    }
-    make = refs.get(name)
-    return make() if make else None
-
-
-# -- peak resident memory of the parent and of the pool's workers ---------------------------
-#: Linux: ``VmHWM`` (peak RSS) of any own process, reset by writing 5 to ``clear_refs``.
-_PROC_PEAK = sys.platform.startswith("linux") and os.path.exists("/proc/self/clear_refs")
-#: Seconds between samples where the kernel keeps no resettable peak (psutil sampling).
-_SAMPLE_S = 0.002
-
-
-class PeakRss(NamedTuple):
-    """Peak resident set sizes during one call, MiB (and the parent's RSS just before it)."""
-
-    parent_mib: float
-    largest_worker_mib: float
-    parent_start_mib: float = math.nan
-
-
-def _status_mib(pid: int, field: str = "VmHWM") -> float:
-    with open(f"/proc/{pid}/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"/proc/{pid}/status has no {field} line")
-
-
-def _proc_peaks(pids: Sequence[int], fn: Callable[[], Any]) -> tuple[list[float], float]:
-    for pid in pids:  # peak := current RSS, so the figure is this call's
-        with open(f"/proc/{pid}/clear_refs", "w", encoding="ascii") as f:
-            f.write("5")
-    start = _status_mib(pids[0], "VmRSS")
-    fn()
-    return [_status_mib(pid) for pid in pids], start
-
-
-def _sampled_peaks(pids: Sequence[int], fn: Callable[[], Any]) -> tuple[list[float], float]:
-    """Largest RSS seen every :data:`_SAMPLE_S` while ``fn`` runs (may miss short spikes)."""
-    import psutil  # harness dependency; PeakRssBenchmark skips where it is missing
-
-    procs = [psutil.Process(pid) for pid in pids]
-    peaks = [p.memory_info().rss / 2 ** 20 for p in procs]
-    start = peaks[0]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            for i, p in enumerate(procs):
-                peaks[i] = max(peaks[i], p.memory_info().rss / 2 ** 20)
-            time.sleep(_SAMPLE_S)
-
-    sampler = threading.Thread(target=sample, name="rss-sampler", daemon=True)
-    sampler.start()
-    try:
-        fn()
-    finally:
-        done.set()
-        sampler.join()
-    return peaks, start
-
-
-def peak_rss_during(processor: Any, fn: Callable[[], Any]) -> PeakRss:
-    """Peak RSS (MiB) of this process and of the largest of ``processor``'s workers in ``fn()``.
-
-    asv's ``peakmem_`` sees the benchmark process only; the pool's workers are other
-    processes (``processor.worker_pids()``). On Linux the kernel's own peak (``VmHWM``,
-    reset just before the call) is exact; elsewhere RSS is sampled with psutil. A
-    forked worker's RSS counts the pages it maps - shared-memory pages it touched
-    included - so a worker holding a private copy of the input shows it.
-
-    Raises
-    ------
-    RuntimeError
-        The pool's workers changed during the call (a worker died): the figure would
-        describe processes that no longer exist.
-    """
-    workers = list(processor.worker_pids())
-    if not workers:
-        raise RuntimeError("the processor has no worker processes to measure")
-    pids = [os.getpid(), *workers]
-    peaks, start = (_proc_peaks if _PROC_PEAK else _sampled_peaks)(pids, fn)
-    if list(processor.worker_pids()) != workers:
-        raise RuntimeError(f"the pool's workers changed during the call ({workers} -> "
-                           f"{processor.worker_pids()}): no peak to report")
-    return PeakRss(peaks[0], max(peaks[1:]), start)
-
-
 # -- the generic operation benchmark --------------------------------------------------------
 #: Seconds after creating a processor before its timings represent a warm pool. Quick
 #: mode (one sample per point, a smoke run whose figures decide nothing) does not wait:
@@ -552,7 +342,7 @@ class OperationBenchmark:
         return operation_args(self.operation, size)
 
     def reference(self) -> Callable[..., Any] | None:
-        """The ``single`` implementation: best single-process code for the same inputs."""
+        """The ``single`` implementation: :func:`benchmarks.references.single_reference`."""
         return single_reference(self.operation)
 
     def _budget(self, impl: str, size: int) -> None:
@@ -561,220 +351,3 @@ class OperationBenchmark:
         if impl == "baseline" or _is_largest(self.operation, size):
             self.repeat = (1, 3, 6.0)
             self.warmup_time = 0.0
-
-
-class PeakRssBenchmark:
-    """Base of the peak-memory ``track_`` suites of one big call of the optimized processor.
-
-    A subclass sets ``operation``, ``size`` and ``workers`` and defines one-line
-    ``track_parent_peak_rss`` / ``track_worker_peak_rss`` returning
-    ``self.peaks().parent_mib`` / ``.largest_worker_mib``. The processor
-    (``execution="auto"``) is created before the input exists, so forked workers do
-    not map the parent's copy of it.
-    """
-
-    operation: str = ""
-    size: int = 0
-    workers: int = TWO_CORES
-    unit = "MiB"
-    timeout = 600.0
-    rounds = 1  # one call per figure: a peak is a property of the call, not a noisy time
-
-    def setup(self) -> None:
-        self.processor: Any = None
-        self._peaks: PeakRss | None = None
-        if not _PROC_PEAK and importlib.util.find_spec("psutil") is None:
-            # asv's own environments install the project's runtime needs only (numpy)
-            raise NotImplementedError("no /proc peak RSS here and psutil is not installed")
-        preimport_operation(self.operation)
-        self.processor = make_processor("optimized", self.workers)
-        op = operation(self.operation)
-        self.fn = functools.partial(getattr(self.processor, self.operation), **op.call)
-        self.fn(*operation_args(self.operation, min(sizes(self.operation))))  # warm
-        self.args = operation_args(self.operation, self.size)
-
-    def teardown(self, *params: Any) -> None:
-        close_processor(getattr(self, "processor", None))
-        self.processor = None
-
-    def peaks(self) -> PeakRss:
-        """Peak RSS of the parent and the largest worker during one call (measured once)."""
-        if self._peaks is None:
-            def call() -> None:
-                self.result = self.fn(*self.args)  # kept: its own size is a figure too
-
-            self._peaks = peak_rss_during(self.processor, call)
-        return self._peaks
-
-    def growth_over_result(self, size_of: Callable[[Any], int]) -> float:
-        """The parent's RSS growth during the call over ``size_of(result)`` (a ratio).
-
-        1.0 means the call needed no memory beyond what its result itself holds.
-        """
-        peaks = self.peaks()
-        return (peaks.parent_mib - peaks.parent_start_mib) * 2 ** 20 / size_of(self.result)
-
-
-# -- user map and the parallel-efficiency figure ---------------------------------------------
-#: Iterations of :func:`spin`: about 200 us of CPU per item on the reference machine.
-SPIN_ITERATIONS = 2400
-#: Items of the parallel-efficiency workload (2,000 x ~200 us).
-EFFICIENCY_ITEMS = 200 if QUICK else 2000
-
-
-def spin(x: int) -> int:
-    """A CPU-bound item: a fixed integer loop of about 200 us (no sleeping, no I/O)."""
-    acc = x
-    for i in range(SPIN_ITERATIONS):
-        acc = (acc + i * i) % 1_000_003
-    return acc
-
-
-#: Items that mostly wait, through one call (2,000 x 1 ms on 4 workers).
-WAITING_ITEMS = 2000
-
-
-def wait_1ms(x: Any) -> Any:
-    """An item that mostly waits: a 1 ms sleep (a stand-in for I/O), then ``x``."""
-    time.sleep(0.001)
-    return x
-
-
-#: Items through the pipeline with one slow stage (the replication benchmark).
-SLOW_STAGE_ITEMS = 2000 if QUICK else 10_000
-
-
-def slow_stage(x: Any) -> Any:
-    """A pipeline stage of about 50 us of CPU per item (a fixed integer loop); returns ``x``."""
-    acc = 0
-    for i in range(SPIN_ITERATIONS // 4):
-        acc = (acc + i * i) % 1_000_003
-    return x if acc >= 0 else None
-
-
-def item_double(x: Any) -> Any:
-    """The original's stage 1 as a plain per-item function (one Python call per item)."""
-    return x * 2
-
-
-def item_add_ten(x: Any) -> Any:
-    """The original's stage 2, per item."""
-    return x + 10
-
-
-def item_square(x: Any) -> Any:
-    """The original's stage 3, per item."""
-    return x * x
-
-
-#: The original's stages as per-item functions, for comparison with the batch stages.
-PER_ITEM_STAGES = (item_double, item_add_ten, item_square)
-
-
-def sequential_map(func: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
-    """``[func(x) for x in items]``: the single-process reference of ``map``."""
-    return [func(x) for x in items]
-
-
-def map_sizes() -> list[int]:
-    """Item counts for ``time_map`` (``map`` has no instance entry of its own)."""
-    return [100] if QUICK else [100, EFFICIENCY_ITEMS]
-
-
-def _median_seconds(fn: Callable[[], Any], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def parallel_efficiency(processor: Any, func: Callable[[Any], Any], items: Sequence[Any],
-                        repeats: int = 5) -> float:
-    """``sequential time / (workers x wall time of processor.map)``, medians of ``repeats``.
-
-    1.0 means every worker was busy with useful work the whole time.
-    """
-    expected = [func(x) for x in items]
-    if processor.map(func, items) != expected:
-        raise AssertionError("processor.map returned a wrong result")
-    sequential = _median_seconds(lambda: [func(x) for x in items], repeats)
-    wall = _median_seconds(lambda: processor.map(func, items), repeats)
-    return sequential / (processor.num_workers * wall)
-
-
-def median_overhead_share(call: Callable[[], Any], processor: Any, repeats: int = 3) -> float:
-    """Median of ``processor.last_metrics.overhead_share`` over ``repeats`` calls."""
-    shares = []
-    for _ in range(repeats):
-        call()
-        shares.append(processor.last_metrics.overhead_share)
-    return statistics.median(shares)
-
-
-def _stages_module() -> Any:
-    """Where the processor keeps its default stages (asv also runs older commits)."""
-    try:
-        return importlib.import_module("optimized.ops.stages")
-    except ImportError:  # commits before the stages module kept them in the pipeline module
-        return importlib.import_module("optimized.ops.pipeline")
-
-
-def _apply_stages() -> Callable[..., Any]:
-    """The processor's ``apply_stages`` (in ``optimized.batches`` since the backends seam)."""
-    try:
-        return importlib.import_module("optimized.batches").apply_stages
-    except ImportError:
-        return _stages_module().apply_stages
-
-
-def pipeline_stages() -> tuple[Callable[[Any], Any], ...]:
-    """The processor's default stages (installed, picklable under any start method)."""
-    return tuple(_stages_module().DEFAULT_STAGES)
-
-
-def stage_inputs(stage: Callable[[Any], Any], inputs: list[Any]) -> list[Any]:
-    """What ``stage`` alone makes of ``inputs``, as a list (per-item or batch stage alike)."""
-    out = _apply_stages()([stage], inputs)
-    return out.tolist() if isinstance(out, np.ndarray) else list(out)
-
-
-def throughput_ratio(processor: Any, data: Sequence[Any],
-                     stages: Sequence[Callable[[Any], Any]], repeats: int = 3,
-                     replicas: Sequence[int] | None = None) -> float:
-    """R6: pipeline throughput over the throughput of its slowest stage run alone.
-
-    As the R6 gate measures it: the pipeline ``run_pipeline(data, stages)`` against
-    each of its stages alone - a one-stage ``run_pipeline`` on the same processor, fed
-    the input that stage sees inside the pipeline; all timed interleaved (one untimed
-    warm-up round), medians of ``repeats``. Throughput = items / wall time.
-
-    ``replicas`` (``run_pipeline``'s layout, one count per stage; default: the
-    processor's own layout) applies to both sides: stage ``i`` alone runs with
-    ``replicas=[replicas[i]]``, so it has the processes it has inside the pipeline.
-    """
-    n = len(data)
-    if replicas is not None and len(replicas) != len(stages):
-        raise ValueError(f"replicas needs one count per stage ({len(stages)}), "
-                         f"got {list(replicas)!r}")
-    layout = {} if replicas is None else {"replicas": list(replicas)}
-    if len(processor.run_pipeline(data, list(stages), **layout)) != n:
-        raise AssertionError("run_pipeline lost or duplicated items")
-    cases: dict[str, Callable[[], Any]] = {
-        "pipeline": functools.partial(processor.run_pipeline, data, list(stages), **layout)}
-    inputs = list(data)
-    for i, stage in enumerate(stages):
-        alone = {} if replicas is None else {"replicas": [replicas[i]]}
-        cases[f"stage{i}"] = functools.partial(processor.run_pipeline, inputs, [stage], **alone)
-        inputs = stage_inputs(stage, inputs)
-    times: dict[str, list[float]] = {name: [] for name in cases}
-    for rnd in range(repeats + 1):
-        for name, run in cases.items():
-            t0 = time.perf_counter()
-            run()
-            if rnd:  # round 0 warms every configuration up
-                times[name].append(time.perf_counter() - t0)
-    pipeline_s = statistics.median(times.pop("pipeline"))
-    slowest_s = max(statistics.median(t) for t in times.values())
-    return (n / pipeline_s) / (n / slowest_s)

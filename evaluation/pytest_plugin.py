@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-#: Environment variable naming the progress file (set by :mod:`evaluation.run_tests`).
+#: Environment variable naming the progress file (set by :mod:`evaluation.running.pytest_run`).
 PROGRESS_ENV = "PPD_EVAL_PROGRESS"
 #: pytest's own marks, which say nothing about what a test checks.
 _BUILTIN_MARKS = {"parametrize", "usefixtures", "filterwarnings", "skipif", "xfail", "timeout"}

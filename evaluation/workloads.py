@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["Gate", "Operation", "Workloads", "InstanceError", "load_workloads", "parse_workloads",
-           "default_instances_dir", "build_args", "IMPLEMENTATIONS", "BenchSelector",
-           "BenchmarkTarget", "TARGET_COMPARISONS"]
+           "default_instances_dir", "IMPLEMENTATIONS", "BenchSelector", "BenchmarkTarget",
+           "TARGET_COMPARISONS", "BUILDERS"]
 
 #: Implementation names understood by the harness.
 IMPLEMENTATIONS = ("baseline", "optimized")
-_BUILDERS = ("test_data", "test_batches", "test_matrix", "limit", "test_text")
+#: How an operation's arguments are built (:func:`evaluation.inputs.build_args`).
+BUILDERS = ("test_data", "test_batches", "test_matrix", "limit", "test_text")
 _FAMILIES = ("map", "matrix", "primes", "text", "pipeline")
 _SIZE_KEYS = ("baseline", "optimized", "quick")
 _GATE_KINDS = ("max_seconds", "max_ratio_to_sequential_over_workers", "max_ipc_share",
@@ -275,8 +276,8 @@ def _parse_operation(name: str, raw: Any, workloads: Mapping[str, float], where:
     if family not in _FAMILIES:
         raise InstanceError(f"{where}.family: expected one of {_FAMILIES}, got {family!r}")
     builder = _need(raw, "builder", str, where)
-    if builder not in _BUILDERS:
-        raise InstanceError(f"{where}.builder: expected one of {_BUILDERS}, got {builder!r}")
+    if builder not in BUILDERS:
+        raise InstanceError(f"{where}.builder: expected one of {BUILDERS}, got {builder!r}")
     raw_sizes = _need(raw, "sizes", dict, where)
     sizes = {k: _positive_ints(raw_sizes.get(k), f"{where}.sizes.{k}") for k in _SIZE_KEYS}
     if "scale" in raw_sizes:  # optional: the scaling curve's extra sizes
@@ -365,41 +366,3 @@ def load_workloads(path: str | os.PathLike[str] | None = None) -> Workloads:
     except json.JSONDecodeError as exc:
         raise InstanceError(f"{p}: not valid JSON ({exc})") from None
     return parse_workloads(raw, p)
-
-
-def build_args(op: Operation, size: int, generators: Any) -> tuple[Any, ...]:
-    """Positional arguments for calling ``op`` at ``size``.
-
-    Parameters
-    ----------
-    op : Operation
-        The operation (its ``builder`` says what to generate).
-    size : int
-        Items, batches, matrix dimension, limit or words, per the builder.
-    generators : module
-        ``optimized`` or ``baseline``: provides ``generate_test_data``,
-        ``generate_test_matrix`` and ``generate_test_text``.
-
-    Returns
-    -------
-    tuple
-        The arguments.
-
-    Raises
-    ------
-    InstanceError
-        Unknown builder.
-    """
-    if op.builder == "test_data":
-        return (generators.generate_test_data(size),)
-    if op.builder == "test_batches":
-        data = generators.generate_test_data(size * op.batch_len)
-        return ([data[i:i + op.batch_len] for i in range(0, len(data), op.batch_len)],)
-    if op.builder == "test_matrix":
-        m = generators.generate_test_matrix(size, size)
-        return (m, [row[:] for row in m])
-    if op.builder == "limit":
-        return (size,)
-    if op.builder == "test_text":
-        return (generators.generate_test_text(size),)
-    raise InstanceError(f"unknown builder {op.builder!r}")

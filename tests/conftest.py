@@ -23,8 +23,8 @@ from typing import Any
 import psutil
 import pytest
 
-from evaluation.candidates import CandidateError, materialize, parse_candidate
-from evaluation.grade_child import load_class
+from evaluation.running.candidates import CandidateError, materialize, parse_candidate
+from evaluation.running.grade_child import load_class
 from evaluation.workloads import IMPLEMENTATIONS, Workloads, load_workloads
 
 ROOT = Path(__file__).resolve().parent.parent

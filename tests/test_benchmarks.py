@@ -193,7 +193,7 @@ def test_every_instance_operation_is_timed_at_every_size() -> None:
 
 def _bench_frame() -> pd.DataFrame:
     """One ``ok`` row per time_ benchmark point, shaped like ``asv_results.load_results``."""
-    from evaluation.asv_results import parse_benchmark_name
+    from evaluation.figures.bench import parse_benchmark_name
     ops = {op for op in _public_methods() - NOT_OPERATIONS}
     rows = []
     for name, cls, attr in _benchmarks():
@@ -218,7 +218,7 @@ def test_every_gate_size_is_measured_by_the_benchmark_the_evaluation_reads() -> 
     common = importlib.import_module("benchmarks.common")
     if common.QUICK:
         pytest.skip("quick mode runs two sizes per operation by design")
-    from evaluation.analysis import reference_size, timed_rows
+    from evaluation.figures.reference import reference_size, timed_rows
     wl = load_workloads(ROOT / "instances")
     bench = _bench_frame()
     bench["workers"] = bench["workers"].astype(float)  # NaN where not a parameter
@@ -278,27 +278,27 @@ def test_setup_time_teardown_cycle_leaves_nothing(impl: str) -> None:
 
 # -- single-process references -----------------------------------------------------------------
 def test_reference_sieve_matches_known_counts() -> None:
-    common = importlib.import_module("benchmarks.common")
+    refs = importlib.import_module("benchmarks.references")
     wl = load_workloads(ROOT / "instances")
     for limit in (10, 100, 10_000, 100_000):
-        primes = common.numpy_sieve(limit)
+        primes = refs.numpy_sieve(limit)
         assert len(primes) == wl.prime_count(limit) and primes == sorted(primes)
         assert all(p < limit for p in primes)
-    assert common.numpy_sieve(2) == [] and common.numpy_sieve(3) == [2]
+    assert refs.numpy_sieve(2) == [] and refs.numpy_sieve(3) == [2]
 
 
 def test_reference_word_count_has_the_baselines_semantics() -> None:
-    common = importlib.import_module("benchmarks.common")
+    refs = importlib.import_module("benchmarks.references")
     text = "The the THE, fox's 42 -- Straße\u2003ǅx é\x1cend"
     expected: dict[str, int] = {}
     for token in text.split():  # the original mapper, literally
         word = "".join(c.lower() for c in token if c.isalpha())
         if word:
             expected[word] = expected.get(word, 0) + 1
-    assert common.counter_word_count(text) == expected
+    assert refs.counter_word_count(text) == expected
     wl = load_workloads(ROOT / "instances")
     import optimized
-    words = common.counter_word_count(optimized.generate_test_text(14 * 7))
+    words = refs.counter_word_count(optimized.generate_test_text(14 * 7))
     assert words == {w: 7 for w in wl.word_cycle}
 
 
@@ -321,37 +321,37 @@ def test_text_builder_matches_both_generators() -> None:
 ])
 def test_reference_matmul_is_exact(shape: tuple[int, int, int], high: int, path: str,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    common = importlib.import_module("benchmarks.common")
+    refs = importlib.import_module("benchmarks.references")
     n, m, p = shape
     rng = np.random.default_rng(7)
     A = rng.integers(-high, high, size=(n, m)).tolist()
     B = rng.integers(-high, high, size=(m, p)).tolist()
     exact = [[sum(a * b for a, b in zip(row, col, strict=True)) for col in zip(*B, strict=True)] for row in A]
     if path != "object":  # prove the fast path is the one taken
-        monkeypatch.setattr(common, "_object_matmul", lambda a, b: pytest.fail("object path"))
-    got = common.exact_matmul(A, B)
+        monkeypatch.setattr(refs, "_object_matmul", lambda a, b: pytest.fail("object path"))
+    got = refs.exact_matmul(A, B)
     assert got == exact and all(type(v) is int for r in got for v in r)
 
 
 def test_reference_matmul_floats_and_fractions() -> None:
-    common = importlib.import_module("benchmarks.common")
-    assert common.exact_matmul([[0.5, 1.0]], [[2.0], [4.0]]) == [[5.0]]
-    assert common.exact_matmul([[Fraction(1, 3)]], [[3]]) == [[1]]
+    refs = importlib.import_module("benchmarks.references")
+    assert refs.exact_matmul([[0.5, 1.0]], [[2.0], [4.0]]) == [[5.0]]
+    assert refs.exact_matmul([[Fraction(1, 3)]], [[3]]) == [[1]]
     import optimized
     m = optimized.generate_test_matrix(60, 60)
-    assert common.exact_matmul(m, m)[59][59] == sum((60 * (k + 1)) ** 2 for k in range(60))
+    assert refs.exact_matmul(m, m)[59][59] == sum((60 * (k + 1)) ** 2 for k in range(60))
 
 
 def test_reference_kernels_match_the_processor() -> None:
-    common = importlib.import_module("benchmarks.common")
+    refs = importlib.import_module("benchmarks.references")
     from optimized.ops.mapping import single_item_value
     data = list(range(-50, 50))
-    ref = common.single_reference("process_data_spawn_per_item")(data)
+    ref = refs.single_reference("process_data_spawn_per_item")(data)
     assert ref == pytest.approx([single_item_value(x) for x in data], rel=1e-12, abs=1e-12)
-    stats = common.single_reference("compute_statistics_sequential")([1, 2, 3, 10])
+    stats = refs.single_reference("compute_statistics_sequential")([1, 2, 3, 10])
     assert stats == {"mean": 4.0, "variance": 12.5, "median": 2.5}
-    assert common.single_reference("run_pipeline")([1, 2]) == [144, 196]
-    assert common.single_reference("parallel_sum_spawn_many")(data) == sum(data)
+    assert refs.single_reference("run_pipeline")([1, 2]) == [144, 196]
+    assert refs.single_reference("parallel_sum_spawn_many")(data) == sum(data)
 
 
 # -- peak RSS of the parent and the workers (track_*_peak_rss) ---------------------------------
@@ -365,16 +365,16 @@ def _hold_mib(mib: int) -> int:
 @pytest.mark.parametrize("kernel_peak", [True, False], ids=["VmHWM", "psutil-sampling"])
 def test_peak_rss_sees_the_largest_worker_and_only_this_call(
         kernel_peak: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    common = importlib.import_module("benchmarks.common")
-    if kernel_peak and not common._PROC_PEAK:
+    memory = importlib.import_module("benchmarks.memory")
+    if kernel_peak and not memory._PROC_PEAK:
         pytest.skip("no /proc/<pid>/clear_refs on this system")
-    monkeypatch.setattr(common, "_PROC_PEAK", kernel_peak)
-    p = common.make_processor("pool", 2, start_method="fork")  # forked: sees _hold_mib
+    monkeypatch.setattr(memory, "_PROC_PEAK", kernel_peak)
+    p = memory.make_processor("pool", 2, start_method="fork")  # forked: sees _hold_mib
     try:
-        first = common.peak_rss_during(p, lambda: p.map(_hold_mib, [150, 0], chunksize=1))
-        again = common.peak_rss_during(p, lambda: p.map(_hold_mib, [0, 0], chunksize=1))
+        first = memory.peak_rss_during(p, lambda: p.map(_hold_mib, [150, 0], chunksize=1))
+        again = memory.peak_rss_during(p, lambda: p.map(_hold_mib, [0, 0], chunksize=1))
     finally:
-        common.close_processor(p)
+        memory.close_processor(p)
     assert first.largest_worker_mib > 150, first
     # the parent allocated nothing: its peak stays near its current size
     assert first.parent_mib < psutil.Process().memory_info().rss / 2 ** 20 + 50, first
@@ -383,7 +383,7 @@ def test_peak_rss_sees_the_largest_worker_and_only_this_call(
 
 
 def test_throughput_ratio_applies_the_layout_to_both_sides(monkeypatch: pytest.MonkeyPatch) -> None:
-    common = importlib.import_module("benchmarks.common")
+    bench_pipeline = importlib.import_module("benchmarks.bench_pipeline")
     calls: list[tuple[int, Any]] = []
 
     class Recorder:
@@ -391,13 +391,13 @@ def test_throughput_ratio_applies_the_layout_to_both_sides(monkeypatch: pytest.M
             calls.append((len(stages), kw.get("replicas")))
             return list(data)
 
-    monkeypatch.setattr(common, "stage_inputs", lambda stage, inputs: inputs)
+    monkeypatch.setattr(bench_pipeline, "stage_inputs", lambda stage, inputs: inputs)
     stages = ("a", "b", "c")
-    assert common.throughput_ratio(Recorder(), [1, 2, 3], stages, 1, replicas=[1, 2, 1]) > 0
+    assert bench_pipeline.throughput_ratio(Recorder(), [1, 2, 3], stages, 1, replicas=[1, 2, 1]) > 0
     # the pipeline with the layout; each stage alone with its own count of processes
     assert {(n, tuple(r)) for n, r in calls} == {(3, (1, 2, 1)), (1, (1,)), (1, (2,))}
     with pytest.raises(ValueError, match="one count per stage"):
-        common.throughput_ratio(Recorder(), [1], stages, 1, replicas=[1, 1])
+        bench_pipeline.throughput_ratio(Recorder(), [1], stages, 1, replicas=[1, 1])
 
 
 # -- the smoke run through asv -----------------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.compare import compare_results
+from evaluation.figures.compare import compare_results
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "evaluation" / "raw"

@@ -16,6 +16,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -24,19 +25,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 
-from evaluation import analysis as A
-from evaluation.asv_results import (
-    QUICK_SELECTION,
-    bench_selection,
-    load_results,
-    parse_benchmark_name,
-)
-from evaluation.fit import FitError, fit_power_law
+from evaluation.figures import outcomes
+from evaluation.figures.bench import load_results, parse_benchmark_name
+from evaluation.figures.fit import FitError, fit_power_law
+from evaluation.figures.outcomes import map_gate_ids
+from evaluation.figures.reference import measured_speedup, reference_figures, speedups
 from evaluation.patch import PATCH_PATH, is_stale, render_patch
 from evaluation.report import REPORT_FILES, build_report, write_report
-from evaluation.run_tests import (
+from evaluation.report.summary import format_figure, summary_table
+from evaluation.running.asv import QUICK_SELECTION, bench_selection
+from evaluation.running.pytest_run import (
     E2E_MARKER,
     INNER_ENV,
     TestCase,
@@ -44,6 +45,11 @@ from evaluation.run_tests import (
     parse_junit,
     pytest_command,
 )
+from evaluation.units import format_seconds
+from evaluation.verdicts.defects import baseline_defects
+from evaluation.verdicts.gates import gate_verdicts
+from evaluation.verdicts.status import exit_status
+from evaluation.verdicts.targets import target_verdicts
 from evaluation.workloads import Workloads, parse_workloads
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,12 +74,12 @@ def bench(workloads) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def tests_df(workloads) -> pd.DataFrame:
     runs = {i: parse_junit(FIXTURES / f"junit-{i}.xml") for i in ("baseline", "optimized")}
-    return A.tests_frame(runs, workloads)
+    return outcomes.tests_frame(runs, workloads)
 
 
 @pytest.fixture(scope="module")
 def figures(bench, workloads) -> pd.DataFrame:
-    return A.reference_figures(bench, workloads)
+    return reference_figures(bench, workloads)
 
 
 def _figure(figures: pd.DataFrame, op: str, impl: str) -> pd.Series:
@@ -175,8 +181,8 @@ def test_junit_parser_rejects_other_xml(tmp_path) -> None:
 ])
 def test_gate_tests_map_to_gate_ids(workloads, nodeid, explicit, expected) -> None:
     case = TestCase(nodeid, "passed", 0.1, markers=("gate",), gate_ids=explicit)
-    assert A.map_gate_ids(case, workloads) == expected
-    assert A.map_gate_ids(TestCase(nodeid, "passed", 0.1), workloads) == ()  # not a gate test
+    assert map_gate_ids(case, workloads) == expected
+    assert map_gate_ids(TestCase(nodeid, "passed", 0.1), workloads) == ()  # not a gate test
 
 
 # --------------------------------------------------------------------------- asv side
@@ -221,7 +227,7 @@ def test_reference_figures_measure_or_extrapolate(figures) -> None:
     # division, so its own work function, fitted without the largest size, mispredicts it.
     base_primes = _figure(figures, "parallel_find_primes", "baseline")
     assert not base_primes["extrapolated"] and base_primes["status_at_size"] == "skipped"
-    assert "hold-out error" in base_primes["note"] and "trial divisions" in base_primes["model"]
+    assert base_primes["reason"] == "refused-holdout" and "trial divisions" in base_primes["model"]
     # Its matrix multiply sleeps 5e-4 * n**2: one process per element, W(n) = n**2.
     base_matrix = _figure(figures, "parallel_matrix_multiply", "baseline")
     assert base_matrix["extrapolated"] and "one per element" in base_matrix["model"]
@@ -230,7 +236,7 @@ def test_reference_figures_measure_or_extrapolate(figures) -> None:
     opt = _figure(figures, "parallel_find_primes", "optimized")
     assert not opt["extrapolated"] and opt["seconds"] == pytest.approx(0.101, rel=0.2)
     missing = _figure(figures, "run_pipeline", "optimized")
-    assert math.isnan(missing["seconds"]) and missing["note"] == "not benchmarked"
+    assert math.isnan(missing["seconds"]) and missing["reason"] == "not-benchmarked"
 
 
 def test_figures_use_the_gate_workload_and_worker_count(bench, figures) -> None:
@@ -243,7 +249,7 @@ def test_figures_use_the_gate_workload_and_worker_count(bench, figures) -> None:
     # The original's work model (one process per item), but two sizes leave none to hold
     # out, and an unvalidated fit is refused
     assert base["model"].startswith("processes started")
-    assert math.isnan(base["seconds"]) and "cannot validate the fit" in base["note"]
+    assert math.isnan(base["seconds"]) and base["reason"] == "refused-no-holdout"
     matrix = _figure(figures, "parallel_matrix_multiply", "baseline")  # three sizes: validated
     assert matrix["extrapolated"] and 0 <= matrix["holdout_error"] < 0.5
 
@@ -255,10 +261,11 @@ def test_no_extrapolation_without_a_growing_trend(workloads) -> None:
         "impl": "optimized", "size": pd.array([1000, 100000], dtype="Int64"),
         "workers": pd.array([pd.NA, pd.NA], dtype="Int64"),
         "params": "{}", "status": "ok", "median": [2e-3, 1e-3], "spread": 0.0})
-    f = A.reference_figures(rows, workloads)
+    f = reference_figures(rows, workloads)
     opt = f[(f["operation"] == "parallel_find_primes") & (f["impl"] == "optimized")].iloc[0]
     assert math.isnan(opt["seconds"]) and not opt["extrapolated"]
-    assert "b=-0.15 <= 0" in opt["note"]  # log(1/2) / log(100)
+    assert opt["reason"] == "refused-overhead-dominated"
+    assert opt["reason_details"]["b"] == pytest.approx(-0.15, abs=0.005)  # log(1/2) / log(100)
 
 
 def _timed(impl: str, sizes: Sequence[int], medians: Sequence[float],
@@ -273,27 +280,27 @@ def _timed(impl: str, sizes: Sequence[int], medians: Sequence[float],
 
 
 def _primes_figure(rows: pd.DataFrame, workloads, impl: str = "optimized") -> pd.Series:
-    return _figure(A.reference_figures(rows, workloads), "parallel_find_primes", impl)
+    return _figure(reference_figures(rows, workloads), "parallel_find_primes", impl)
 
 
-@pytest.mark.parametrize("sizes, medians, status, note", [
+@pytest.mark.parametrize("sizes, medians, status, code, details", [
     # quick mode: two overhead-dominated points (b=0.08), 100x short of the seed size
-    ([1000, 10000], [7.0e-4, 7.0e-4 * 10 ** 0.08], None,
-     "cannot extrapolate: b=0.08 < 0.8 over sizes 1000-10000 (overhead-dominated), "
-     "100x beyond them"),
-    ([1000], [1e-3], None, "cannot extrapolate: only 1 size run (1,000)"),
-    ([1000, 100000], [1e-3, 2e-3], ["ok", "skipped"], "cannot extrapolate: only 1 size run"),
-    ([1000, 3000, 10000], [1e-3, 1e-1, 3e-3], None, "cannot extrapolate: poor power-law fit"),
+    ([1000, 10000], [7.0e-4, 7.0e-4 * 10 ** 0.08], None, "refused-flat-far",
+     {"lo": 1000, "hi": 10000, "reach": 100}),
+    ([1000], [1e-3], None, "refused-one-size", {"size": 1000}),
+    ([1000, 100000], [1e-3, 2e-3], ["ok", "skipped"], "refused-one-size", {"size": 1000}),
+    ([1000, 3000, 10000], [1e-3, 1e-1, 3e-3], None, "refused-poor-fit", {}),
     # measured at the reference size, and failed there: n/a, never extrapolated
     ([1000, 10000, 1000000], [1e-3, 1e-2, math.nan], ["ok", "ok", "failed"],
-     "failed at this size (asv null)"),
+     "failed-at-size", {}),
 ])
-def test_untrustworthy_extrapolation_is_refused(workloads, sizes, medians, status,
-                                               note) -> None:
+def test_untrustworthy_extrapolation_is_refused(workloads, sizes, medians, status, code,
+                                               details) -> None:
     f = _primes_figure(_timed("optimized", sizes, medians, status), workloads)
     assert math.isnan(f["seconds"]) and not f["extrapolated"]
-    assert f["note"].startswith(note)
-    assert A.format_figure(f) == f"n/a ({f['note']})"
+    assert f["reason"] == code
+    assert {k: f["reason_details"][k] for k in details} == pytest.approx(details)
+    assert format_figure(f) == f"n/a ({f['note']})"
 
 
 def test_trustworthy_extrapolation_is_kept(workloads) -> None:
@@ -314,29 +321,29 @@ def test_a_fit_that_mispredicts_its_largest_size_is_refused(workloads) -> None:
     bent = _primes_figure(_timed("baseline", [1000, 3000, 10000], [1e-3, 3e-3, 1e-1]),
                           workloads, "baseline")
     assert not bent["extrapolated"] and math.isnan(bent["seconds"])
-    assert "hold-out error" in bent["note"] and bent["holdout_error"] > 0.5
+    assert bent["reason"] == "refused-holdout" and bent["holdout_error"] > 0.5
 
 
 def test_asv_cross_check_uses_measurements_only(tests_df, figures, workloads) -> None:
     extrap = figures.copy()
     mask = (extrap["operation"] == "parallel_find_primes") & (extrap["impl"] == "optimized")
     extrap.loc[mask, "extrapolated"] = True
-    g = A.gate_verdicts(tests_df, extrap, workloads, ["optimized"]).set_index("gate")
-    assert g.loc["R5", "bench_check"] == "not measured at the gate's size"
+    g = gate_verdicts(tests_df, extrap, workloads, ["optimized"]).set_index("gate")
+    assert g.loc["R5", "bench_check"] == "extrapolated-at-gate"
     assert math.isnan(g.loc["R5", "bench_seconds"])
 
 
 def test_measured_speedup_at_the_largest_common_size(bench, workloads) -> None:
-    ratio, size = A.measured_speedup(bench, workloads.operations["parallel_find_primes"], workloads)
+    ratio, size = measured_speedup(bench, workloads.operations["parallel_find_primes"], workloads)
     rows = bench[(bench["benchmark"] == PRIMES) & (bench["size"] == 10000)].set_index("impl")
     assert size == 10000
     assert ratio == pytest.approx(rows.loc["baseline", "median"] / rows.loc["optimized", "median"])
-    assert A.measured_speedup(bench, workloads.operations["run_pipeline"], workloads) == (
+    assert measured_speedup(bench, workloads.operations["run_pipeline"], workloads) == (
         pytest.approx(math.nan, nan_ok=True), 0)
 
 
 def test_measured_speedups_only_where_both_ran(bench) -> None:
-    s = A.speedups(bench)
+    s = speedups(bench)
     primes = s[s["benchmark"] == PRIMES].set_index("size")
     assert primes.loc[10000, "speedup_vs_baseline"] == pytest.approx(
         primes.loc[10000, "baseline"] / primes.loc[10000, "optimized"])
@@ -348,20 +355,20 @@ def test_measured_speedups_only_where_both_ran(bench) -> None:
 
 # --------------------------------------------------------------------------- verdicts
 def test_gate_verdicts_from_both_runs(tests_df, figures, workloads) -> None:
-    g = A.gate_verdicts(tests_df, figures, workloads, ["baseline", "optimized"]).set_index("gate")
+    g = gate_verdicts(tests_df, figures, workloads, ["baseline", "optimized"]).set_index("gate")
     for gid in ("R2", "R2-latency", "R4", "R5"):
         assert (g.loc[gid, "optimized"], g.loc[gid, "baseline"]) == ("pass", "fail"), gid
     for gid in ("R3", "R6", "R7"):
         assert g.loc[gid, "optimized"] == "no test"
     assert len(g.loc["R2", "optimized_tests"]) == 2  # both parametrisations
-    assert g.loc["R5", "bench_check"] == "within limit"
+    assert g.loc["R5", "bench_check"] == "within-limit"
     assert "did not finish" in g.loc["R5", "baseline_message"]
-    skip = A.gate_verdicts(tests_df, figures, workloads, ["optimized"]).set_index("gate")
+    skip = gate_verdicts(tests_df, figures, workloads, ["optimized"]).set_index("gate")
     assert skip.loc["R5", "baseline"] == "not run"
 
 
 def test_baseline_defects_are_classified(tests_df) -> None:
-    d = A.baseline_defects(tests_df)
+    d = baseline_defects(tests_df)
     counts = d["category"].value_counts().to_dict()
     # R2 (x2) and R5 ran out of their time budget: slow, so a time gate missed, not a hang.
     assert counts == {"time gate missed": 5, "lost or unordered results": 2,
@@ -384,7 +391,7 @@ def test_budget_expiry_is_a_missed_gate_only_for_gate_tests(workloads, message, 
                                                             expected) -> None:
     case = TestCase("tests/test_x.py::test_thing", "failed", 1.0, message=message,
                     markers=("gate",) if is_gate else ())
-    d = A.baseline_defects(A.tests_frame({"baseline": [case]}, workloads))
+    d = baseline_defects(outcomes.tests_frame({"baseline": [case]}, workloads))
     assert d["category"].tolist() == [expected]
 
 
@@ -393,18 +400,18 @@ def _with_gate_tests(tests_df: pd.DataFrame, outcome: str, gate_ids: Sequence[st
     """``tests_df`` plus one optimized gate test per id, with ``outcome``."""
     extra = [TestCase(f"tests/test_more.py::test_gate_{g.replace('-', '_')}", outcome, 0.1,
                       markers=("gate",), gate_ids=(g,)) for g in gate_ids]
-    return pd.concat([tests_df, A.tests_frame({"optimized": extra}, workloads)],
+    return pd.concat([tests_df, outcomes.tests_frame({"optimized": extra}, workloads)],
                      ignore_index=True)
 
 
 def test_gates_without_a_verdict_make_the_run_incomplete(tests_df, figures, workloads) -> None:
     impls = ["baseline", "optimized"]
-    gates = A.gate_verdicts(tests_df, figures, workloads, impls)
+    gates = gate_verdicts(tests_df, figures, workloads, impls)
     # The fixture's optimized run has no test for R3, R6, R7: not verified, so not a pass.
-    assert A.exit_status(tests_df, gates, [], impls) == (
+    assert exit_status(tests_df, gates, [], impls) == (
         3, ["optimized: gate(s) not verified (no gate test ran): R3, R7, R6"])
     skipped = _with_gate_tests(tests_df, "skipped", ["R3", "R6", "R7"], workloads)
-    code, reasons = A.exit_status(skipped, A.gate_verdicts(skipped, figures, workloads, impls),
+    code, reasons = exit_status(skipped, gate_verdicts(skipped, figures, workloads, impls),
                                   [], impls)
     assert code == 3
     assert reasons == ["optimized: gate(s) not verified (only skipped tests): R3, R7, R6"]
@@ -413,27 +420,27 @@ def test_gates_without_a_verdict_make_the_run_incomplete(tests_df, figures, work
 def test_exit_status(tests_df, figures, workloads) -> None:
     impls = ["baseline", "optimized"]
     tests_df = _with_gate_tests(tests_df, "passed", ["R3", "R6", "R7"], workloads)
-    gates = A.gate_verdicts(tests_df, figures, workloads, impls)
-    assert A.exit_status(tests_df, gates, [], impls) == (0, [])
+    gates = gate_verdicts(tests_df, figures, workloads, impls)
+    assert exit_status(tests_df, gates, [], impls) == (0, [])
     broken = tests_df.copy()
     mask = (broken["impl"] == "optimized") & (broken["gate_ids"] == "R5")
     broken.loc[mask, "outcome"] = "failed"
-    code, reasons = A.exit_status(broken, A.gate_verdicts(broken, figures, workloads, impls),
+    code, reasons = exit_status(broken, gate_verdicts(broken, figures, workloads, impls),
                                   [], impls)
     assert code == 1 and "gate(s) failed: R5" in " ".join(reasons)
     asv_missing = [{"stage": "asv", "impl": None, "message": "no asv result file"}]
-    assert A.exit_status(tests_df, gates, asv_missing, impls) == (3, ["no asv result file"])
+    assert exit_status(tests_df, gates, asv_missing, impls) == (3, ["no asv result file"])
     crashed = [{"stage": "pytest", "impl": "optimized", "message": "pytest crashed"}]
-    assert A.exit_status(tests_df, gates, crashed, impls)[0] == 1
-    assert A.exit_status(tests_df, gates, [], ["baseline"])[0] == 1  # optimized not run
+    assert exit_status(tests_df, gates, crashed, impls)[0] == 1
+    assert exit_status(tests_df, gates, [], ["baseline"])[0] == 1  # optimized not run
 
 
 def test_summary_table_marks_extrapolated_figures(figures, tests_df, bench, workloads) -> None:
-    gates = A.gate_verdicts(tests_df, figures, workloads, ["baseline", "optimized"])
-    s = A.summary_table(figures, gates, workloads, bench).set_index("operation")
+    gates = gate_verdicts(tests_df, figures, workloads, ["baseline", "optimized"])
+    s = summary_table(figures, gates, workloads, bench).set_index("operation")
     assert list(s.index) == list(workloads.operations)
     matrix = s.loc["parallel_matrix_multiply"]
-    assert matrix["baseline"].startswith(A.format_seconds(
+    assert matrix["baseline"].startswith(format_seconds(
         _figure(figures, "parallel_matrix_multiply", "baseline")["seconds"]))
     assert "(extrapolated, W = processes started" in matrix["baseline"]
     assert "extrapolated" not in matrix["optimized"]
@@ -542,7 +549,7 @@ def test_report_without_asv_results_is_written_and_incomplete(tmp_path, capsys) 
 
 
 def test_speedup_chart_skipped_when_one_side_has_no_figure(tmp_path, figures) -> None:
-    from evaluation.plots import plot_speedups
+    from evaluation.report.plots import plot_speedups
 
     no_baseline = figures.copy()
     no_baseline.loc[no_baseline["impl"] == "baseline", "seconds"] = math.nan
@@ -612,7 +619,8 @@ def _tiny_project(tmp_path: Path, bench: str) -> tuple[Path, str]:
 @pytest.mark.parametrize("quick", [False, True])
 def test_asv_stage_runs_and_collects_on_a_tiny_project(tmp_path, monkeypatch, workloads,
                                                         quick) -> None:
-    from evaluation.asv_results import collect_results, run_asv
+    from evaluation.running.asv import run_asv
+    from evaluation.running.asv_files import collect_results
 
     repo, commit = _tiny_project(tmp_path, TINY_BENCH)
     monkeypatch.setenv("HOME", str(tmp_path))  # asv machine --yes writes ~/.asv-machine.json
@@ -633,7 +641,7 @@ def test_asv_stage_runs_and_collects_on_a_tiny_project(tmp_path, monkeypatch, wo
 
 
 def test_collect_results_ignores_files_left_by_an_earlier_run(tmp_path) -> None:
-    from evaluation.asv_results import collect_results, result_files
+    from evaluation.running.asv_files import collect_results, result_files
 
     commit = "9779eab7" + "0" * 32
     results = tmp_path / "results"
@@ -669,7 +677,8 @@ class Tiny:
 @pytest.mark.slow
 def test_failed_asv_run_is_a_problem_and_old_results_are_not_reused(tmp_path, monkeypatch,
                                                                      workloads) -> None:
-    from evaluation.asv_results import ASV_RUN_OK_CODES, collect_results, run_asv
+    from evaluation.running.asv import ASV_RUN_OK_CODES, run_asv
+    from evaluation.running.asv_files import collect_results
 
     repo, commit = _tiny_project(tmp_path, BROKEN_POINT_BENCH)
     monkeypatch.setenv("HOME", str(tmp_path))
@@ -745,7 +754,7 @@ def _median(bench: pd.DataFrame, name: str, impl: str, size: int) -> float:
 
 
 def test_benchmark_targets_met_not_met_and_not_measured(bench, fixture_targets) -> None:
-    t = A.target_verdicts(bench, fixture_targets, "full").set_index("target")
+    t = target_verdicts(bench, fixture_targets, "full").set_index("target")
     assert list(t.index) == [x["id"] for x in FIXTURE_TARGETS]
     # The figure is the ratio of the two asv medians of the fixture run.
     for tid, size in (("met", 1000000), ("not-met", 500)):
@@ -761,32 +770,36 @@ def test_benchmark_targets_met_not_met_and_not_measured(bench, fixture_targets) 
     assert "[impl=single, size=2000]" in t.loc["better-of", "figure"]
     assert t.loc["better-of", "verdict"] == "met"
     assert t.loc["track", "measured"] == 200.0 and t.loc["track", "verdict"] == "met"
-    reasons = {"failed": "benchmark failed (asv null)", "skipped": "skipped (asv NaN)",
-               "size-not-run": "size=100,000,000 not run (this run: 500, 2,000, 10,000",
-               "no-benchmark": "benchmark not in this run's results"}
-    for tid, reason in reasons.items():
+    reasons = {"failed": "point-failed", "skipped": "point-skipped",
+               "size-not-run": "point-not-run", "no-benchmark": "benchmark-missing"}
+    for tid, code in reasons.items():
         row = t.loc[tid]
         assert row["verdict"] == "not measured" and math.isnan(row["measured"]), tid
-        assert reason in row["reason"] and row["figure"] == "n/a", (tid, row["reason"])
+        assert row["reason"] == code and row["figure"] == "n/a", (tid, row["reason"])
+    # the sizes it did run are named (in the details, rendered into the note)
+    assert "this run: 500, 2,000, 10,000" in t.loc["size-not-run", "reason_details"]["missing"]
     assert (t.loc[["met", "not-met", "better-of", "track", "known-but-met"], "reason"]
             == "").all()
     # A NOT met with a known limit says why; the figure and verdict are unchanged.
     assert t.loc["known-limit", "verdict"] == "NOT met"
     assert t.loc["known-limit", "measured"] == t.loc["not-met", "measured"]
-    assert t.loc["known-limit", "reason"] == "known limit: a fixed 1 ms per call"
+    assert t.loc["known-limit", "reason"] == "known-limit"
+    assert t.loc["known-limit", "reason_details"] == {"limit": "a fixed 1 ms per call"}
 
 
 def test_quick_mode_shows_figures_but_judges_no_target(bench, fixture_targets) -> None:
-    t = A.target_verdicts(bench, fixture_targets, "quick").set_index("target")
-    assert t.loc["track", "verdict"] == "not measured"
-    assert "quick mode counts fewer primes" in t.loc["track", "reason"]
+    t = target_verdicts(bench, fixture_targets, "quick").set_index("target")
+    assert t.loc["track", "verdict"] == "not measured" and t.loc["track", "reason"] == "quick-mode"
+    # the target's own full_run_only text is the why
+    assert "quick mode counts fewer primes" in t.loc["track", "reason_details"]["why"]
     assert t.loc["track", "figure"] == "200"  # shown, at quick mode's setting
-    full = A.target_verdicts(bench, fixture_targets, "full").set_index("target")
+    full = target_verdicts(bench, fixture_targets, "full").set_index("target")
     assert full.loc["met", "verdict"] == "met"
     # the same figure in quick mode: shown, not judged (one asv sample per benchmark)
-    assert t.loc["met", "verdict"] == "not measured" and "one asv sample" in t.loc["met", "reason"]
+    assert t.loc["met", "verdict"] == "not measured" and t.loc["met", "reason"] == "quick-mode"
     assert t.loc["met", "figure"] == full.loc["met", "figure"]
-    assert "quick mode runs smaller sizes" in t.loc["size-not-run", "reason"]
+    assert t.loc["size-not-run", "reason"] == "point-not-run"
+    assert t.loc["size-not-run", "reason_details"]["quick"]  # said to be quick mode's
 
 
 def test_target_verdicts_do_not_change_the_exit_code(tmp_path, fixture_targets) -> None:
@@ -951,6 +964,34 @@ def test_quick_evaluation_end_to_end(tmp_path, monkeypatch, workloads, request) 
     assert elapsed < 240, f"quick evaluation took {elapsed:.0f} s (target < 240 s, asv reused)"
 
 
+@pytest.mark.evaluation_e2e
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_an_interrupted_evaluation_leaves_no_process(tmp_path, sig) -> None:
+    """Ctrl-C or SIGTERM while a stage runs: exit 130, and every stage's group is killed."""
+    if os.environ.get(INNER_ENV):
+        pytest.skip("inside the evaluation's own test run (no recursion)")
+    proc = subprocess.Popen([sys.executable, "-m", "evaluation", "--quick", "--no-progress",
+                             "--skip-baseline", "--output", str(tmp_path / "r")], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    me = psutil.Process(proc.pid)
+    seen: list[psutil.Process] = []
+    end = time.monotonic() + 60
+    while not seen and time.monotonic() < end:  # the inner pytest and its workers
+        seen = [c for c in me.children(recursive=True) if "pytest" in " ".join(c.cmdline())]
+        time.sleep(0.1)
+    assert seen, "the inner pytest run never started"
+    time.sleep(1.0)  # let it start workers of its own
+    stage = me.children(recursive=True)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (proc.returncode, err[-2000:])
+    assert "interrupted" in err
+    psutil.wait_procs(stage, timeout=10)
+    alive = [c.pid for c in stage if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    assert alive == [], f"left running after the interrupt: {alive}"
+
+
 # --------------------------------------------------------------------------- asv progress
 ASV_OUTPUT = """\
 · Discovering benchmarks
@@ -967,7 +1008,7 @@ ASV_OUTPUT = """\
 
 
 def test_asv_progress_counts_finished_benchmarks_of_the_total() -> None:
-    from evaluation.asv_results import AsvProgress
+    from evaluation.running.asv import AsvProgress
 
     progress = AsvProgress()
     seen = [r for line in ASV_OUTPUT.splitlines() if (r := progress.feed(line))]
@@ -978,8 +1019,8 @@ def test_asv_progress_counts_finished_benchmarks_of_the_total() -> None:
 
 
 def test_progress_prints_a_line_per_finished_suite_when_not_a_terminal(capsys) -> None:
-    from evaluation.__main__ import _Progress
-    from evaluation.asv_results import AsvProgress
+    from evaluation.running.asv import AsvProgress
+    from evaluation.running.stages import Progress as _Progress
 
     bar = _Progress(1, enabled=True)  # stderr is captured: not a terminal
     progress = AsvProgress()
@@ -994,7 +1035,7 @@ def test_progress_prints_a_line_per_finished_suite_when_not_a_terminal(capsys) -
 
 
 def test_asv_progress_resolves_shortened_names_from_asvs_listing(tmp_path) -> None:
-    from evaluation.asv_results import AsvProgress
+    from evaluation.running.asv import AsvProgress
 
     listing = tmp_path / "benchmarks.json"
     listing.write_text(json.dumps({

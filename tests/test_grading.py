@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.candidates import CandidateError, materialize, parse_candidate
-from evaluation.grade import CANDIDATE_FAILED, compatibility, grade, main
-from evaluation.grade_child import decode, encode, shape_of
+from evaluation.grade import main
+from evaluation.running.candidates import CandidateError, materialize, parse_candidate
+from evaluation.running.grade import compatibility, grade
+from evaluation.running.grade_child import decode, encode, shape_of
+from evaluation.verdicts.status import CANDIDATE_FAILED
 from evaluation.workloads import load_workloads
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,7 +143,8 @@ def test_the_report_shows_candidates_and_a_failed_one_exits_4(
     import json
     import shutil
 
-    from evaluation.report import build_report, report_json, write_report
+    from evaluation.report import build_report, write_report
+    from evaluation.report.export import report_json
     raw = tmp_path / "raw"
     shutil.copytree(ROOT / "tests" / "fixtures" / "evaluation" / "raw", raw)
     ops = ["parallel_find_primes"]
@@ -160,8 +163,8 @@ def test_the_report_shows_candidates_and_a_failed_one_exits_4(
     # 4 unless the run already failed for another reason (then that code stands)
     assert data.exit_code == (before or CANDIDATE_FAILED), (before, data.exit_reasons)
     assert any("wrong" in r for r in data.exit_reasons), data.exit_reasons
-    import evaluation.analysis as analysis
-    monkeypatch.setattr(analysis, "exit_status", lambda *a: (0, []))  # the rest passed
+    import evaluation.report.load as load
+    monkeypatch.setattr(load, "exit_status", lambda *a: (0, []))  # the rest passed
     assert build_report(raw, W).exit_code == CANDIDATE_FAILED
     body = report_json(data, W, {})
     assert [g["name"] for g in body["candidates"]["grades"]] == ["pool", "wrong"]

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.asv_results import load_results
-from evaluation.growth import growth_table
+from evaluation.figures.bench import load_results
+from evaluation.figures.growth import growth_table
 from evaluation.workloads import load_workloads
 
 ROOT = Path(__file__).resolve().parent.parent

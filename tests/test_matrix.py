@@ -27,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from evaluation.workloads import build_args
+from evaluation.inputs import build_args
 from optimized.ops import matrix as matrix_ops
 from optimized.shm import live_segments
 from tests.budget import run_within

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.probe import (
+from evaluation.running.probe import (
     MAX_PROCESSES,
     cpu_between,
     probe_all,
@@ -16,7 +16,7 @@ from evaluation.probe import (
     probe_sizes,
     processes_started,
 )
-from evaluation.procstate import describe_block, threads_waiting
+from evaluation.running.procstate import describe_block, threads_waiting
 from evaluation.workloads import load_workloads
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,12 +139,12 @@ def test_a_deadlock_after_work_says_how_long_it_worked() -> None:
 
 @pytest.mark.timeout(30)
 def test_a_group_without_threads_has_no_block_description() -> None:
-    assert describe_block(os.getpid() + 10**7, []) == ""
+    assert describe_block(os.getpid() + 10**7, []) == ("waiting", "")
 
 
 def test_each_size_gets_twice_what_the_work_model_predicts_within_bounds() -> None:
-    from evaluation.probe import size_budget
-    from evaluation.work import work
+    from evaluation.figures.work import work
+    from evaluation.running.probe import size_budget
     prev = (90_000, 10.0)
     ratio = work(OP, 270_000) / work(OP, 90_000)
     assert size_budget(OP, 270_000, prev, 60.0, 500.0) == pytest.approx(20.0 * ratio)
@@ -154,7 +154,7 @@ def test_each_size_gets_twice_what_the_work_model_predicts_within_bounds() -> No
 
 
 def test_the_probe_goes_on_past_a_wrong_result(monkeypatch: pytest.MonkeyPatch) -> None:
-    import evaluation.probe as probe
+    import evaluation.running.probe as probe
     spawn = W.operations["process_with_excessive_queue_ops"]
     calls: list[tuple[int, float]] = []
 
@@ -173,7 +173,7 @@ def test_the_probe_goes_on_past_a_wrong_result(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_a_size_predicted_past_the_cap_is_not_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    import evaluation.probe as probe
+    import evaluation.running.probe as probe
     stats = W.operations["compute_statistics_sequential"]  # bubble sort: ~9x per 3x size
     calls: list[int] = []
 
@@ -242,7 +242,8 @@ def test_the_report_says_what_the_probe_saw(tmp_path) -> None:
     import json
     import shutil
 
-    from evaluation.report import build_report, report_json
+    from evaluation.report import build_report
+    from evaluation.report.export import report_json
     raw = tmp_path / "raw"
     shutil.copytree(ROOT / "tests" / "fixtures" / "evaluation" / "raw", raw)
     outcomes = [
@@ -299,9 +300,9 @@ def test_the_report_says_what_the_probe_saw(tmp_path) -> None:
 
 
 def test_a_speed_up_over_a_wrong_result_is_marked_and_drawn_red() -> None:
-    from evaluation.analysis import summary_table
-    from evaluation.plots import _speedup_rows
     from evaluation.report import build_report
+    from evaluation.report.plots import _speedup_rows
+    from evaluation.report.summary import summary_table
     data = build_report(ROOT / "tests" / "fixtures" / "evaluation" / "raw", W)
     figures = data.figures.copy()
     is_mm = (figures["operation"] == "parallel_matrix_multiply") & (figures["impl"] == "baseline")

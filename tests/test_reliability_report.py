@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from evaluation import analysis
-from evaluation.reliability import reliability_summary, reliability_table
-from evaluation.run_tests import TestCase, parse_junit
+from evaluation.figures import outcomes
+from evaluation.report.reliability import reliability_summary, reliability_table
+from evaluation.running.pytest_run import TestCase, parse_junit
 from evaluation.workloads import load_workloads
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +33,7 @@ def test_summary_counts_what_was_injected_survived_and_leaked() -> None:
         _case("t::f", "passed", {"kind": "soak", "calls": 1000, "wrong": 0, "respawns": 0,
                                  "rss_growth_parent": 0.01, "rss_growth_workers_max": 0.02}),
     ]
-    tests = analysis.tests_frame({"optimized": cases, "baseline": [_case("t::a", "failed", fault)]},
+    tests = outcomes.tests_frame({"optimized": cases, "baseline": [_case("t::a", "failed", fault)]},
                         load_workloads(ROOT / "instances"))
     s = reliability_summary(tests)
     assert s["tests"] == 5
@@ -55,7 +55,7 @@ def test_chaos_soak_row_counts_calls_faults_and_outcomes() -> None:
              _case("t::chaos[spawn]", "failed", {**chaos, "start_method": "spawn",
                                                   "wrong": 2, "correct": 1994,
                                                   "survived": False})]
-    tests = analysis.tests_frame({"optimized": cases}, load_workloads(ROOT / "instances"))
+    tests = outcomes.tests_frame({"optimized": cases}, load_workloads(ROOT / "instances"))
     s = reliability_summary(tests)
     assert [c["passed"] for c in s["chaos"]] == [True, False]
     paragraphs, table = reliability_table(s)
@@ -68,7 +68,7 @@ def test_chaos_soak_row_counts_calls_faults_and_outcomes() -> None:
 
 
 def test_empty_run_says_there_are_no_records() -> None:
-    tests = analysis.tests_frame({"optimized": [_case("t::a", "passed", None)]},
+    tests = outcomes.tests_frame({"optimized": [_case("t::a", "passed", None)]},
                         load_workloads(ROOT / "instances"))
     paragraphs, table = reliability_table(reliability_summary(tests))
     assert "No reliability records" in paragraphs[0] and table.empty
@@ -83,6 +83,6 @@ def test_records_travel_through_junit_from_a_real_run(tmp_path: Path) -> None:
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=100)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     cases = parse_junit(junit)
-    s = reliability_summary(analysis.tests_frame({"optimized": cases}, load_workloads(ROOT / "instances")))
+    s = reliability_summary(outcomes.tests_frame({"optimized": cases}, load_workloads(ROOT / "instances")))
     assert s["bad_inputs"]["tried"] == len(cases) > 20
     assert s["bad_inputs"]["held"] == len(cases)

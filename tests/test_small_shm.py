@@ -25,7 +25,8 @@ import numpy as np
 import pytest
 
 import optimized
-from evaluation.workloads import Workloads, build_args
+from evaluation.inputs import build_args
+from evaluation.workloads import Workloads
 from optimized import OptimizedParallelProcessor, SharedMemoryFullError, WorkerCrashedError
 from optimized import shm as shm_module
 from optimized.shm import SharedArray, live_segments, unlink_segments_of

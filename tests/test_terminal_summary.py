@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from evaluation.report import build_report
-from evaluation.terminal import WIDTH, compact_summary
+from evaluation.report.summary import Cell
+from evaluation.report.terminal import WIDTH, compact_summary
 from evaluation.workloads import load_workloads
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +26,7 @@ def _raw(tmp_path: Path, mode: str = "full") -> Path:
 
 def test_summary_fits_120_columns_with_reasons_as_footnotes(tmp_path: Path) -> None:
     data = build_report(_raw(tmp_path), load_workloads(ROOT / "instances"))
-    text = compact_summary(data.summary, data.gates, "report written: PASS",
+    text = compact_summary(data.summary_cells, data.gates, "report written: PASS",
                            tmp_path / "report.html")
     lines = text.splitlines()
     assert all(len(line) <= WIDTH for line in lines), max(lines, key=len)
@@ -42,17 +43,15 @@ def test_summary_fits_120_columns_with_reasons_as_footnotes(tmp_path: Path) -> N
 
 
 def test_extrapolated_figures_are_starred_with_one_legend_line() -> None:
-    summary = pd.DataFrame([{"operation": "op", "baseline": "96.9 s (extrapolated, b=1.00)",
-                             "optimized": "1.0 ms", "speed-up": "482x (extrapolated)",
-                             "verdict": "-"}])
+    summary = [{"operation": "op", "baseline": Cell("96.9 s", True, "b=1.00"),
+                "optimized": Cell("1.0 ms"), "speed-up": Cell("482x", True)}]
     text = compact_summary(summary, pd.DataFrame(columns=["operation", "optimized"]), "PASS", None)
     assert "96.9 s*" in text and "482x*" in text and text.count("* extrapolated") == 1
 
 
 def test_footnotes_are_numbered_once_per_distinct_reason() -> None:
-    summary = pd.DataFrame([{"operation": f"op{i}", "baseline": "n/a (cannot extrapolate: b=0.31 < 0.8)",
-                             "optimized": "1.0 ms", "speed-up": "n/a", "verdict": "no seed gate"}
-                            for i in range(3)])
+    summary = [{"operation": f"op{i}", "baseline": Cell("n/a", note="cannot extrapolate: b=0.31 < 0.8"),
+                "optimized": Cell("1.0 ms"), "speed-up": Cell("n/a")} for i in range(3)]
     gates = pd.DataFrame(columns=["operation", "optimized"])
     text = compact_summary(summary, gates, "PASS", None)
     assert text.count("[1]") == 4 and "[2]" not in text, text  # one reason, one number
@@ -64,25 +63,26 @@ def test_quick_mode_never_extrapolates_the_optimized_side(tmp_path: Path) -> Non
     opt = data.figures[data.figures["impl"] == "optimized"]
     assert not opt["extrapolated"].any()
     unmeasured = opt[opt["seconds"].isna()]
-    assert (unmeasured["note"] == "not measured at this size").all()
+    assert (unmeasured["reason"] == "not-measured-at-size").all()
     assert len(unmeasured) > 0  # the fixture's optimized side misses some seed sizes
     full = build_report(_raw(tmp_path / "full"), load_workloads(ROOT / "instances"))
     fopt = full.figures[full.figures["impl"] == "optimized"]
-    assert "not measured at this size" not in set(fopt["note"])  # full mode: fit or refuse
+    assert "not-measured-at-size" not in set(fopt["reason"])  # full mode: fit or refuse
 
 
 def test_long_verdicts_become_whole_words_with_their_footnote() -> None:
-    summary = pd.DataFrame([
-        {"operation": "hung", "baseline": "hangs at 270,000: deadlocks after 81 s of work: the "
-         "parent joins its workers (do_wait)", "optimized": "1.0 ms",
-         "speed-up": "baseline does not finish", "verdict": "-"},
-        {"operation": "wrong", "baseline": "wrong result at 300 (0.4 s): the right results in "
-         "the wrong order; not run at 2,700", "optimized": "1.0 ms",
-         "speed-up": "n/a", "verdict": "-"},
-        {"operation": "wrongfast", "baseline": "5.01 s (extrapolated, W = processes started (one "
-         "per element), hold-out error 1%) (wrong result at 8 (0.2 s): the right results in the "
-         "wrong order)", "optimized": "1.0 ms", "speed-up": "5,010x (extrapolated) (wrong result)",
-         "verdict": "-"}])
+    summary = [
+        {"operation": "hung", "baseline": Cell("hangs at 270,000: deadlocks after 81 s of work: "
+                                               "the parent joins its workers (do_wait)", short="hangs"),
+         "optimized": Cell("1.0 ms"), "speed-up": Cell("baseline does not finish", short="n/a")},
+        {"operation": "wrong", "baseline": Cell("wrong result at 300 (0.4 s): the right results "
+                                                "in the wrong order; not run at 2,700", short="wrong"),
+         "optimized": Cell("1.0 ms"), "speed-up": Cell("n/a")},
+        {"operation": "wrongfast",
+         "baseline": Cell("5.01 s", True, "W = processes started (one per element), hold-out "
+                          "error 1%", "wrong result at 8 (0.2 s): the right results in the wrong "
+                          "order", short="wrong"),
+         "optimized": Cell("1.0 ms"), "speed-up": Cell("5,010x", True, note="wrong result")}]
     text = compact_summary(summary, pd.DataFrame(columns=["operation", "optimized"]), "PASS", None)
     rows = {line.split()[0]: line for line in text.splitlines()[2:5]}
     assert "~" not in "".join(rows.values()), text  # no cut word anywhere

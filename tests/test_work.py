@@ -1,4 +1,4 @@
-"""The original's work functions (evaluation/work.py), checked against the original itself.
+"""The original's work functions (evaluation/figures/work.py), checked against the original itself.
 
 Each count is validated by instrumenting the baseline: ``sys.settrace`` counts how often
 the line doing the work runs (a trial division, a bubble-sort comparison), and a
@@ -22,11 +22,13 @@ import pytest
 import baseline
 from baseline import UnoptimizedParallelProcessor
 from baseline import processor as baseline_processor
-from evaluation.analysis import MAX_HOLDOUT_ERROR, reference_figures
-from evaluation.asv_results import RESULT_COLUMNS
-from evaluation.baseline_truth import apply_probe, baseline_at_seed_size, probe_points
-from evaluation.work import fit_work, trial_divisions_critical_path, work, work_model
-from evaluation.workloads import build_args, load_workloads
+from evaluation.figures.baseline_truth import apply_probe, baseline_at_seed_size, probe_points
+from evaluation.figures.bench import RESULT_COLUMNS
+from evaluation.figures.extrapolate import MAX_HOLDOUT_ERROR
+from evaluation.figures.reference import reference_figures
+from evaluation.figures.work import fit_work, trial_divisions_critical_path, work, work_model
+from evaluation.inputs import build_args
+from evaluation.workloads import load_workloads
 
 pytestmark = pytest.mark.timeout(60)
 ROOT = Path(__file__).resolve().parents[1]
@@ -167,8 +169,9 @@ def test_report_extrapolates_the_baseline_with_its_work_model_and_holdout() -> N
                                          baseline_points=probe_points(probe)), probe)
     entry = baseline_at_seed_size(figs)[op.name]
     assert entry["kind"] == "extrapolated" and entry["model"].startswith("t = c0 + c1 * W(n)")
-    note = figs.set_index("operation").loc[op.name, "note"]
-    assert entry["holdout_error"] is not None and "500-100000" in note, note
+    row = figs.set_index("operation").loc[op.name]
+    assert row["reason"] == "work-model" and entry["holdout_error"] is not None
+    assert (row["reason_details"]["lo"], row["reason_details"]["hi"]) == (500, 100_000)
 
 
 def test_a_work_fit_that_mispredicts_its_largest_size_is_refused() -> None:
@@ -177,7 +180,7 @@ def test_a_work_fit_that_mispredicts_its_largest_size_is_refused() -> None:
     row = reference_figures(_bench(op.name, points), WL,
                             impls=("baseline",)).set_index("operation").loc[op.name]
     assert not row["extrapolated"] and row["seconds"] != row["seconds"]
-    assert "hold-out error" in row["note"] and row["holdout_error"] > MAX_HOLDOUT_ERROR
+    assert row["reason"] == "refused-holdout" and row["holdout_error"] > MAX_HOLDOUT_ERROR
     two = reference_figures(_bench(op.name, {500: 0.01, 2000: 0.02}), WL,
                             impls=("baseline",)).set_index("operation").loc[op.name]
-    assert "none to hold out" in two["note"]
+    assert two["reason"] == "refused-no-holdout"

@@ -22,7 +22,8 @@ import time
 from typing import Any
 
 import optimized
-from evaluation.workloads import build_args, load_workloads
+from evaluation.inputs import build_args
+from evaluation.workloads import load_workloads
 from optimized import OptimizedParallelProcessor
 
 #: Suite sizes by builder: every array over 8 MB, each call a few seconds at most.

@@ -1,6 +1,6 @@
 """What the original does at the seed's size: measured, probed, or extrapolated (D16).
 
-:func:`apply_probe` folds the probe's outcomes (:mod:`evaluation.probe`, ``raw/probe.json``)
+:func:`apply_probe` folds the probe's outcomes (:mod:`evaluation.running.probe`, ``raw/probe.json``)
 into the baseline's reference figures, and every figure gets a ``kind``:
 
 - ``measured``: asv, or the probe, ran it at the seed's size and it finished;
@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from ..reasons import Reason, with_reason
 
 __all__ = ["DOES_NOT_FINISH", "WRONG", "load_probe", "probe_points", "apply_probe", "baseline_at_seed_size"]
 
@@ -61,7 +63,7 @@ def apply_probe(figures: pd.DataFrame, outcomes: list[dict[str, Any]] | None) ->
     Parameters
     ----------
     figures : pandas.DataFrame
-        :func:`evaluation.analysis.reference_figures`.
+        :func:`evaluation.figures.reference.reference_figures`.
     outcomes : list of dict, optional
         :func:`load_probe`.
 
@@ -69,8 +71,9 @@ def apply_probe(figures: pd.DataFrame, outcomes: list[dict[str, Any]] | None) ->
     -------
     pandas.DataFrame
         ``figures`` with a ``kind`` column; a baseline figure the probe contradicts is
-        replaced (no time, the probe's size and reason in ``note``), one it measured at
-        the seed's size takes the probe's time.
+        replaced (no time; the probe's size and what it saw in ``reason``, its
+        ``reason_details`` and ``note``), one it measured at the seed's size takes the
+        probe's time.
     """
     out = figures.copy()
     out["kind"] = [_kind(r) for _, r in out.iterrows()]
@@ -95,19 +98,20 @@ def _fold(out: pd.DataFrame, i: Any, r: pd.Series, seen: list[dict[str, Any]]) -
     if broke:
         first = broke[0]
         kind = first["kind"] if first["kind"] in DOES_NOT_FINISH else "not run"
-        what = first["kind"] if kind != "not run" else "not run"
-        note = f"{what} at {first['size']:,}: {first['detail']}" + \
-            (f"; before that, {earlier}" if earlier else "")
-        out.loc[i, ["seconds", "extrapolated", "kind", "note"]] = [math.nan, False, kind, note]
+        out.loc[i, ["seconds", "extrapolated", "kind"]] = [math.nan, False, kind]
+        with_reason(out, i, Reason("probe-broke", {
+            "what": kind, "size": int(first["size"]), "detail": first["detail"],
+            "before": f"; before that, {earlier}" if earlier else ""}))
         out.loc[i, "probe_size"] = int(first["size"])
     elif at_seed and (at_seed[0]["kind"] == WRONG or not r["seconds"] == r["seconds"]):
         o = at_seed[0]
         kind = "measured" if o["kind"] == "finished" else WRONG
-        note = "probed at this size" if kind == "measured" else f"{WRONG}: {o['detail']}"
-        out.loc[i, ["seconds", "extrapolated", "kind", "note"]] = [float(o["seconds"]), False,
-                                                                  kind, note]
+        out.loc[i, ["seconds", "extrapolated", "kind"]] = [float(o["seconds"]), False, kind]
+        with_reason(out, i, Reason("probed") if kind == "measured"
+                    else Reason("probe-wrong", {"detail": o["detail"]}))
     elif wrong:  # wrong on the way, then over budget or not run: the fitted time, marked
-        out.loc[i, ["kind", "note"]] = [WRONG, earlier]
+        out.loc[i, "kind"] = WRONG
+        with_reason(out, i, Reason("wrong-on-the-way", {"earlier": earlier}))
 
 
 def _wrong_text(wrong: list[dict[str, Any]]) -> str:

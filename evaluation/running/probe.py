@@ -4,14 +4,14 @@ The benchmarks run the baseline only up to ``baseline_max``; beyond it the repor
 to extrapolate, and a power law fitted to overhead-dominated sizes can be off by 10x
 exactly where the original hangs or crashes. This stage runs each baseline operation at
 sizes growing about 3x from its largest benchmark size up to the seed's size, one call
-per size in a child process group of its own (:mod:`evaluation.probe_child`), and
+per size in a child process group of its own (:mod:`evaluation.running.probe_child`), and
 records what happened::
 
     finished      the call returned the right result (its time)
     wrong result  it returned, but not what the oracle returns (its time, and how it
                   differs: "the right results in the wrong order", ...)
     hangs         blocked: no CPU progress for 5 s and every thread of the group in a
-                  wait (/proc), with the evidence (:mod:`evaluation.procstate`) - e.g.
+                  wait (/proc), with the evidence (:mod:`evaluation.running.procstate`) - e.g.
                   "deadlocks after 81 s of work: ... the parent joins its workers
                   (do_wait) while a worker's queue feeder is blocked writing to a full
                   pipe (anon_pipe_write)". Judged as soon as it is true.
@@ -20,7 +20,7 @@ records what happened::
                   the probe's process or memory cap
     refused       not started: it would start more than MAX_PROCESSES at once
 
-CPU figures are per-process deltas between consecutive samples (:mod:`evaluation.groups`):
+CPU figures are per-process deltas between consecutive samples (:mod:`evaluation.running.groups`):
 a worker that exits between two samples never subtracts its CPU time, so no share can
 be negative. Each size's budget follows the work model (:func:`size_budget`): twice the
 time the original's own work count predicts from the previous size, within
@@ -49,10 +49,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .analysis import reference_size
+from ..figures.reference import reference_size
+from ..figures.work import work_model
+from ..workloads import Operation, Workloads
 from .groups import cpu_between, run_group
-from .work import work_model
-from .workloads import Operation, Workloads
 
 __all__ = ["MAX_PROCESSES", "MAX_MEMORY_SHARE", "ProbeOutcome", "processes_started",
            "probe_sizes", "probe_call", "probe_all", "KINDS", "RETURNED", "cpu_between", "size_budget",
@@ -146,7 +146,7 @@ def probe_call(op: Operation, size: int, budget_s: float, *,
         Wall seconds the call may take.
     command : list of str, optional
         The child's command line (tests substitute a fake baseline); default
-        ``python -m evaluation.probe_child OP SIZE``.
+        ``python -m evaluation.running.probe_child OP SIZE``.
     cwd : Path, optional
         The child's working directory.
     max_processes : int
@@ -161,7 +161,7 @@ def probe_call(op: Operation, size: int, budget_s: float, *,
         return ProbeOutcome(op.name, size, "refused", None,
                             f"it would start {need:,} processes at once (probe cap "
                             f"{max_processes:,})")
-    cmd = command or [sys.executable, "-m", "evaluation.probe_child", op.name, str(size)]
+    cmd = command or [sys.executable, "-m", "evaluation.running.probe_child", op.name, str(size)]
     run = run_group(cmd, budget_s, cwd=cwd, max_processes=max_processes,
                     max_memory_share=MAX_MEMORY_SHARE)
     if run.kind:
@@ -226,7 +226,7 @@ def size_budget(op: Operation, size: int, previous: tuple[int, float] | None,
     -------
     float
         ``2 * t_prev * W(size) / W(prev)`` (the original's own work count,
-        :mod:`evaluation.work`) within ``[budget_s, cap_s]``: a size that does ~8x the
+        :mod:`evaluation.figures.work`) within ``[budget_s, cap_s]``: a size that does ~8x the
         work of the last one is given the time to show whether it finishes, hangs or
         deadlocks, rather than being cut off at a fixed minute.
     """

@@ -22,16 +22,14 @@ Selection of the inner runs (documented in the report too):
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .pytest_plugin import PROGRESS_ENV
+from ..pytest_plugin import PROGRESS_ENV
+from .groups import run_capped
 
 __all__ = ["TestCase", "PytestRun", "E2E_MARKER", "INNER_ENV", "HARNESS_TEST_FILES",
            "marker_expression", "pytest_command", "run_pytest", "parse_junit", "OUTCOMES"]
@@ -171,14 +169,6 @@ def _count_progress(path: Path) -> tuple[int | None, int]:
     return total, sum(1 for ln in lines if ln.startswith("done "))
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
-
-
 def run_pytest(impl: str, out_dir: Path, *, repo_root: Path, quick: bool,
                wall_timeout_s: float,
                on_progress: Callable[[int | None, int], None] | None = None) -> PytestRun:
@@ -215,37 +205,21 @@ def run_pytest(impl: str, out_dir: Path, *, repo_root: Path, quick: bool,
     env = dict(os.environ, PPD_IMPL=impl, **{INNER_ENV: "1", PROGRESS_ENV: str(progress)})
     if not quick:
         env.setdefault(CHAOS_CALLS_ENV, str(REPORT_CHAOS_CALLS))
-    t0 = time.monotonic()
-    problem = ""
-    with open(log, "wb") as fh:
-        # Own process group: on a wall-clock overrun the whole tree is killed.
-        proc = subprocess.Popen(cmd, cwd=repo_root, env=env, stdout=fh, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        try:
-            while proc.poll() is None:
-                if time.monotonic() - t0 > wall_timeout_s:
-                    _kill_group(proc)
-                    problem = f"pytest run on {impl} exceeded {wall_timeout_s:.0f} s and was killed"
-                    break
-                if on_progress:
-                    on_progress(*_count_progress(progress))
-                time.sleep(0.5)
-        except BaseException:
-            _kill_group(proc)
-            raise
-    seconds = time.monotonic() - t0
-    if on_progress:
-        on_progress(*_count_progress(progress))
+    poll = (lambda: on_progress(*_count_progress(progress))) if on_progress else None
+    capped = run_capped(cmd, wall_timeout_s, log=log, cwd=repo_root, env=env, on_poll=poll)
+    seconds = capped.seconds
+    problem = (f"pytest run on {impl} exceeded {wall_timeout_s:.0f} s and was killed"
+               if capped.timed_out else "")
     progress.unlink(missing_ok=True)
-    run = PytestRun(impl, cmd, proc.returncode, seconds, junit, log, problem=problem)
+    run = PytestRun(impl, cmd, capped.returncode, seconds, junit, log, problem=problem)
     if not junit.exists():
-        run.problem = problem or (f"pytest on {impl} exited with code {proc.returncode} without "
-                                  f"writing {junit.name}; see {log}")
+        run.problem = problem or (f"pytest on {impl} exited with code {capped.returncode} "
+                                  f"without writing {junit.name}; see {log}")
         return run
     run.cases = parse_junit(junit)
     # Exit codes 0 (all passed) and 1 (some failed) are test outcomes; others are not.
-    if proc.returncode not in (0, 1) and not problem:
-        run.problem = f"pytest on {impl} exited with code {proc.returncode} (see {log.name})"
+    if capped.returncode not in (0, 1) and not problem:
+        run.problem = f"pytest on {impl} exited with code {capped.returncode} (see {log.name})"
     return run
 
 

@@ -1,9 +1,7 @@
 """Regression tracking between commits: ``python -m evaluation --compare REF``.
 
-The run's own asv results (HEAD) are set against those of commit ``REF``: taken from
-asv's results directory when asv already ran ``REF`` on this machine, otherwise made
-now by ``asv run REF^!`` - asv checks ``REF`` out and benchmarks it in a virtualenv of
-its own, so the figures are ``REF``'s code, not HEAD's. Each benchmark point of both is
+The run's own asv results (HEAD) are set against those of commit ``REF`` (found or made
+by :func:`evaluation.running.asv_files.ref_results`). Each benchmark point of both is
 classified exactly as ``asv compare`` / ``asv continuous`` do it (asv's own code,
 ``asv.commands.compare._is_result_better``: a change counts only when it exceeds
 ``factor`` *and* asv's significance test on the two sets of samples says the
@@ -22,16 +20,13 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-__all__ = ["CHANGE_COLUMNS", "DEFAULT_FACTOR", "Comparison", "compare_results", "ref_results"]
+__all__ = ["CHANGE_COLUMNS", "DEFAULT_FACTOR", "Comparison", "compare_results"]
 
 #: asv continuous's default ``-f``.
 DEFAULT_FACTOR = 1.1
@@ -127,65 +122,3 @@ def compare_results(ref_file: Path, head_file: Path, factor: float = DEFAULT_FAC
                             if s.name == "change" else -s.fillna(0), kind="stable")
     commits = [json.loads(p.read_text()).get("commit_hash", "?") for p in (ref_file, head_file)]
     return Comparison(commits[0], commits[1], factor, df.reset_index(drop=True))
-
-
-def _newest(results_dir: Path, commit: str) -> Path | None:
-    files = list(results_dir.glob(f"*/{commit[:8]}-*.json"))
-    return max(files, key=lambda p: p.stat().st_mtime_ns) if files else None
-
-
-def ref_results(repo_root: Path, ref: str, results_dir: Path, dest: Path, *,
-                config: Path, wall_timeout_s: float, log: Path) -> Path:
-    """The asv result file of commit ``ref``: found, or made by ``asv run REF^!``.
-
-    Parameters
-    ----------
-    repo_root : Path
-        The repository (``REF`` is resolved with ``git rev-parse`` there).
-    ref : str
-        Any git revision (``main``, a tag, a hash).
-    results_dir : Path
-        asv's results directory.
-    dest : Path
-        Where the file is copied (``raw/asv-ref/<machine>/``).
-    config : Path
-        asv.conf.json.
-    wall_timeout_s : float
-        Cap on the asv run when one is needed.
-    log : Path
-        asv's output goes here.
-
-    Returns
-    -------
-    Path
-        The copied result file.
-
-    Raises
-    ------
-    ValueError
-        ``ref`` is not a revision of the repository.
-    FileNotFoundError
-        asv ran but saved no result for ``ref`` (see ``log``).
-    """
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--verify", f"{ref}^{{commit}}"],
-                                cwd=repo_root, capture_output=True, text=True, check=True,
-                                timeout=30).stdout.strip()
-    except subprocess.CalledProcessError:
-        raise ValueError(f"--compare {ref}: not a commit of {repo_root}") from None
-    found = _newest(results_dir, commit)
-    if found is None:
-        cmd = [sys.executable, "-m", "asv", "run", "--config", str(config), "--show-stderr",
-               f"{commit}^!"]
-        with open(log, "w", encoding="utf-8") as fh:
-            subprocess.run([sys.executable, "-m", "asv", "machine", "--yes", "--config",
-                            str(config)], cwd=repo_root, stdout=fh, stderr=subprocess.STDOUT,
-                           timeout=60)
-            subprocess.run(cmd, cwd=repo_root, stdout=fh, stderr=subprocess.STDOUT,
-                           timeout=wall_timeout_s)
-        found = _newest(results_dir, commit)
-        if found is None:
-            raise FileNotFoundError(f"asv saved no result for {ref} ({commit[:8]}); see {log}")
-    (dest / found.parent.name).mkdir(parents=True, exist_ok=True)
-    shutil.copy2(found, dest / found.parent.name / found.name)
-    return dest / found.parent.name / found.name

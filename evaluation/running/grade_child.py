@@ -3,10 +3,10 @@
 Started by :mod:`evaluation.grade` inside a watched process group (never imported by the
 evaluation's own process with a candidate in it)::
 
-    python -m evaluation.grade_child CANDIDATE_JSON compat NAMES_JSON
+    python -m evaluation.running.grade_child CANDIDATE_JSON compat NAMES_JSON
         the candidate class's methods (present? signature?), whether it is a context
         manager, and which of the original's module-level helpers its module has
-    python -m evaluation.grade_child CANDIDATE_JSON call OPERATION SIZE [REPEAT]
+    python -m evaluation.running.grade_child CANDIDATE_JSON call OPERATION SIZE [REPEAT]
         builds the operation's arguments with the harness's own generators (before the
         candidate is imported), constructs ``Class(4, 0.0)`` (4 workers, the compute
         workload), calls the method once, closes the processor (``close()`` and/or
@@ -141,7 +141,8 @@ def _compat(candidate: dict[str, Any], names: list[str]) -> dict[str, Any]:
 def _call(candidate: dict[str, Any], name: str, size: int, repeat: int) -> dict[str, Any]:
     """One call (``repeat`` 0), or the best of ``repeat`` timed calls after a warm-up one."""
     import optimized  # the harness's generators: the candidate never builds its input
-    from evaluation.workloads import build_args, load_workloads
+    from evaluation.inputs import build_args
+    from evaluation.workloads import load_workloads
 
     op = load_workloads().operations[name]
     args = build_args(op, size, optimized)

@@ -14,7 +14,7 @@ processor class; the harness builds every workload itself. ``SPEC`` is one of::
 
 Nothing here imports a candidate: :func:`parse_candidate` checks the spec's shape and
 that its file or folder exists, :func:`materialize` applies a patch. Importing happens
-only in a child process (:mod:`evaluation.grade_child`), where a candidate that hangs,
+only in a child process (:mod:`evaluation.running.grade_child`), where a candidate that hangs,
 crashes or calls ``os._exit`` harms nothing but itself.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ from typing import Any
 
 __all__ = ["Candidate", "CandidateError", "parse_candidate", "materialize", "BUILTINS"]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 #: The built-in implementations, as candidates.
 BUILTINS = {"baseline": ("baseline", "UnoptimizedParallelProcessor"),
             "optimized": ("optimized", "OptimizedParallelProcessor")}

@@ -1,6 +1,6 @@
 """The oracle's answer; is a result the oracle's, and if not, how does it differ - in words.
 
-Shared by the probe (the original at large sizes, :mod:`evaluation.probe_child`) and the
+Shared by the probe (the original at large sizes, :mod:`evaluation.running.probe_child`) and the
 grader (any candidate, :mod:`evaluation.grade`): floats agree to 1e-9 relative, NaN
 equals NaN, containers element by element.
 """
@@ -10,7 +10,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .workloads import Operation
+    from ..workloads import Operation
 
 __all__ = ["oracle", "same", "difference"]
 

@@ -1,20 +1,29 @@
-"""Run a command in a process group of its own, watched, capped, and killed as a group.
+"""Run a command in a process group of its own, capped, and killed as a group at the end.
 
-The harness runs code it cannot trust this way - the original at sizes where it
-deadlocks (:mod:`evaluation.probe`), a candidate implementation (:mod:`evaluation.grade`).
-:func:`run_group` starts the command in a new session (its own process group), samples
-the group every 0.25 s, and ends it as soon as one of these is true::
+Every child the harness starts goes through :func:`process_group`: the command leads a
+new session (its own process group), and whatever happens - it exits, it overruns its
+cap, the harness is interrupted - the whole group is SIGKILLed and reaped on the way
+out, so nothing it started outlives the stage. Two runners are built on it:
+
+- :func:`run_capped` - a command the harness trusts (pytest, asv): output to a log file,
+  a wall-clock cap, a callback every poll (progress bars read the log or a progress file);
+- :func:`run_group` - code it cannot trust: the original at sizes where it deadlocks
+  (:mod:`evaluation.running.probe`), a candidate implementation
+  (:mod:`evaluation.running.grade`). The group is sampled every 0.25 s and ended as soon
+  as one of these is true::
 
     crashes       the group grew past ``max_processes``, or past ``max_memory_share``
                   of the machine's RAM
     hangs         no CPU progress for 5 s and every thread of it waiting (/proc), with
-                  the evidence (:func:`evaluation.procstate.describe_block`)
+                  the evidence (:func:`evaluation.running.procstate.describe_block`)
     over budget   the wall-clock budget ran out while it still computed
 
-When the command's own process exits, the members of its group still alive are counted
-(``stragglers``: processes it left behind), then the whole group is SIGKILLed, and any
-member still alive after that is counted too (``leftover``). Output goes to files, not
-pipes, so a command that prints without end cannot block on a full pipe.
+  When the command's own process exits, the members of its group still alive are
+  counted (``stragglers``: processes it left behind), then the whole group is
+  SIGKILLed, and any member still alive after that is counted too (``leftover``).
+
+Output goes to files, not pipes, so a command that prints without end cannot block on a
+full pipe.
 """
 from __future__ import annotations
 
@@ -23,17 +32,19 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
+from typing import IO, Any
 
 import psutil
 
-from .procstate import describe_block, threads_waiting
+from .procstate import DEADLOCK, describe_block, threads_waiting
 
-__all__ = ["GroupRun", "run_group", "cpu_between", "group_members", "kill_group",
-           "IDLE_WINDOW_S", "IDLE_CPU_SHARE", "POLL_S"]
+__all__ = ["GroupRun", "run_group", "CappedRun", "run_capped", "process_group", "cpu_between",
+           "group_members", "kill_group", "IDLE_WINDOW_S", "IDLE_CPU_SHARE", "POLL_S"]
 
 #: Seconds without CPU progress (group CPU < 5 % of one core) that count as a hang.
 IDLE_WINDOW_S = 5.0
@@ -120,6 +131,109 @@ def kill_group(pgid: int) -> int:
     return len(left)
 
 
+@contextmanager
+def process_group(cmd: Sequence[str], *, cwd: Path | None = None,
+                  env: dict[str, str] | None = None, stdout: IO[Any] | int | None = None,
+                  stderr: IO[Any] | int | None = None) -> Iterator[subprocess.Popen[Any]]:
+    """Start ``cmd`` leading a process group of its own; SIGKILL the group when leaving.
+
+    Parameters
+    ----------
+    cmd : sequence of str
+        The command line.
+    cwd : Path, optional
+        Its working directory.
+    env : dict, optional
+        Its environment; default this process's.
+    stdout, stderr : file or int, optional
+        Where its output goes (files, or ``subprocess.STDOUT`` for stderr).
+
+    Yields
+    ------
+    subprocess.Popen
+        The running command; its ``returncode`` is set after the block.
+    """
+    child = subprocess.Popen(list(cmd), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                             stdout=stdout, stderr=stderr, start_new_session=True)
+    try:
+        yield child
+    finally:
+        kill_group(child.pid)
+        child.wait(timeout=30)
+
+
+@dataclass
+class CappedRun:
+    """How a :func:`run_capped` command ended.
+
+    Attributes
+    ----------
+    returncode : int or None
+        Its exit status (negative: killed by that signal, e.g. at the cap).
+    seconds : float
+        Wall seconds it ran.
+    timed_out : bool
+        True when the cap ended it.
+    """
+
+    returncode: int | None
+    seconds: float
+    timed_out: bool
+
+
+def run_capped(cmd: Sequence[str], cap_s: float, *, log: Path, cwd: Path | None = None,
+               env: dict[str, str] | None = None, on_poll: Callable[[], None] | None = None,
+               poll_s: float = 0.5, append: bool = False) -> CappedRun:
+    """Run a trusted command to its end, or to ``cap_s``, in a process group of its own.
+
+    The command gets a ``TMPDIR`` of its own, removed with it: a run killed at its cap or
+    by an interrupt cannot leave temporary files behind.
+
+    Parameters
+    ----------
+    cmd : sequence of str
+        The command line.
+    cap_s : float
+        Wall seconds it may take; then its whole group is killed.
+    log : Path
+        Its stdout and stderr go here.
+    cwd : Path, optional
+        Its working directory.
+    env : dict, optional
+        Its environment; default this process's.
+    on_poll : callable, optional
+        Called every ``poll_s`` while it runs, and once after it ended.
+    poll_s : float
+        Seconds between polls.
+    append : bool
+        Append to ``log`` instead of replacing it.
+
+    Returns
+    -------
+    CappedRun
+    """
+    t0 = time.monotonic()
+    timed_out = False
+    with open(log, "ab" if append else "wb") as out, \
+            tempfile.TemporaryDirectory(prefix="ppd-run-") as tmp, \
+            process_group(cmd, cwd=cwd, env={**(os.environ if env is None else env), "TMPDIR": tmp},
+                          stdout=out, stderr=subprocess.STDOUT) as child:
+        while True:
+            try:
+                child.wait(timeout=poll_s)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if time.monotonic() - t0 > cap_s:
+                timed_out = True
+                break
+            if on_poll is not None:
+                on_poll()
+    if on_poll is not None:
+        on_poll()
+    return CappedRun(child.returncode, time.monotonic() - t0, timed_out)
+
+
 def _stats(pgid: int) -> tuple[int, dict[int, float], int]:
     """(live processes, CPU seconds per pid, RSS bytes) of group ``pgid``."""
     cpu: dict[int, float] = {}
@@ -172,8 +286,8 @@ def _blocked(samples: Samples, t0: float, root: int) -> str | None:
     live = list(window[-1][1])
     if share >= IDLE_CPU_SHARE or threads_waiting(live) is not True:
         return None
-    how = describe_block(root, [pid for pid in live if pid != root])
-    word = "deadlocks" if how.startswith("the parent joins") else "blocked"
+    kind, how = describe_block(root, [pid for pid in live if pid != root])
+    word = "deadlocks" if kind == DEADLOCK else "blocked"
     gone = f", {exited} exited meanwhile" if exited else ""
     return (f"{word} after {_last_progress(samples) - t0:.0f} s of work: no progress "
             f"({share:.0%} CPU over the last {IDLE_WINDOW_S:g} s, every thread of "
@@ -220,35 +334,33 @@ def run_group(cmd: Sequence[str], budget_s: float, *, cwd: Path | None = None,
     -------
     GroupRun
     """
+    ram = psutil.virtual_memory().total
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        child = subprocess.Popen(list(cmd), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                 stdout=out, stderr=err, text=True, start_new_session=True)
-        ram = psutil.virtual_memory().total
-        t0 = time.monotonic()
-        samples: Samples = []
-        peak = 0
-        kind = detail = ""
-        while child.poll() is None:
-            alive, cpu, rss = _stats(child.pid)
-            now = time.monotonic()
-            peak = max(peak, alive)
-            samples.append((now, cpu))
-            if alive > max_processes:
-                kind, detail = "crashes", f"grew past {max_processes:,} processes (killed)"
-            elif rss > max_memory_share * ram:
-                kind, detail = "crashes", (f"used {rss / 2**30:.1f} GiB, over "
-                                           f"{max_memory_share:.0%} of RAM (killed)")
-            elif (stuck := _blocked(samples, t0, child.pid)) is not None:
-                kind, detail = "hangs", stuck
-            elif now - t0 > budget_s:
-                kind, detail = _expired(samples, now, alive, budget_s)
-            if kind:
-                break
-            time.sleep(POLL_S)
-        seconds = time.monotonic() - t0
-        stragglers = len([pid for pid in group_members(child.pid) if pid != child.pid])
-        leftover = kill_group(child.pid)
-        child.wait(timeout=30)
+        with process_group(cmd, cwd=cwd, env=env, stdout=out, stderr=err) as child:
+            t0 = time.monotonic()
+            samples: Samples = []
+            peak = 0
+            kind = detail = ""
+            while child.poll() is None:
+                alive, cpu, rss = _stats(child.pid)
+                now = time.monotonic()
+                peak = max(peak, alive)
+                samples.append((now, cpu))
+                if alive > max_processes:
+                    kind, detail = "crashes", f"grew past {max_processes:,} processes (killed)"
+                elif rss > max_memory_share * ram:
+                    kind, detail = "crashes", (f"used {rss / 2**30:.1f} GiB, over "
+                                               f"{max_memory_share:.0%} of RAM (killed)")
+                elif (stuck := _blocked(samples, t0, child.pid)) is not None:
+                    kind, detail = "hangs", stuck
+                elif now - t0 > budget_s:
+                    kind, detail = _expired(samples, now, alive, budget_s)
+                if kind:
+                    break
+                time.sleep(POLL_S)
+            seconds = time.monotonic() - t0
+            stragglers = len([pid for pid in group_members(child.pid) if pid != child.pid])
+            leftover = kill_group(child.pid)
         texts = []
         for f in (out, err):
             f.seek(0)

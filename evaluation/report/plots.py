@@ -22,9 +22,9 @@ import matplotlib.pyplot as plt  # noqa: E402 - after matplotlib.use, see above
 import numpy as np  # noqa: E402 - grouped with the imports above
 import pandas as pd  # noqa: E402 - grouped with the imports above
 
-from .analysis import timed_rows  # noqa: E402 - grouped with the imports above
-from .baseline_truth import DOES_NOT_FINISH, WRONG  # noqa: E402 - grouped with the imports above
-from .workloads import Workloads  # noqa: E402 - grouped with the imports above
+from ..figures.baseline_truth import DOES_NOT_FINISH, WRONG  # noqa: E402 - grouped with the imports above
+from ..figures.reference import timed_rows  # noqa: E402 - grouped with the imports above
+from ..workloads import Workloads  # noqa: E402 - grouped with the imports above
 
 __all__ = ["plot_scaling", "plot_speedups", "IMPL_STYLE"]
 
@@ -66,9 +66,9 @@ def plot_scaling(bench: pd.DataFrame, figures: pd.DataFrame, workloads: Workload
     Parameters
     ----------
     bench : pandas.DataFrame
-        From :func:`evaluation.asv_results.load_results`.
+        From :func:`evaluation.figures.bench.load_results`.
     figures : pandas.DataFrame
-        From :func:`evaluation.analysis.reference_figures` (reference sizes, fits).
+        From :func:`evaluation.figures.reference.reference_figures` (reference sizes, fits).
     workloads : Workloads
         Operations and gates.
     out_dir : Path
@@ -163,7 +163,7 @@ def plot_speedups(figures: pd.DataFrame, out_dir: Path) -> Path | None:
     Parameters
     ----------
     figures : pandas.DataFrame
-        From :func:`evaluation.analysis.reference_figures`.
+        From :func:`evaluation.figures.reference.reference_figures`.
     out_dir : Path
         Folder the PNG is written to.
 
@@ -210,7 +210,7 @@ def plot_changes(changes: pd.DataFrame, ref: str, out_dir: Path) -> list[Path]:
     Parameters
     ----------
     changes : pandas.DataFrame
-        :attr:`evaluation.compare.Comparison.changes`.
+        :attr:`evaluation.figures.compare.Comparison.changes`.
     ref : str
         The reference commit (for the legend).
     out_dir : Path

@@ -28,7 +28,7 @@ operation                             work ``W(n)`` (what dominates its time)
 
 The constants ``c0`` (fixed cost) and ``c1`` (seconds per unit of work) are fitted by
 least squares (non-negative) to the measured sizes; every fit is checked by hold-out
-(:mod:`evaluation.analysis` refuses one that mispredicts its largest size by > 50 %).
+(:mod:`evaluation.figures.extrapolate` refuses one that mispredicts its largest size by > 50 %).
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .workloads import Operation
+from ..workloads import Operation
 
 __all__ = ["work_model", "WorkFit", "fit_work", "work", "trial_divisions_critical_path"]
 

@@ -1,6 +1,8 @@
-"""One baseline call at one size, in its own process group: ``python -m evaluation.probe_child OP SIZE``.
+"""One baseline call at one size, in its own process group.
 
-Started by :mod:`evaluation.probe`. Builds the operation's arguments exactly as the
+``python -m evaluation.running.probe_child OP SIZE``.
+
+Started by :mod:`evaluation.running.probe`. Builds the operation's arguments exactly as the
 benchmarks do (the instances' builder), runs the original's method on a 4-worker
 ``UnoptimizedParallelProcessor`` (the compute workload: no simulated latency), checks
 the result against the optimized processor run in-process (the oracle the tests use),
@@ -15,8 +17,9 @@ import time
 
 import baseline
 import optimized
-from evaluation.results_diff import difference, oracle, same
-from evaluation.workloads import build_args, load_workloads
+from evaluation.inputs import build_args
+from evaluation.running.results_diff import difference, oracle, same
+from evaluation.workloads import load_workloads
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """How each implementation's time grows with size: fitted exponents.
 
 For every operation and implementation, ``t ~ n**b`` fitted over the largest sizes it
-ran in the operation's main benchmark curve (:func:`evaluation.analysis.timed_rows`),
+ran in the operation's main benchmark curve (:func:`evaluation.figures.reference.timed_rows`),
 beside the same fit for the best single-process implementation of the same work
 (``impl="single"``): a processor whose exponent exceeds the single-process reference's
 grows faster than the work itself at those sizes - overhead that scales, not a constant.
@@ -12,9 +12,9 @@ import math
 
 import pandas as pd
 
-from .analysis import timed_rows
+from ..workloads import Workloads
 from .fit import FitError, fit_power_law
-from .workloads import Workloads
+from .reference import timed_rows
 
 __all__ = ["GROWTH_COLUMNS", "growth_table"]
 
@@ -42,7 +42,7 @@ def growth_table(bench: pd.DataFrame, workloads: Workloads) -> pd.DataFrame:
     Parameters
     ----------
     bench : pandas.DataFrame
-        From :func:`evaluation.asv_results.load_results`.
+        From :func:`evaluation.figures.bench.load_results`.
     workloads : Workloads
         The operations (their gates choose the curve's workload and worker count).
 

@@ -51,7 +51,7 @@ def reliability_summary(tests: pd.DataFrame) -> dict[str, Any]:
     Parameters
     ----------
     tests : pandas.DataFrame
-        :func:`evaluation.analysis.tests_frame` rows (every implementation; only the
+        :func:`evaluation.figures.outcomes.tests_frame` rows (every implementation; only the
         optimized run's are read).
 
     Returns

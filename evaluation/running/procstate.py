@@ -1,6 +1,6 @@
 """What Linux's ``/proc`` says a process group is doing: running, waiting, and on what.
 
-The probe (:mod:`evaluation.probe`) calls a group "blocked" only on this evidence, never
+The probe (:mod:`evaluation.running.probe`) calls a group "blocked" only on this evidence, never
 on CPU time alone. A call that makes no CPU progress may still have a running thread,
 or it may simply have been descheduled on a loaded machine. Each thread's state
 (``/proc/<pid>/task/<tid>/stat``) says whether it is running, and its wait channel
@@ -17,7 +17,10 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["threads_waiting", "wait_channels", "describe_block"]
+__all__ = ["threads_waiting", "wait_channels", "describe_block", "DEADLOCK", "WAITING"]
+
+#: Kinds of :func:`describe_block`: the join-before-drain deadlock, or some other wait.
+DEADLOCK, WAITING = "deadlock", "waiting"
 
 #: Wait channels that mean "writing to a pipe nobody drains".
 _PIPE_WRITE = ("pipe_write", "anon_pipe_write")
@@ -83,8 +86,8 @@ def wait_channels(pid: int) -> list[str]:
     return out
 
 
-def describe_block(root: int, workers: Iterable[int]) -> str:
-    """How a blocked group waits, from its threads' wait channels, in one clause.
+def describe_block(root: int, workers: Iterable[int]) -> tuple[str, str]:
+    """How a blocked group waits, from its threads' wait channels: a kind and one clause.
 
     Parameters
     ----------
@@ -95,12 +98,13 @@ def describe_block(root: int, workers: Iterable[int]) -> str:
 
     Returns
     -------
-    str
-        For example, "the parent joins its workers (do_wait) while 2 workers' queue
-        feeders are blocked writing to a full pipe (anon_pipe_write)" when the evidence
-        shows the join-before-drain deadlock. Otherwise the parent's and the workers'
-        wait channels are listed ("the parent waits in futex_wait_queue; workers wait in
-        pipe_read x3"), or the result is "" when ``/proc`` shows none.
+    (str, str)
+        :data:`DEADLOCK` and, for example, "the parent joins its workers (do_wait) while
+        2 workers' queue feeders are blocked writing to a full pipe (anon_pipe_write)"
+        when the evidence shows the join-before-drain deadlock. Otherwise
+        :data:`WAITING` and the parent's and the workers' wait channels ("the parent
+        waits in futex_wait_queue; workers wait in pipe_read x3"), or "" when
+        ``/proc`` shows none.
     """
     parent = wait_channels(root)
     per_worker = [wait_channels(pid) for pid in workers]
@@ -110,15 +114,15 @@ def describe_block(root: int, workers: Iterable[int]) -> str:
     if joining and writers:
         n = len(writers)
         whose = "a worker's queue feeder is" if n == 1 else f"{n} workers' queue feeders are"
-        return (f"the parent joins its workers ({joining}) while {whose} blocked writing to "
-                f"a full pipe ({writers[0]})")
+        return DEADLOCK, (f"the parent joins its workers ({joining}) while {whose} blocked "
+                          f"writing to a full pipe ({writers[0]})")
     parts = []
     if parent:
         parts.append(f"the parent waits in {_tally(parent)}")
     flat = [w for chans in per_worker for w in chans]
     if flat:
         parts.append(f"workers wait in {_tally(flat)}")
-    return "; ".join(parts)
+    return WAITING, "; ".join(parts)
 
 
 def _tally(channels: list[str]) -> str:
