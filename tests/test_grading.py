@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import re
+import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -153,12 +155,8 @@ def test_the_report_shows_candidates_and_a_failed_one_exits_4(
                        (f"wrong={DEFECTIVE}:WrongItem", False)):
         g = _grade(spec, ops + ["process_data_spawn_per_item"]).as_dict()
         grades.append({**g, "peer": peer})
-    speed = {"optimized": [{"operation": ops[0], "size": 10**6, "seconds": 0.002,
-                            "verdict": "ok", "detail": ""}],
-             "pool": [{"operation": ops[0], "size": 10**6, "seconds": 0.001, "verdict": "ok",
-                       "detail": ""}]}
     before = build_report(raw, W).exit_code
-    (raw / "candidates.json").write_text(json.dumps({"grades": grades, "speed": speed}))
+    (raw / "candidates.json").write_text(json.dumps({"grades": grades}))
     data = build_report(raw, W)
     # 4 unless the run already failed for another reason (then that code stands)
     assert data.exit_code == (before or CANDIDATE_FAILED), (before, data.exit_reasons)
@@ -168,11 +166,108 @@ def test_the_report_shows_candidates_and_a_failed_one_exits_4(
     assert build_report(raw, W).exit_code == CANDIDATE_FAILED
     body = report_json(data, W, {})
     assert [g["name"] for g in body["candidates"]["grades"]] == ["pool", "wrong"]
+    data.candidate_bench = _candidate_rows({("optimized", 10**6): 0.002,
+                                            ("candidate:pool", 10**6): 0.001})
     write_report(data, W, tmp_path / "out")
     md = (tmp_path / "out" / "report.md").read_text()
     assert "## Candidates" in md and "pool (peer)" in md and "FAIL" in md
     assert "wrong result" in md  # the failure, with its reason
     assert "0.50x" in md and "Where the optimized processor was not the fastest" in md
+
+
+def _candidate_rows(medians: dict[tuple[str, int], float | None],
+                    op: str = "parallel_find_primes") -> Any:
+    """bench_candidates rows as load_results gives them (None: skipped)."""
+    import pandas as pd
+
+    from evaluation.figures.bench import RESULT_COLUMNS
+    rows = [{"benchmark": f"bench_candidates.Candidates.time_{op}", "module": "bench_candidates",
+             "kind": "time", "operation": op, "impl": impl, "size": size,
+             "status": "ok" if secs is not None else "skipped", "median": secs}
+            for (impl, size), secs in medians.items()]
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+
+
+def test_the_speed_table_compares_each_candidate_with_ours_in_one_benchmark() -> None:
+    from evaluation.report import build_report
+    from evaluation.report.candidates import slower_rows, speed_table
+    figures = build_report(ROOT / "tests" / "fixtures" / "evaluation" / "raw", W).figures
+    op = "parallel_matrix_multiply"  # the fixture's baseline has a figure at its seed size
+    bench = _candidate_rows({("optimized", 100): 0.002, ("candidate:fast", 100): 0.001,
+                             ("candidate:slow", 100): None, ("optimized", 1000): 0.2,
+                             ("candidate:fast", 1000): 0.4, ("candidate:slow", 1000): None}, op)
+    notes = {"notes": [{"candidate": "slow", "operation": op, "size": 1000,
+                        "outcome": "timed out", "budget_s": 60.0}]}
+    t = speed_table(bench, notes, figures).set_index("size")
+    assert t.loc["100", "fast / optimized"] == "0.50x"
+    assert t.loc["1,000", "fast / optimized"] == "2.00x"
+    assert t.loc["1,000", "slow"] == "timed out at 1,000 (> 60 s)"
+    assert t.loc["100", "slow"] == "skipped" and t.loc["100", "slow / optimized"] == "n/a"
+    # the baseline's figure at the seed size (extrapolated there: *) over the candidate's
+    assert t.loc["100", "fast vs baseline"].endswith("x*"), t.loc["100", "fast vs baseline"]
+    assert t.loc["1,000", "fast vs baseline"] == "-"  # no baseline figure at that size
+    assert slower_rows(bench) == [f"{op} at 100: fast 1 ms, optimized 2 ms (2.00x slower)"]
+
+
+@pytest.mark.timeout(120)
+def test_candidate_benchmarks_time_each_candidate_and_note_a_timeout(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+    import json
+    specs = {"seq": f"seq={FIXTURES / 'sequential.py'}:Processor",
+             "hangs": f"hangs={ROOT / DEFECTIVE}:Hangs"}
+    monkeypatch.setenv("PPD_CANDIDATES", json.dumps(
+        {name: parse_candidate(spec).as_dict() for name, spec in specs.items()}))
+    monkeypatch.setenv("PPD_CANDIDATE_BUDGET_S", "3")
+    monkeypatch.setenv("PPD_CANDIDATE_NOTES", str(tmp_path / "notes"))
+    monkeypatch.delenv("PPD_BENCH_QUICK", raising=False)
+    module = importlib.reload(importlib.import_module("benchmarks.bench_candidates"))
+    try:
+        cls = module.CandidatesRunPipeline
+        impls, sizes = cls.params
+        assert impls == ["optimized", "candidate:seq", "candidate:hangs"]
+        size = sizes[0]
+        for impl in ("optimized", "candidate:seq"):
+            bench = cls()
+            bench.setup(impl, size)
+            try:
+                assert len(bench.fn(*bench.args)) == size
+            finally:
+                bench.teardown(impl, size)
+        bench = cls()
+        t0 = time.monotonic()
+        with pytest.raises(NotImplementedError, match="did not finish"):
+            bench.setup("candidate:hangs", size)
+        assert time.monotonic() - t0 < 20  # the budget, not asv's timeout, ended it
+        notes = [json.loads(p.read_text()) for p in (tmp_path / "notes").glob("*.json")]
+        assert notes == [{"candidate": "hangs", "operation": "run_pipeline", "size": size,
+                          "outcome": "timed out", "budget_s": 3.0}]
+    finally:
+        monkeypatch.delenv("PPD_CANDIDATES")
+        sys.modules.pop(module.__name__)  # the next import defines no candidate class
+    assert not hasattr(importlib.import_module(module.__name__), "CandidatesRunPipeline")
+
+
+@pytest.mark.timeout(120)
+def test_the_grade_stage_runs_each_candidates_gate_tests(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+
+    from evaluation.report import build_report
+    from evaluation.report.candidates import load_candidates
+    from evaluation.running import stages
+    from evaluation.running.grade import CandidateGrade
+    monkeypatch.setattr(stages, "grade", lambda c, w, full: CandidateGrade(c.name, c.spec, True))
+    args = argparse.Namespace(quick=True, no_peers=True,
+                              candidate=["pool=references.pool_processor:PoolProcessor"])
+    run: dict[str, Any] = {"stages": {}, "problems": []}
+    stages._grade_stage(args, tmp_path, run)
+    assert (tmp_path / "junit-candidate-pool.xml").is_file()
+    figures = build_report(ROOT / "tests" / "fixtures" / "evaluation" / "raw", W).figures
+    data = load_candidates(tmp_path, W, figures)
+    assert data is not None
+    gates = data["gates"]["pool"]
+    assert set(gates) == {g.id for g in W.gates} and set(gates.values()) == {"pass"}, gates
 
 
 @pytest.mark.timeout(180)

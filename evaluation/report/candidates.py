@@ -1,35 +1,90 @@
-"""The report's view of graded candidates (``raw/candidates.json``, :mod:`evaluation.grade`).
+"""The report's view of graded candidates and peers.
 
-Three tables: one row per candidate (compatible? correct? passed?), every failure with
-its reason, and - in a full run - each operation's time at the seed's size for the
-optimized processor beside every candidate and peer, with the ratio of each to it.
+From the grade stage (``raw/candidates.json``: compatibility, every graded call, peak
+memory; ``raw/junit-candidate-<name>.xml``: the gate tests run on each) and from asv
+(``benchmarks/bench_candidates.py``: each candidate timed beside the optimized
+processor in the same run, at each operation's seed size and largest benchmark size;
+``raw/candidate-notes/``: the points that timed out):
+
+- :func:`overview_table` - one row per candidate: compatible? correct? its gates, its
+  peak memory, passed?;
+- :func:`failures_table` - every reason a candidate did not pass;
+- :func:`speed_table` - per operation and size, the optimized processor's time beside
+  each candidate's, the ratio of each to it, and its speed-up over the baseline.
 """
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from ..figures.outcomes import tests_frame
+from ..running.pytest_run import parse_junit
+from ..units import format_ratio, format_seconds
+from ..verdicts.gates import PASS, gate_verdicts
+from ..workloads import Workloads
+
 __all__ = ["load_candidates", "overview_table", "failures_table", "speed_table",
-           "failed_candidates", "slower_rows"]
+           "failed_candidates", "slower_rows", "candidate_rows", "PREFIX"]
 
 Grades = dict[str, Any]
+#: The ``impl`` value of a candidate in the asv results (``bench_candidates``).
+PREFIX = "candidate:"
+#: The asv module that times candidates.
+CANDIDATES_MODULE = "bench_candidates"
 
 
-def load_candidates(raw: Path) -> Grades | None:
-    """``raw/candidates.json``, or None when no candidate was graded."""
+def candidate_rows(bench: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``bench`` that ``benchmarks/bench_candidates.py`` measured."""
+    return bench[bench["module"] == CANDIDATES_MODULE]
+
+
+def load_candidates(raw: Path, workloads: Workloads, figures: pd.DataFrame) -> Grades | None:
+    """``raw/candidates.json`` with each candidate's gate verdicts and the timing notes.
+
+    Returns
+    -------
+    dict or None
+        ``{"grades": [...], "gates": {name: {gate: verdict}}, "notes": [...]}``; None
+        when no candidate was graded.
+    """
     path = raw / "candidates.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    if not path.exists():
+        return None
+    data: Grades = json.loads(path.read_text())
+    runs = {}
+    for g in data.get("grades", []):
+        junit = raw / str((g.get("gate_tests") or {}).get("junit", ""))
+        if junit.is_file():
+            runs[g["name"]] = parse_junit(junit)
+    verdicts = gate_verdicts(tests_frame(runs, workloads), figures, workloads, runs,
+                             impls=list(runs))
+    data["gates"] = {name: dict(zip(verdicts["gate"], verdicts[name], strict=True))
+                     for name in runs}
+    notes = sorted((raw / "candidate-notes").glob("*.json"))
+    data["notes"] = [json.loads(p.read_text()) for p in notes]
+    return data
+
+
+def _gates_cell(gates: dict[str, str] | None) -> str:
+    if not gates:
+        return "not run"
+    bad = [f"{gid} {v}" for gid, v in gates.items() if v != PASS]
+    ok = len(gates) - len(bad)
+    return f"{ok}/{len(gates)} pass" + (f" ({', '.join(bad)})" if bad else "")
 
 
 def overview_table(data: Grades) -> pd.DataFrame:
-    """One row per candidate: what it is, compatible methods, ok calls, verdict."""
+    """One row per candidate: what it is, compatible methods, ok calls, gates, memory, verdict."""
     rows = []
     for g in data.get("grades", []):
         compat = g.get("compat", [])
         calls = g.get("calls", [])
+        peaks = [c["peak_mib"] for c in calls if c.get("peak_mib") is not None]
         rows.append({
             "candidate": g["name"] + (" (peer)" if g.get("peer") else ""),
             "spec": g["spec"],
@@ -37,6 +92,8 @@ def overview_table(data: Grades) -> pd.DataFrame:
                                    "methods") if g.get("loads") else "does not load",
             "context manager": "yes" if g.get("context_manager") else "no",
             "correct calls": f"{sum(c['verdict'] == 'ok' for c in calls)}/{len(calls)}",
+            "seed gates": _gates_cell((data.get("gates") or {}).get(g["name"])),
+            "peak memory (graded calls)": f"{max(peaks):,.0f} MiB" if peaks else "n/a",
             "verdict": "PASS" if g.get("passed") else "FAIL",
         })
     return pd.DataFrame(rows)
@@ -49,44 +106,93 @@ def failures_table(data: Grades) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["candidate", "failure"])
 
 
-def speed_table(data: Grades) -> pd.DataFrame:
-    """Per operation at the seed's size: each implementation's time and its ratio to ours."""
-    speed: dict[str, list[dict[str, Any]]] = data.get("speed") or {}
-    ours = {r["operation"]: r for r in speed.get("optimized", [])}
+def _timed_out(notes: Sequence[dict[str, Any]], name: str, op: str, size: int) -> float | None:
+    """The budget a candidate's point outlived, if a note says it timed out."""
+    for n in notes:
+        if (n["candidate"], n["operation"], n["size"]) == (name, op, size) \
+                and n["outcome"] == "timed out":
+            return float(n["budget_s"])
+    return None
+
+
+def _cell(row: pd.Series | None, budget: float | None, size: int) -> str:
+    if budget is not None:
+        return f"timed out at {size:,} (> {budget:g} s)"
+    if row is None:
+        return "not run"
+    if row["status"] == "ok":
+        return format_seconds(float(row["median"]))
+    if row["status"] == "failed":
+        return "failed (asv null: killed at the benchmark's timeout, or it raised or crashed)"
+    return str(row["status"])
+
+
+def _baseline_at(figures: pd.DataFrame, op: str, size: int) -> tuple[float, bool]:
+    """The baseline's figure at ``size`` if that is the operation's reference size."""
+    f = figures[(figures["operation"] == op) & (figures["impl"] == "baseline")
+                & (figures["size"] == size)]
+    if f.empty:
+        return math.nan, False
+    return float(f.iloc[0]["seconds"]), bool(f.iloc[0]["extrapolated"])
+
+
+def speed_table(bench: pd.DataFrame, data: Grades, figures: pd.DataFrame) -> pd.DataFrame:
+    """Per operation and size: the optimized processor's time beside each candidate's.
+
+    Parameters
+    ----------
+    bench : pandas.DataFrame
+        :func:`candidate_rows` of the run's asv results.
+    data : dict
+        :func:`load_candidates` (for the timing notes).
+    figures : pandas.DataFrame
+        The reference figures (the baseline's time at the seed size).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``operation, size, optimized`` and per candidate its time, ``<name> / optimized``
+        (above 1: the optimized processor is faster) and ``<name> vs baseline`` (the
+        baseline's time over the candidate's, where the baseline has a figure at that
+        size; ``*`` marks an extrapolated baseline).
+    """
+    if bench.empty:
+        return pd.DataFrame()
+    names = sorted({i[len(PREFIX):] for i in bench["impl"] if str(i).startswith(PREFIX)})
     rows = []
-    for op, mine in ours.items():
-        row: dict[str, Any] = {"operation": op, "size": f"{mine['size']:,}",
-                               "optimized": _time(mine)}
-        for name, results in speed.items():
-            if name == "optimized":
-                continue
-            theirs = next((r for r in results if r["operation"] == op), None)
-            row[name] = _time(theirs) if theirs else "n/a"
-            ratio = (theirs["seconds"] / mine["seconds"]) if theirs and theirs["seconds"] \
-                and mine["seconds"] else None
-            row[f"{name} / optimized"] = f"{ratio:.2f}x" if ratio else "n/a"
+    for (op, size), at in bench.groupby(["operation", "size"], sort=False):
+        by_impl = {r["impl"]: r for _, r in at.iterrows()}
+        ours = by_impl.get("optimized")
+        ours_s = float(ours["median"]) if ours is not None and ours["status"] == "ok" else math.nan
+        row: dict[str, Any] = {"operation": op, "size": f"{int(size):,}",
+                               "optimized": _cell(ours, None, int(size))}
+        base, extrapolated = _baseline_at(figures, str(op), int(size))
+        for name in names:
+            theirs = by_impl.get(PREFIX + name)
+            budget = _timed_out(data.get("notes", []), name, str(op), int(size))
+            secs = float(theirs["median"]) if theirs is not None and theirs["status"] == "ok" \
+                else math.nan
+            row[name] = _cell(theirs, budget, int(size))
+            row[f"{name} / optimized"] = f"{secs / ours_s:.2f}x" if secs == secs and \
+                ours_s == ours_s else "n/a"
+            row[f"{name} vs baseline"] = format_ratio(base / secs) + ("*" if extrapolated else "") \
+                if base == base and secs == secs else "-"
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def _time(r: dict[str, Any]) -> str:
-    s = r.get("seconds")
-    if s is None:
-        return f"{r.get('verdict', 'n/a')}: {r.get('detail', '')}"[:120]
-    return f"{s * 1e3:.1f} ms" if s < 1 else f"{s:.2f} s"
-
-
-def slower_rows(data: Grades) -> list[str]:
-    """Operations where a candidate or peer was faster than the optimized processor."""
-    speed = data.get("speed") or {}
-    ours = {r["operation"]: r["seconds"] for r in speed.get("optimized", [])}
+def slower_rows(bench: pd.DataFrame) -> list[str]:
+    """Where a candidate or peer was faster than the optimized processor, same benchmark."""
+    ok = bench[bench["status"] == "ok"]
     out = []
-    for name, results in speed.items():
-        for r in results:
-            mine = ours.get(r["operation"])
-            if name != "optimized" and r["seconds"] and mine and r["seconds"] < mine:
-                out.append(f"{r['operation']}: {name} {r['seconds'] * 1e3:.1f} ms, optimized "
-                           f"{mine * 1e3:.1f} ms ({mine / r['seconds']:.2f}x slower)")
+    for (op, size), at in ok.groupby(["operation", "size"], sort=False):
+        medians = dict(zip(at["impl"], at["median"], strict=True))
+        mine = medians.get("optimized")
+        for impl, secs in medians.items():
+            if str(impl).startswith(PREFIX) and mine and secs < mine:
+                out.append(f"{op} at {int(size):,}: {impl[len(PREFIX):]} "
+                           f"{format_seconds(secs)}, optimized {format_seconds(mine)} "
+                           f"({mine / secs:.2f}x slower)")
     return out
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 from ..figures.baseline_truth import baseline_at_seed_size
 from ..figures.growth import growth_table
 from ..workloads import IMPLEMENTATIONS, Workloads
+from .candidates import speed_table
 from .load import SCHEMA, ReportData
 
 __all__ = ["report_json", "records"]
@@ -96,6 +97,8 @@ def report_json(data: ReportData, workloads: Workloads, links: dict[str, str]) -
         "baseline_at_seed_size": baseline_at_seed_size(data.figures),
         "baseline_probe": data.probe,
         "candidates": data.candidates,
+        "candidates_speed": records(speed_table(data.candidate_bench, data.candidates or {},
+                                                data.figures)),
         "growth": records(growth_table(data.bench, workloads)),
         "changes_since": None if data.comparison is None else {
             "ref": data.comparison.ref, "head": data.comparison.head,

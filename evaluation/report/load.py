@@ -33,7 +33,7 @@ from ..verdicts.gates import gate_verdicts
 from ..verdicts.status import CANDIDATE_FAILED, exit_status
 from ..verdicts.targets import TARGET_COLUMNS, target_verdicts
 from ..workloads import IMPLEMENTATIONS, Workloads
-from .candidates import failed_candidates, load_candidates
+from .candidates import candidate_rows, failed_candidates, load_candidates
 from .notes import report_notes
 from .reliability import reliability_summary
 from .summary import summary_cells, summary_table
@@ -70,6 +70,9 @@ class ReportData:
     candidates: dict[str, Any] | None = None  # graded candidates (raw/candidates.json)
     #: The summary's cells in parts (:func:`~evaluation.report.summary.summary_cells`).
     summary_cells: list[dict[str, Any]] = field(default_factory=list)
+    #: asv's rows of the candidates timed beside the optimized processor.
+    candidate_bench: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=RESULT_COLUMNS))
 
 
 def load_run(raw: Path) -> dict[str, Any]:
@@ -176,7 +179,9 @@ def build_report(raw: Path, workloads: Workloads) -> ReportData:
     impls_run = [i for i in run.get("impls_run", []) if i in IMPLEMENTATIONS]
     tests = _tests(raw, impls_run, workloads, problems)
     excluded = run.get("stages", {}).get("asv", {}).get("excluded_impls", [])
-    bench = _bench(raw, workloads, problems, excluded)
+    all_bench = _bench(raw, workloads, problems, excluded)
+    candidate_bench = candidate_rows(all_bench)  # their own section; no figure mixes them in
+    bench = all_bench.drop(index=candidate_bench.index)
     quick = run.get("mode") == "quick"  # tiny sizes: never extrapolate the optimized side
     probe = load_probe(raw)
     figures = reference_figures(bench, workloads,
@@ -186,7 +191,7 @@ def build_report(raw: Path, workloads: Workloads) -> ReportData:
     targets = target_verdicts(bench, workloads, str(run.get("mode", "unknown")))
     gates = gate_verdicts(tests, figures, workloads, impls_run)
     code, reasons = exit_status(tests, gates, problems, impls_run)
-    candidates = load_candidates(raw)
+    candidates = load_candidates(raw, workloads, figures)
     failed = failed_candidates(candidates)
     if failed:
         reasons.append(f"candidate(s) failed their grading: {', '.join(failed)} (see the "
@@ -200,4 +205,4 @@ def build_report(raw: Path, workloads: Workloads) -> ReportData:
         tests_summary=tests_summary(tests, IMPLEMENTATIONS), exit_code=code,
         exit_reasons=reasons, targets=targets, notes=report_notes(run, gates, bench, figures, targets),
         reliability=reliability_summary(tests), probe=probe, candidates=candidates,
-        summary_cells=summary_cells(figures, workloads))
+        summary_cells=summary_cells(figures, workloads), candidate_bench=candidate_bench)

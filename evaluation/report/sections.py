@@ -137,14 +137,16 @@ def _candidate_sections(data: ReportData) -> list[Section]:
     fails = failures_table(data.candidates)
     if not fails.empty:
         out.append(Section("Candidate failures", [], fails))
-    speed = speed_table(data.candidates)
+    speed = speed_table(data.candidate_bench, data.candidates, data.figures)
     if not speed.empty:
-        faster = slower_rows(data.candidates)
-        out.append(Section("Candidates and peers at the seed's sizes", [
-            "Best of 3 warm calls per operation (after one warm-up call), each implementation "
-            "in a process of its own, one after another in this run; a ratio above 1 means "
-            "the optimized processor is faster. These are single-run timings, not asv's "
-            "statistics: read small differences as noise. " +
+        faster = slower_rows(data.candidate_bench)
+        out.append(Section("Candidates and peers beside the optimized processor", [
+            "asv medians from this run (`benchmarks/bench_candidates.py`): each candidate and "
+            "the optimized processor in one benchmark per operation, on the same inputs, at "
+            "the operation's seed size and its largest benchmark size. A ratio above 1 means "
+            "the optimized processor is faster; 'vs baseline' is the baseline's time at that "
+            "size over the candidate's (* the baseline's is extrapolated). A candidate's first "
+            "call at a size has a wall-clock budget: 'timed out at N' when it outlived it. " +
             ("Where the optimized processor was not the fastest: " + "; ".join(faster) + "."
              if faster else "The optimized processor was the fastest on every row.")], speed))
     return out

@@ -24,12 +24,17 @@ from pathlib import Path
 from .asv_files import result_files
 from .groups import run_capped
 
-__all__ = ["AsvRun", "QUICK_ENV", "QUICK_SELECTION", "ASV_RUN_OK_CODES", "asv_paths", "run_asv",
-           "AsvProgress", "suite_of", "bench_selection", "asv_command"]
+__all__ = ["AsvRun", "QUICK_ENV", "CANDIDATES_ENV", "NOTES_ENV", "QUICK_SELECTION",
+           "ASV_RUN_OK_CODES", "asv_paths", "run_asv", "AsvProgress", "suite_of",
+           "bench_selection", "asv_command"]
 
 
 #: Environment variable the benchmark suites honour: smallest sizes only.
 QUICK_ENV = "PPD_BENCH_QUICK"
+#: The candidates ``benchmarks/bench_candidates.py`` times (JSON), and the folder where
+#: it notes a candidate's point that timed out.
+CANDIDATES_ENV = "PPD_CANDIDATES"
+NOTES_ENV = "PPD_CANDIDATE_NOTES"
 
 
 _PROGRESS_RE = re.compile(r"^\[\s*(\d+(?:\.\d+)?)%\]")
@@ -240,7 +245,8 @@ def _watch(log: Path, on_progress: Callable[[float], None] | None,
 def run_asv(repo_root: Path, commit: str, out_dir: Path, *, quick: bool, wall_timeout_s: float,
             on_progress: Callable[[float], None] | None = None,
             exclude_impls: Sequence[str] = (),
-            on_benchmark: Callable[[int, int | None, str], None] | None = None) -> AsvRun:
+            on_benchmark: Callable[[int, int | None, str], None] | None = None,
+            env: dict[str, str] | None = None) -> AsvRun:
     """``asv machine --yes`` then ``asv run --python=same --set-commit-hash=<commit>``.
 
     Parameters
@@ -268,6 +274,8 @@ def run_asv(repo_root: Path, commit: str, out_dir: Path, *, quick: bool, wall_ti
     on_benchmark : callable, optional
         Called as ``(done, total, name)`` when asv reports a benchmark finished
         (``total`` from asv's "Running N total benchmarks", None before it).
+    env : dict, optional
+        More environment for asv and the benchmarks (:data:`CANDIDATES_ENV`...).
 
     Returns
     -------
@@ -275,8 +283,9 @@ def run_asv(repo_root: Path, commit: str, out_dir: Path, *, quick: bool, wall_ti
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     log_path = out_dir / "asv-run.log"
-    env = dict(os.environ)
-    env.pop(QUICK_ENV, None)
+    extra = env or {}
+    env = {k: v for k, v in os.environ.items() if k not in (QUICK_ENV, CANDIDATES_ENV, NOTES_ENV)}
+    env.update(extra)
     if quick:
         env[QUICK_ENV] = "1"
         results_dir = out_dir / "asv-results"

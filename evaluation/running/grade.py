@@ -43,7 +43,7 @@ from .grade_child import MARK, decode, encode, shape_of, signature_of
 from .groups import GroupRun, run_group
 from .results_diff import difference, oracle, same
 
-__all__ = ["grade", "time_at_seed", "CandidateGrade", "CallVerdict", "compatibility", "PEERS",
+__all__ = ["grade", "CandidateGrade", "CallVerdict", "compatibility", "PEERS",
            "format_grade"]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,6 +66,8 @@ class CallVerdict:
     detail: str = ""
     seconds: float | None = None
     shape: str | None = None
+    #: Largest resident memory of the call's process group, MiB (see ``GroupRun.peak_rss``).
+    peak_mib: float | None = None
 
 
 @dataclass
@@ -228,6 +230,7 @@ def _grade_call(candidate: Candidate, op: Operation, size: int, budget_s: float,
         if verdict.verdict == "ok":
             verdict.verdict = "left behind"
         verdict.detail = "; ".join([verdict.detail, *left] if verdict.detail else left)
+    verdict.peak_mib = round(run.peak_rss / 2 ** 20, 1)
     return verdict
 
 
@@ -301,53 +304,6 @@ def grade(candidate: Candidate, workloads: Workloads, *, full: bool = False,
                 if on_call:
                     on_call(verdict)
     return result
-
-
-# -- speed beside the optimized processor ----------------------------------------------------
-def time_at_seed(candidate: Candidate, workloads: Workloads, *, repeat: int = 3,
-                 budget_s: float = 120.0, names: Iterable[str] | None = None
-                 ) -> list[dict[str, Any]]:
-    """Best of ``repeat`` warm calls per operation at its seed's size, in a watched child each.
-
-    Parameters
-    ----------
-    candidate : Candidate
-        What to time (``optimized`` too, for the ratios).
-    workloads : Workloads
-        The operations.
-    repeat : int
-        Timed calls per operation (after one warm-up call at a small size).
-    budget_s : float
-        Wall seconds per operation (all its calls).
-    names : iterable of str, optional
-        Operations; default all.
-
-    Returns
-    -------
-    list of dict
-        ``{"operation", "size", "seconds" (None if it did not finish), "verdict", "detail"}``:
-        verdict ``ok``, or what stopped it (``over budget``, ``raises``...).
-    """
-    from ..figures.reference import reference_size
-
-    wanted = set(names) if names is not None else None
-    out = []
-    with materialize(candidate) as code:
-        for op in workloads.operations.values():
-            if wanted is not None and op.name not in wanted:
-                continue
-            size = reference_size(op)[0]
-            run, report = _child(code, ["call", op.name, str(size), str(repeat)], budget_s)
-            row: dict[str, Any] = {"operation": op.name, "size": size, "seconds": None}
-            if report is not None and "error" not in report:
-                row.update(seconds=float(report["seconds"]), verdict="ok", detail="")
-            elif run.kind:
-                row.update(verdict=run.kind, detail=run.detail)
-            else:
-                row.update(verdict="raises" if report else "crashes",
-                           detail=report["error"] if report else _no_report(run))
-            out.append(row)
-    return out
 
 
 def format_grade(g: CandidateGrade) -> str:

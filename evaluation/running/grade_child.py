@@ -6,14 +6,12 @@ evaluation's own process with a candidate in it)::
     python -m evaluation.running.grade_child CANDIDATE_JSON compat NAMES_JSON
         the candidate class's methods (present? signature?), whether it is a context
         manager, and which of the original's module-level helpers its module has
-    python -m evaluation.running.grade_child CANDIDATE_JSON call OPERATION SIZE [REPEAT]
+    python -m evaluation.running.grade_child CANDIDATE_JSON call OPERATION SIZE
         builds the operation's arguments with the harness's own generators (before the
         candidate is imported), constructs ``Class(4, 0.0)`` (4 workers, the compute
         workload), calls the method once, closes the processor (``close()`` and/or
         ``cleanup()``, whichever it has), and reports the result's JSON encoding, its
-        shape (``list[float]``...) and the call's seconds - or the exception it raised.
-        With REPEAT > 0: one warm-up call at the smallest benchmark size, then the best
-        of REPEAT timed calls (no value: the seed sizes' results are large)
+        shape (``list[float]``...) and the call's seconds - or the exception it raised
 
 The report is the last stdout line that starts with :data:`MARK`. The parent, not this
 process, compares results with the oracle: a candidate cannot grade itself.
@@ -138,33 +136,25 @@ def _compat(candidate: dict[str, Any], names: list[str]) -> dict[str, Any]:
             "helpers": {h: callable(getattr(module, h, None)) for h in HELPERS}}
 
 
-def _call(candidate: dict[str, Any], name: str, size: int, repeat: int) -> dict[str, Any]:
-    """One call (``repeat`` 0), or the best of ``repeat`` timed calls after a warm-up one."""
+def _call(candidate: dict[str, Any], name: str, size: int) -> dict[str, Any]:
+    """One call of operation ``name`` at ``size``: its value, format and seconds."""
     import optimized  # the harness's generators: the candidate never builds its input
     from evaluation.inputs import build_args
     from evaluation.workloads import load_workloads
 
     op = load_workloads().operations[name]
     args = build_args(op, size, optimized)
-    warm = build_args(op, min(op.sizes["baseline"]), optimized) if repeat else None
     cls = load_class(candidate)
     proc = cls(4, 0.0)
-    method = getattr(proc, name)
     try:
-        if warm is not None:  # pools and executors start on first use: not what is timed
-            method(*warm, **dict(op.call))
-        times = []
-        for _ in range(max(1, repeat)):
-            t0 = time.perf_counter()
-            result = method(*args, **dict(op.call))
-            times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        result = getattr(proc, name)(*args, **dict(op.call))
+        seconds = time.perf_counter() - t0
     finally:
         for closer in ("close", "cleanup"):
             if callable(getattr(proc, closer, None)):
                 getattr(proc, closer)()
-    if repeat:
-        return {"seconds": min(times), "shape": shape_of(result)}
-    return {"seconds": times[0], "shape": shape_of(result), "value": encode(result)}
+    return {"seconds": seconds, "shape": shape_of(result), "value": encode(result)}
 
 
 def main(argv: list[str]) -> None:
@@ -173,7 +163,7 @@ def main(argv: list[str]) -> None:
         if mode == "compat":
             report: dict[str, Any] = _compat(candidate, json.loads(argv[2]))
         else:
-            report = _call(candidate, argv[2], int(argv[3]), int(argv[4]) if len(argv) > 4 else 0)
+            report = _call(candidate, argv[2], int(argv[3]))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, whatever it is
         report = {"error": f"{type(exc).__name__}: {exc}"[:500],
                   "traceback": "".join(traceback.format_exc())[-2000:]}

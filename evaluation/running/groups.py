@@ -80,6 +80,9 @@ class GroupRun:
         exited or was stopped.
     leftover : int
         Members still alive after the group was SIGKILLed (should be 0).
+    peak_rss : int
+        Largest sum of the group's resident set sizes seen, bytes (a page shared by
+        several processes - a forked pool's inherited memory - counts once per process).
     """
 
     kind: str
@@ -91,6 +94,7 @@ class GroupRun:
     peak: int
     stragglers: int
     leftover: int
+    peak_rss: int = 0
 
 
 def cpu_between(a: dict[int, float], b: dict[int, float]) -> tuple[float, int]:
@@ -339,12 +343,12 @@ def run_group(cmd: Sequence[str], budget_s: float, *, cwd: Path | None = None,
         with process_group(cmd, cwd=cwd, env=env, stdout=out, stderr=err) as child:
             t0 = time.monotonic()
             samples: Samples = []
-            peak = 0
+            peak = peak_rss = 0
             kind = detail = ""
             while child.poll() is None:
                 alive, cpu, rss = _stats(child.pid)
                 now = time.monotonic()
-                peak = max(peak, alive)
+                peak, peak_rss = max(peak, alive), max(peak_rss, rss)
                 samples.append((now, cpu))
                 if alive > max_processes:
                     kind, detail = "crashes", f"grew past {max_processes:,} processes (killed)"
@@ -366,4 +370,4 @@ def run_group(cmd: Sequence[str], budget_s: float, *, cwd: Path | None = None,
             f.seek(0)
             texts.append(f.read()[-_OUTPUT_CHARS:])
     return GroupRun(kind, detail, child.returncode, texts[0], texts[1], seconds, peak,
-                    stragglers, leftover)
+                    stragglers, leftover, peak_rss)

@@ -171,13 +171,15 @@ def _count_progress(path: Path) -> tuple[int | None, int]:
 
 def run_pytest(impl: str, out_dir: Path, *, repo_root: Path, quick: bool,
                wall_timeout_s: float,
-               on_progress: Callable[[int | None, int], None] | None = None) -> PytestRun:
-    """Run the suite on ``impl``; write ``junit-<impl>.xml`` and ``pytest-<impl>.log``.
+               on_progress: Callable[[int | None, int], None] | None = None,
+               label: str | None = None) -> PytestRun:
+    """Run the suite on ``impl``; write ``junit-<label>.xml`` and ``pytest-<label>.log``.
 
     Parameters
     ----------
-    impl : {"baseline", "optimized"}
-        Implementation under test.
+    impl : str
+        Implementation under test: ``baseline``, ``optimized`` or a candidate's
+        ``NAME=SPEC`` (:mod:`evaluation.running.candidates`).
     out_dir : Path
         Folder for the XML, the console log and the progress file.
     repo_root : Path
@@ -190,6 +192,9 @@ def run_pytest(impl: str, out_dir: Path, *, repo_root: Path, quick: bool,
         make this unreachable).
     on_progress : callable, optional
         Called about every 0.5 s with ``(total or None, finished)``.
+    label : str, optional
+        Names the files (default ``impl``; a candidate's name, since its spec may hold
+        a path).
 
     Returns
     -------
@@ -197,8 +202,9 @@ def run_pytest(impl: str, out_dir: Path, *, repo_root: Path, quick: bool,
         With :attr:`~PytestRun.cases` parsed from the XML when it was written.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    junit, log = out_dir / f"junit-{impl}.xml", out_dir / f"pytest-{impl}.log"
-    progress = out_dir / f".progress-{impl}"
+    label = label or impl
+    junit, log = out_dir / f"junit-{label}.xml", out_dir / f"pytest-{label}.log"
+    progress = out_dir / f".progress-{label}"
     for p in (junit, progress):
         p.unlink(missing_ok=True)
     cmd = pytest_command(impl, junit, quick=quick)
@@ -208,18 +214,18 @@ def run_pytest(impl: str, out_dir: Path, *, repo_root: Path, quick: bool,
     poll = (lambda: on_progress(*_count_progress(progress))) if on_progress else None
     capped = run_capped(cmd, wall_timeout_s, log=log, cwd=repo_root, env=env, on_poll=poll)
     seconds = capped.seconds
-    problem = (f"pytest run on {impl} exceeded {wall_timeout_s:.0f} s and was killed"
+    problem = (f"pytest run on {label} exceeded {wall_timeout_s:.0f} s and was killed"
                if capped.timed_out else "")
     progress.unlink(missing_ok=True)
     run = PytestRun(impl, cmd, capped.returncode, seconds, junit, log, problem=problem)
     if not junit.exists():
-        run.problem = problem or (f"pytest on {impl} exited with code {capped.returncode} "
+        run.problem = problem or (f"pytest on {label} exited with code {capped.returncode} "
                                   f"without writing {junit.name}; see {log}")
         return run
     run.cases = parse_junit(junit)
     # Exit codes 0 (all passed) and 1 (some failed) are test outcomes; others are not.
     if capped.returncode not in (0, 1) and not problem:
-        run.problem = f"pytest on {impl} exited with code {capped.returncode} (see {log.name})"
+        run.problem = f"pytest on {label} exited with code {capped.returncode} (see {log.name})"
     return run
 
 

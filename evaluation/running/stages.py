@@ -16,6 +16,7 @@ whatever happened.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -27,16 +28,19 @@ from tqdm import tqdm
 
 from ..environment import describe_environment, git_commit
 from ..workloads import load_workloads
-from .asv import run_asv, suite_of
+from .asv import CANDIDATES_ENV, NOTES_ENV, run_asv, suite_of
 from .asv_files import collect_results
-from .candidates import CandidateError, parse_candidate
-from .grade import PEERS, grade, time_at_seed
+from .candidates import Candidate, CandidateError, materialize, parse_candidate
+from .grade import PEERS, grade
 from .probe import ProbeOutcome, probe_all
 from .pytest_run import marker_expression, run_pytest
 
 __all__ = ["run_all", "Progress", "PYTEST_CAP_S", "ASV_CAP_S"]
 
 ROOT = Path(__file__).resolve().parents[2]
+#: Wall seconds a candidate's gate tests may take (measured: 7-15 s for the peers and a
+#: correct sequential candidate on 2 cores).
+CANDIDATE_GATES_CAP_S = 300.0
 
 
 #: Wall-clock caps of the stages (the suites' own timeouts should never let them bite).
@@ -156,15 +160,31 @@ def run_all(args: argparse.Namespace, out_dir: Path) -> None:
 
 def _asv_stage(args: argparse.Namespace, commit: str, raw: Path, run: dict[str, Any],
                bar: Progress) -> None:
-    """Run the asv suites for ``commit`` and copy its result file into ``raw/asv``."""
+    """Run the asv suites for ``commit`` and copy its result file into ``raw/asv``.
+
+    A full run also times the peers and ``--candidate`` candidates beside the optimized
+    processor (``benchmarks/bench_candidates.py``): they are put on disk for the run
+    (a patch applied to a copy of ``baseline/``) and named in ``PPD_CANDIDATES``; a
+    candidate's point that timed out leaves a note in ``raw/candidate-notes/``.
+    """
     mode = run["mode"]
     excluded = ["baseline"] if args.skip_baseline else []
-    asv = run_asv(ROOT, commit, raw, quick=args.quick, wall_timeout_s=ASV_CAP_S[mode],
-                  on_progress=lambda pct: bar.update(pct, f"asv run: {bar.count}"),
-                  exclude_impls=excluded, on_benchmark=bar.benchmark)
+    peers, given = _candidates(args)
+    with contextlib.ExitStack() as stack:
+        on_disk = {}
+        for c in [*peers, *given]:
+            try:
+                on_disk[c.name] = stack.enter_context(materialize(c)).as_dict()
+            except CandidateError:  # does not load: graded as such, nothing to time
+                continue
+        env = {} if args.quick or not on_disk else {
+            CANDIDATES_ENV: json.dumps(on_disk), NOTES_ENV: str(raw / "candidate-notes")}
+        asv = run_asv(ROOT, commit, raw, quick=args.quick, wall_timeout_s=ASV_CAP_S[mode],
+                      on_progress=lambda pct: bar.update(pct, f"asv run: {bar.count}"),
+                      exclude_impls=excluded, on_benchmark=bar.benchmark, env=env)
     run["stages"]["asv"] = {"seconds": round(asv.seconds, 1), "exit_code": asv.exit_code,
                             "command": asv.command, "results_dir": str(asv.results_dir),
-                            "excluded_impls": excluded}
+                            "excluded_impls": excluded, "candidates": sorted(on_disk)}
     if asv.problem:
         run["problems"].append(_problem("asv", None, asv.problem))
     try:
@@ -184,26 +204,38 @@ def _reuse_asv_stage(results_dir: Path, commit: str, raw: Path, run: dict[str, A
         run["problems"].append(_problem("asv", None, f"--reuse-asv {src}: {exc}"))
 
 
-def _grade_stage(args: argparse.Namespace, raw: Path, run: dict[str, Any]) -> None:
-    """Grade the candidates (and the peers), and time them at the seed's sizes -> raw/candidates.json."""
-    t0 = time.monotonic()
-    full = not args.quick
-    given = [parse_candidate(c) for c in args.candidate]
+def _candidates(args: argparse.Namespace) -> tuple[list[Candidate], list[Candidate]]:
+    """The peers (a full run, unless ``--no-peers``) and the ``--candidate`` candidates."""
     peers = [] if args.quick or args.no_peers else [parse_candidate(c) for c in PEERS]
+    return peers, [parse_candidate(c) for c in args.candidate]
+
+
+def _grade_stage(args: argparse.Namespace, raw: Path, run: dict[str, Any]) -> None:
+    """Grade the candidates and the peers, and run the gate tests on each -> raw/candidates.json.
+
+    Each candidate's gate tests (``pytest --impl NAME=SPEC -m gate``) write
+    ``raw/junit-candidate-<name>.xml``; asv times them later (:func:`_asv_stage`).
+    """
+    t0 = time.monotonic()
+    peers, given = _candidates(args)
     workloads = load_workloads()
     grades = []
     for c in [*peers, *given]:
         try:
-            g = grade(c, workloads, full=full).as_dict()
+            g = grade(c, workloads, full=not args.quick).as_dict()
         except CandidateError as exc:  # a patch that does not apply: that candidate fails
             g = {"name": c.name, "spec": c.spec, "loads": False, "load_error": str(exc),
                  "passed": False, "failures": [f"does not load: {exc}"]}
+        else:
+            tests = run_pytest(f"{c.name}={c.spec}", raw, repo_root=ROOT, quick=True,
+                               wall_timeout_s=CANDIDATE_GATES_CAP_S,
+                               label=f"candidate-{c.name}")
+            g["gate_tests"] = {"junit": tests.junit_path.name, "problem": tests.problem,
+                               "seconds": round(tests.seconds, 1)}
         g["peer"] = c in peers
         grades.append(g)
-    speed = {c.name: time_at_seed(c, workloads) for c in
-             [parse_candidate("optimized"), *peers, *given]} if full else {}
-    (raw / "candidates.json").write_text(json.dumps({"grades": grades, "speed": speed},
-                                                    indent=2), encoding="utf-8")
+    (raw / "candidates.json").write_text(json.dumps({"grades": grades}, indent=2),
+                                         encoding="utf-8")
     run["stages"]["grade"] = {"seconds": round(time.monotonic() - t0, 1),
                               "candidates": [g["name"] for g in grades]}
 

@@ -54,7 +54,8 @@ def _bench_check(gate: Gate, fig: pd.DataFrame) -> tuple[float, Reason]:
 
 
 def gate_verdicts(tests: pd.DataFrame, figures: pd.DataFrame, workloads: Workloads,
-                  impls_run: Iterable[str]) -> pd.DataFrame:
+                  impls_run: Iterable[str],
+                  impls: Sequence[str] = ("baseline", "optimized")) -> pd.DataFrame:
     """Per seed gate: the verdict of its test(s) on each implementation.
 
     Verdicts as in the module docstring. For ``max_seconds`` gates the optimized asv
@@ -71,6 +72,8 @@ def gate_verdicts(tests: pd.DataFrame, figures: pd.DataFrame, workloads: Workloa
         The seed gates.
     impls_run : iterable of str
         Implementations whose test suite was run.
+    impls : sequence of str
+        The implementations to give a verdict for (a candidate's name too).
 
     Returns
     -------
@@ -87,7 +90,7 @@ def gate_verdicts(tests: pd.DataFrame, figures: pd.DataFrame, workloads: Workloa
         row: dict[str, Any] = {"gate": g.id, "operation": g.operation, "target": g.text,
                                "kind": g.kind, "limit": g.limit, "size": g.size,
                                "workers": g.workers, "workload": g.workload}
-        for impl in ("baseline", "optimized"):
+        for impl in impls:
             t = tests[(tests["impl"] == impl) &
                       tests["gate_ids"].str.split(",").apply(lambda ids, gid=g.id: gid in ids)]
             row[impl] = _verdict(list(t["outcome"])) if impl in ran else NOT_RUN

@@ -1,0 +1,162 @@
+"""Candidate implementations timed beside the optimized processor, in the same asv run.
+
+``PPD_CANDIDATES`` (JSON: ``{name: candidate}``, each candidate as
+:meth:`evaluation.running.candidates.Candidate.as_dict` gives it, already on disk) names
+the implementations to time; the evaluation sets it for a full run to the peers
+(``references/``) and every ``--candidate``. Without it this module defines no
+benchmark (the suite's own runs, ``make bench``, a REF for ``--compare``).
+
+For each operation one class, ``Candidates<Operation>``, with ``impl`` the optimized
+processor and ``candidate:<name>`` for each candidate, at two sizes: the operation's
+seed size (its first gate's, else its largest optimized size) and its largest benchmark
+size - what the report's candidate columns need, not every size. The ratio candidate /
+optimized is taken within one benchmark: same inputs, same setup, one run.
+
+A candidate is code nobody here wrote. Its first call at the timed size runs in
+``setup`` under a wall-clock budget (``PPD_CANDIDATE_BUDGET_S``, default 60 s, a
+``SIGALRM``); one that does not finish is skipped (asv NaN) and a note
+``{"candidate", "operation", "size", "outcome": "timed out", "budget_s"}`` is written to
+the folder ``PPD_CANDIDATE_NOTES`` names, so the report says "timed out at N" from data,
+not from asv's log. Where the alarm cannot interrupt it (C code that ignores signals),
+asv's own ``timeout`` kills the benchmark process and the point is a failure (asv null).
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from .common import (
+    GATE_WORKERS,
+    QUICK,
+    WORKLOADS,
+    close_processor,
+    largest_size,
+    make_processor,
+    operation,
+    operation_args,
+    preimport_operation,
+    sizes,
+)
+
+CANDIDATES_ENV = "PPD_CANDIDATES"
+NOTES_ENV = "PPD_CANDIDATE_NOTES"
+BUDGET_ENV = "PPD_CANDIDATE_BUDGET_S"
+#: The ``impl`` value of a candidate: ``candidate:<name>`` (never a built-in impl value).
+PREFIX = "candidate:"
+
+
+def candidates() -> dict[str, dict[str, Any]]:
+    """The candidates named in :data:`CANDIDATES_ENV` (empty when it is unset)."""
+    text = os.environ.get(CANDIDATES_ENV, "").strip()
+    return json.loads(text) if text else {}
+
+
+def budget_s() -> float:
+    """Wall seconds a candidate's first call at the timed size may take."""
+    return float(os.environ.get(BUDGET_ENV, "60"))
+
+
+def candidate_sizes(name: str) -> list[int]:
+    """The seed size and the largest benchmark size of operation ``name``."""
+    op = operation(name)
+    seed = op.gates[0].size if op.gates else max(op.sizes["optimized"])
+    return sorted({seed, largest_size(name)} & set(sizes(name)) or {seed})
+
+
+class _TooSlow(Exception):
+    """The candidate's call outlived its budget (raised by the alarm)."""
+
+
+def _alarm(signum: int, frame: FrameType | None) -> None:
+    raise _TooSlow
+
+
+def _note(candidate: str, name: str, size: int, outcome: str) -> None:
+    """Record why a candidate point has no time, where the evaluation will read it."""
+    folder = os.environ.get(NOTES_ENV)
+    if not folder:
+        return
+    path = Path(folder)
+    path.mkdir(parents=True, exist_ok=True)
+    slug = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{candidate}-{name}-{size}")
+    (path / f"{slug}.json").write_text(json.dumps({
+        "candidate": candidate, "operation": name, "size": size, "outcome": outcome,
+        "budget_s": budget_s()}))
+
+
+def _within_budget(fn: Callable[[], Any]) -> bool:
+    """Run ``fn()``; False if the budget's alarm stopped it."""
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, budget_s())
+    try:
+        fn()
+    except _TooSlow:
+        return False
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    return True
+
+
+class CandidateBenchmark:
+    """Base of the ``Candidates<Operation>`` classes (see the module docstring)."""
+
+    operation: str = ""
+    repeat: Any = (1, 3, 10.0)
+    warmup_time = 0.0
+    number = 1
+
+    def setup(self, impl: str, size: int) -> None:
+        self.processor: Any = None
+        op = operation(self.operation)
+        self.args = operation_args(self.operation, size)
+        warm = operation_args(self.operation, min(sizes(self.operation)))
+        if impl == "optimized":
+            preimport_operation(self.operation)
+            self.processor = make_processor("optimized", GATE_WORKERS)
+        else:
+            from evaluation.running.grade_child import load_class  # asv's child process only
+
+            cls = load_class(candidates()[impl[len(PREFIX):]])
+            self.processor = cls(GATE_WORKERS, WORKLOADS.workloads["compute"])
+        method = getattr(self.processor, self.operation)
+        call: dict[str, Any] = dict(op.call)
+        self.fn = functools.partial(method, **call) if call else method
+        # The first calls, under the budget: pools start on first use (the small call),
+        # and a candidate too slow for this size is found here, not by asv's kill.
+        if not _within_budget(lambda: (self.fn(*warm), self.fn(*self.args))):
+            close_processor(self.processor)  # asv runs no teardown after a failed setup
+            self.processor = None
+            _note(impl[len(PREFIX):], self.operation, size, "timed out")
+            raise NotImplementedError(f"{impl} did not finish {self.operation} at {size:,} "
+                                      f"within {budget_s():g} s")
+
+    def teardown(self, *params: Any) -> None:
+        close_processor(getattr(self, "processor", None))
+        self.processor = None
+
+
+def _suite(name: str, impls: list[str]) -> type:
+    """``Candidates<Operation>`` with ``time_<operation>``, for every impl and both sizes."""
+    def timed(self: CandidateBenchmark, impl: str, size: int) -> None:
+        self.fn(*self.args)
+
+    timed.__name__ = f"time_{name}"
+    title = "".join(part.title() for part in name.split("_"))
+    return type(f"Candidates{title}", (CandidateBenchmark,), {
+        "operation": name, "params": [impls, candidate_sizes(name)],
+        "param_names": ["impl", "size"], "timeout": 3 * budget_s() + 60.0,
+        f"time_{name}": timed, "__module__": __name__})
+
+
+if candidates() and not QUICK:
+    for _name in WORKLOADS.operations:
+        _cls = _suite(_name, ["optimized", *(PREFIX + c for c in candidates())])
+        globals()[_cls.__name__] = _cls
