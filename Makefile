@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test lint report quick-report grade compare demo bench bench-quick patch clean test-pythons
+.PHONY: setup test lint report quick-report grade compare demo bench bench-quick patch clean test-pythons profile-harness
 
 setup: $(STAMP)
 
@@ -26,10 +26,10 @@ lint: $(STAMP)
 
 ## The main job: gates on both implementations + asv suites -> report folder.
 report: $(STAMP)
-	$(BIN)/python -m evaluation
+	$(BIN)/python -m evaluation $(ARGS)
 
 quick-report: $(STAMP)
-	$(BIN)/python -m evaluation --quick
+	$(BIN)/python -m evaluation --quick $(ARGS)
 
 ## Grade an implementation of the original's API: make grade CANDIDATE=name=module:Class
 grade: $(STAMP)
@@ -47,11 +47,15 @@ demo: $(STAMP)
 ## asv in the current environment (no per-commit virtualenvs); see docs/performance.md for the full forms.
 bench: $(STAMP)
 	$(BIN)/asv machine --yes
-	$(BIN)/asv run --python=same --set-commit-hash=$$(git rev-parse HEAD)
+	$(BIN)/asv run --python=same --launch-method=forkserver --record-samples --set-commit-hash=$$(git rev-parse HEAD)
 
 bench-quick: $(STAMP)
 	$(BIN)/asv machine --yes
-	PPD_BENCH_QUICK=1 $(BIN)/asv run --python=same --quick --dry-run --show-stderr
+	PPD_BENCH_QUICK=1 $(BIN)/asv run --python=same --launch-method=forkserver --quick --dry-run --show-stderr
+
+## Where the newest report's time went (stages, asv per suite / impl / point).
+profile-harness: $(STAMP)
+	$(BIN)/python -m evaluation.profile $(REPORT)
 
 ## Regenerate patches/baseline-to-optimized.patch.
 patch: $(STAMP)

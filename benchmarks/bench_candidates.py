@@ -12,16 +12,19 @@ seed size (its first gate's, else its largest optimized size) and its largest be
 size - what the report's candidate columns need, not every size. The ratio candidate /
 optimized is taken within one benchmark: same inputs, same setup, one run.
 
-A candidate is code nobody here wrote. Its first call at the timed size runs in
-``setup`` under a wall-clock budget (``PPD_CANDIDATE_BUDGET_S``, default 60 s, a
-``SIGALRM``); one that does not finish is skipped (asv NaN) and a note
-``{"candidate", "operation", "size", "outcome": "timed out", "budget_s"}`` is written to
-the folder ``PPD_CANDIDATE_NOTES`` names, so the report says "timed out at N" from data,
-not from asv's log. Where the alarm cannot interrupt it (C code that ignores signals),
-asv's own ``timeout`` kills the benchmark process and the point is a failure (asv null).
+A candidate is code nobody here wrote. Every call runs under a wall-clock budget
+(``PPD_CANDIDATE_BUDGET_S``, default 60 s, a ``SIGALRM``); a call past it ends the point
+(a failure, asv null) after writing a note ``{"candidate", "operation", "size",
+"outcome": "timed out", "budget_s"}`` to the folder ``PPD_CANDIDATE_NOTES`` names, so
+the report says "timed out at N" from data, not from asv's log. Where the alarm cannot
+interrupt it (C code that ignores signals), asv's own ``timeout`` kills the benchmark
+process and the point is a failure without a note.
+Each processor, ours and the candidates', is made once per benchmark process and kept
+across samples (asv re-runs ``setup`` before every timed call), as a user keeps one.
 """
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import os
@@ -37,8 +40,8 @@ from .common import (
     QUICK,
     WORKLOADS,
     close_processor,
+    kept_processor,
     largest_size,
-    make_processor,
     operation,
     operation_args,
     preimport_operation,
@@ -105,42 +108,76 @@ def _within_budget(fn: Callable[[], Any]) -> bool:
     return True
 
 
+#: Candidate processors of this benchmark process (kept across samples, as the optimized
+#: processor is: :func:`benchmarks.common.kept_processor`), and the points checked.
+_KEPT: dict[str, Any] = {}
+_CHECKED: set[tuple[str, str]] = set()
+
+
+def _processor(impl: str) -> Any:
+    """The optimized processor or a candidate's, made on first use in this process."""
+    if impl == "optimized":
+        return kept_processor("optimized", GATE_WORKERS)[0]
+    if impl not in _KEPT:
+        from evaluation.running.grade_child import load_class  # asv's child process only
+
+        cls = load_class(candidates()[impl[len(PREFIX):]])
+        _KEPT[impl] = cls(GATE_WORKERS, WORKLOADS.workloads["compute"])
+    return _KEPT[impl]
+
+
+def close_candidates() -> None:
+    """Close every candidate processor of this process (at its exit)."""
+    while _KEPT:
+        close_processor(_KEPT.popitem()[1])
+    _CHECKED.clear()
+
+
+atexit.register(close_candidates)
+
+
 class CandidateBenchmark:
-    """Base of the ``Candidates<Operation>`` classes (see the module docstring)."""
+    """Base of the ``Candidates<Operation>`` classes (see the module docstring).
+
+    One round and one or two samples per point: enough for the report's columns (a
+    candidate's time beside ours), not the statistics of a regression history.
+    """
 
     operation: str = ""
-    repeat: Any = (1, 3, 10.0)
+    rounds = 1
+    repeat: Any = (1, 2, 5.0)
     warmup_time = 0.0
     number = 1
 
     def setup(self, impl: str, size: int) -> None:
-        self.processor: Any = None
         op = operation(self.operation)
-        self.args = operation_args(self.operation, size)
-        warm = operation_args(self.operation, min(sizes(self.operation)))
         if impl == "optimized":
             preimport_operation(self.operation)
-            self.processor = make_processor("optimized", GATE_WORKERS)
-        else:
-            from evaluation.running.grade_child import load_class  # asv's child process only
-
-            cls = load_class(candidates()[impl[len(PREFIX):]])
-            self.processor = cls(GATE_WORKERS, WORKLOADS.workloads["compute"])
-        method = getattr(self.processor, self.operation)
+        processor = _processor(impl)
+        self.args = operation_args(self.operation, size)
+        method = getattr(processor, self.operation)
         call: dict[str, Any] = dict(op.call)
-        self.fn = functools.partial(method, **call) if call else method
-        # The first calls, under the budget: pools start on first use (the small call),
-        # and a candidate too slow for this size is found here, not by asv's kill.
-        if not _within_budget(lambda: (self.fn(*warm), self.fn(*self.args))):
-            close_processor(self.processor)  # asv runs no teardown after a failed setup
-            self.processor = None
-            _note(impl[len(PREFIX):], self.operation, size, "timed out")
-            raise NotImplementedError(f"{impl} did not finish {self.operation} at {size:,} "
-                                      f"within {budget_s():g} s")
+        fn = functools.partial(method, **call) if call else method
+        self.fn = _budgeted(fn, impl, self.operation, size)
+        if (impl, self.operation) not in _CHECKED:  # pools start on first use: not timed
+            _CHECKED.add((impl, self.operation))
+            smallest = min(sizes(self.operation))
+            _budgeted(fn, impl, self.operation, smallest)(*operation_args(self.operation,
+                                                                          smallest))
 
-    def teardown(self, *params: Any) -> None:
-        close_processor(getattr(self, "processor", None))
-        self.processor = None
+
+def _budgeted(fn: Callable[..., Any], impl: str, name: str, size: int) -> Callable[..., Any]:
+    """``fn`` under the wall-clock budget; past it, a note and an error (the point fails)."""
+    def call(*args: Any) -> Any:
+        result: list[Any] = []
+        if _within_budget(lambda: result.append(fn(*args))):
+            return result[0]
+        if impl.startswith(PREFIX):
+            close_processor(_KEPT.pop(impl, None))
+            _note(impl[len(PREFIX):], name, size, "timed out")
+        raise TimeoutError(f"{impl} did not finish {name} at {size:,} within {budget_s():g} s")
+
+    return call
 
 
 def _suite(name: str, impls: list[str]) -> type:

@@ -2,7 +2,8 @@
 
 ``impl="dask"`` runs the operation through ``OptimizedParallelProcessor(scheduler=...)``
 on a ``distributed.LocalCluster`` of 2 single-threaded worker processes, started in
-``setup`` (outside the timed line) and closed in ``teardown``; ``impl="pool"`` is the
+``setup`` (outside the timed line) once per benchmark process and closed when it exits
+(asv re-runs ``setup`` before every timed call); ``impl="pool"`` is the
 local pool of 2 workers, both forced onto their workers (``execution="pool"``), at each
 operation's largest benchmark size. Skipped when ``distributed`` is not installed.
 Targets (``benchmark_targets``): primes below 10**8 and a 10**7-word count within 2x
@@ -10,6 +11,7 @@ of the local pool, and a trivial call's round trip under 20 ms.
 """
 from __future__ import annotations
 
+import atexit
 import functools
 import shutil
 import statistics
@@ -73,26 +75,50 @@ class _ClusterOperation:
     warmup_time = 0.0
 
     def setup(self, impl: str, size: int) -> None:
-        from optimized import OptimizedParallelProcessor
-
-        self.cluster: Any = None
-        self.scratch: str | None = None
-        self.processor: Any = None
         preimport_operation(self.operation)
-        if impl == "dask":
-            self.cluster, self.scratch = _local_cluster()
-            self.processor = OptimizedParallelProcessor(
-                scheduler=self.cluster.scheduler_address, execution="pool")
-        else:
-            self.processor = OptimizedParallelProcessor(TWO_CORES, execution="pool")
+        processor, new = _kept(impl)
         self.args = operation_args(self.operation, size)
-        self.fn = functools.partial(getattr(self.processor, self.operation),
+        self.fn = functools.partial(getattr(processor, self.operation),
                                     **operation(self.operation).call)
-        self.fn(*operation_args(self.operation, min(operation(self.operation).sizes["optimized"])))
+        if new:
+            self.fn(*operation_args(self.operation,
+                                    min(operation(self.operation).sizes["optimized"])))
 
-    def teardown(self, impl: str, size: int) -> None:
-        close_processor(self.processor)
-        _close_cluster(self.cluster, self.scratch)
+
+#: This benchmark process's processors by impl, with the cluster of the Dask one: made
+#: on first use, kept across samples (asv re-runs ``setup`` before every timed call; a
+#: cluster start takes seconds), closed when the process exits.
+_KEPT: dict[str, tuple[Any, Any, str | None]] = {}
+
+
+def _kept(impl: str) -> tuple[Any, bool]:
+    """The ``pool`` or ``dask`` processor of this process, and whether it is new."""
+    if impl in _KEPT:
+        return _KEPT[impl][0], False
+    from optimized import OptimizedParallelProcessor
+
+    if impl == "dask":
+        cluster, scratch = _local_cluster()
+        try:
+            processor = OptimizedParallelProcessor(scheduler=cluster.scheduler_address,
+                                                   execution="pool")
+        except BaseException:
+            _close_cluster(cluster, scratch)
+            raise
+        _KEPT[impl] = (processor, cluster, scratch)
+    else:
+        _KEPT[impl] = (OptimizedParallelProcessor(TWO_CORES, execution="pool"), None, None)
+    return _KEPT[impl][0], True
+
+
+def _close_kept() -> None:
+    while _KEPT:
+        processor, cluster, scratch = _KEPT.popitem()[1]
+        close_processor(processor)
+        _close_cluster(cluster, scratch)
+
+
+atexit.register(_close_kept)
 
 
 class ClusterProcessDataSpawnPerItem(_ClusterOperation):

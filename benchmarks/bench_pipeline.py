@@ -17,6 +17,7 @@ from .common import (
     OperationBenchmark,
     close_processor,
     gate_size,
+    kept_processor,
     local_kernel_start_method,
     make_processor,
     operation_args,
@@ -190,12 +191,10 @@ class SlowStageReplication:
     def setup(self, layout: str) -> None:
         self.data = list(range(SLOW_STAGE_ITEMS))
         self.stages = [pipeline_stages()[0], slow_stage, pipeline_stages()[2]]
-        self.processor = make_processor("pool", 4, start_method=local_kernel_start_method())
+        self.processor, new = kept_processor("pool", 4, start_method=local_kernel_start_method())
         self.replicas = self._REPLICAS[layout]
-        self.processor.run_pipeline(self.data[:200], self.stages, replicas=self.replicas)
-
-    def teardown(self, layout: str) -> None:
-        close_processor(getattr(self, "processor", None))
+        if new:
+            self.processor.run_pipeline(self.data[:200], self.stages, replicas=self.replicas)
 
     def time_slow_stage_pipeline(self, layout: str) -> None:
         self.processor.run_pipeline(self.data, self.stages, replicas=self.replicas)

@@ -12,7 +12,7 @@ Names here must not look like benchmarks to asv (no module-level ``time_*``,
 """
 from __future__ import annotations
 
-import collections
+import atexit
 import functools
 import importlib
 import importlib.util
@@ -41,7 +41,8 @@ __all__ = [
     "SCALE_IMPLS", "operation", "sizes", "scale_sizes", "workload_sizes", "largest_size",
     "memory_sizes", "gate_size",
     # processors and their inputs
-    "make_processor", "close_processor", "local_kernel_start_method", "preimport_operation",
+    "make_processor", "close_processor", "kept_processor", "close_kept",
+    "local_kernel_start_method", "preimport_operation",
     "operation_args", "build_text",
     # the generic operation benchmark
     "OperationBenchmark"]
@@ -51,6 +52,10 @@ INSTANCES = Path(__file__).resolve().parent.parent / "instances"
 #: Environment variable: two small sizes per operation, huge cases skipped (smoke tests).
 QUICK_ENV = "PPD_BENCH_QUICK"
 QUICK = os.environ.get(QUICK_ENV, "").strip() not in ("", "0")
+#: A test hook (set by ``tests/test_compare.py``, never by the harness): ``OPERATION:FACTOR``
+#: makes every timed call of that operation take FACTOR times as long (an injected
+#: regression that ``--compare`` must flag).
+SLOWDOWN_ENV = "PPD_BENCH_SLOWDOWN"
 
 WORKLOADS: Workloads = load_workloads(INSTANCES)
 #: Workers for every benchmark that is not about the worker count.
@@ -202,6 +207,46 @@ def close_processor(processor: Any) -> None:
         processor.cleanup()
 
 
+#: Processors of this benchmark process, by kind (:func:`kept_processor`).
+_KEPT: dict[tuple[Any, ...], Any] = {}
+#: (processor, operation, size) already warmed in this process.
+_WARMED: set[tuple[Any, ...]] = set()
+
+
+def kept_processor(impl: str, num_workers: int = GATE_WORKERS, item_latency_s: float = 0.0,
+                   **options: Any) -> tuple[Any, bool]:
+    """This benchmark process's processor of a kind, made on first use and then kept.
+
+    asv re-runs a benchmark's ``setup`` before every timed call (and every warm-up call),
+    in a process of its own per point and round. A processor made in ``setup`` each time
+    would put a pool start, warm-up calls and the settling after a fork around every
+    sample - time that measures nothing, and a long-lived processor (what the timings
+    describe) pays it once. So a point's process keeps one processor per kind; it ends
+    with that process (its workers watch their owner, D14), or :func:`close_kept` ends it.
+
+    Returns
+    -------
+    (processor, bool)
+        The processor, and whether it was made by this call.
+    """
+    key = (impl, num_workers, item_latency_s, tuple(sorted(options.items())))
+    kept = _KEPT.get(key)
+    if kept is not None and not getattr(kept, "closed", False):
+        return kept, False
+    _KEPT[key] = make_processor(impl, num_workers, item_latency_s, **options)
+    return _KEPT[key], True
+
+
+def close_kept() -> None:
+    """Close every kept processor (at the benchmark process's exit)."""
+    while _KEPT:
+        close_processor(_KEPT.popitem()[1])
+    _WARMED.clear()
+
+
+atexit.register(close_kept)
+
+
 def local_kernel_start_method() -> str | None:
     """Start method for pools that run functions defined in this benchmark package.
 
@@ -250,15 +295,38 @@ def build_text(words: int) -> str:
 #: mode (one sample per point, a smoke run whose figures decide nothing) does not wait:
 #: it saves ~0.3 s on each of ~100 points of the suite's quick run.
 _SETTLE_S = 0.0 if QUICK else 0.3
+#: How long the workers must use no CPU to count as idle (one poll).
+_IDLE_POLL_S = 0.02
 
 
-def _touch(values: Any) -> None:
-    """Reference every item of ``values`` (lists of lists too) once, at C speed."""
-    if isinstance(values, (list, tuple)):
-        collections.deque(values, maxlen=0)
-        if values and isinstance(values[0], (list, tuple)):
-            for inner in values:
-                _touch(inner)
+def _cpu_ticks(pids: list[int]) -> int | None:
+    """Clock ticks of CPU the processes used so far (Linux ``/proc``), None elsewhere."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+                fields = f.read().rpartition(")")[2].split()
+        except OSError:
+            return None
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total
+
+
+def _slowed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn``, or - for the operation :data:`SLOWDOWN_ENV` names - ``fn`` made slower."""
+    target, _, factor = os.environ.get(SLOWDOWN_ENV, "").partition(":")
+    if target != name:
+        return fn
+
+    def slower(*args: Any) -> Any:
+        t0 = time.perf_counter()
+        out = fn(*args)
+        end = t0 + float(factor) * (time.perf_counter() - t0)
+        while time.perf_counter() < end:  # a spin, not a sleep: exact for sub-ms calls
+            pass
+        return out
+
+    return slower
 
 
 class OperationBenchmark:
@@ -267,8 +335,8 @@ class OperationBenchmark:
     A subclass sets ``operation`` (a public method name with an instance entry),
     ``params`` and ``param_names`` (``["impl", "size"]`` plus optionally ``"workers"``)
     and defines one-line benchmark methods calling ``self.fn(*self.args)``.
-    ``setup`` builds the input (cached), creates the processor (closed in
-    ``teardown``) and skips the baseline above ``baseline_max``. A subclass may set
+    ``setup`` takes the point's kept processor (:func:`kept_processor`, warmed once per
+    size), builds the input and skips the baseline above ``baseline_max``. A subclass may set
     ``workload`` (an instance workload: the processors' simulated item latency) and
     override :meth:`inputs` / :meth:`reference` to time other inputs than the
     instances' builder.
@@ -295,47 +363,61 @@ class OperationBenchmark:
             raise NotImplementedError(f"{impl} skipped at the scaling size {size:,}: only "
                                       f"{', '.join(self.scale_impls)} run it")
         self._budget(impl, size)
-        self.args = self.inputs(size)
         if impl == "single":
+            self.args = self.inputs(size)
             ref = self.reference()
             if ref is None:
                 raise NotImplementedError(f"no single-process reference for {self.operation}")
-            self.fn: Callable[..., Any] = ref
+            self.fn: Callable[..., Any] = _slowed(self.operation, ref)
             ref(*self.inputs(min(sizes(self.operation))))  # lazy imports
             return
         if impl != "baseline":
             preimport_operation(self.operation)
         created = time.perf_counter()
-        self.processor = make_processor(impl, workers, WORKLOADS.workloads[self.workload])
+        self.processor, new = kept_processor(impl, workers, WORKLOADS.workloads[self.workload])
+        # The inputs after the processor: built after its workers forked, they share no
+        # page with them (no copy-on-write fault on a first pass), and building them
+        # overlaps the settling below.
+        self.args = self.inputs(size)
         self.fn = functools.partial(getattr(self.processor, self.operation), **op.call)
-        if impl != "baseline":
-            # Warm pool: asv runs setup before every sample, so every sample gets a new
-            # processor whose first calls pay one-time costs a long-lived processor pays
-            # once: lazy imports, and copy-on-write page faults in the parent right after
-            # forking the workers (measured: 100x100 matmul 3-7 ms on a new processor's
-            # first call, 0.8 ms after). One untimed call at the timed size pays them;
-            # the largest sizes (seconds per call) warm on the smallest input instead.
-            # Items that sleep (latency workload) have no such costs worth a full call.
-            small = _is_largest(self.operation, size) or self.workload != "compute"
-            warm = self.inputs(min(sizes(self.operation)) if small else size)
+        warmed = (id(self.processor), self.operation, size)
+        if impl != "baseline" and warmed not in _WARMED:
+            _WARMED.add(warmed)
+            self._warm(size, created if new else None)
+        self.fn = _slowed(self.operation, self.fn)
+
+    def _warm(self, size: int, created: float | None) -> None:
+        """Pay a new processor's one-time costs at this size before anything is timed.
+
+        ``created``: when the processor was made (None: it already served another size).
+        """
+        # A processor's first calls pay one-time costs a long-lived processor pays once:
+        # lazy imports, and copy-on-write page faults in the parent right after forking
+        # the workers (measured: 100x100 matmul 3-7 ms on a new processor's first call,
+        # 0.8 ms after). One untimed call at the timed size pays them; the largest sizes
+        # (seconds per call) warm on the smallest input instead. Items that sleep
+        # (latency workload) have no such costs worth a full call.
+        small = _is_largest(self.operation, size) or self.workload != "compute"
+        warm = self.inputs(min(sizes(self.operation)) if small else size)
+        self.fn(*warm)
+        # Right after the workers start, calls in the parent run slower while the new
+        # workers still use CPU (measured: 100x100 matmul through the pool 12-83 ms, then
+        # 2-3 ms once the workers went idle 0.11-0.14 s after the start), and the first
+        # calls after the fork pay copy-on-write faults in the parent (2x2 matmul: 520
+        # us, 115, 90, ... then 55 us). A long-lived processor is past both: keep calling
+        # until its workers are idle, at most _SETTLE_S after it was made.
+        if created is None:
+            return
+        pids = list(getattr(self.processor, "worker_pids", list)())
+        while time.perf_counter() - created < _SETTLE_S:
             self.fn(*warm)
-            if small and self.workload == "compute":
-                # The timed input predates the fork: the first pass over it writes the
-                # refcount of every item, a copy-on-write fault per page (measured: sum
-                # of 10**7 ints 0.20 s on a new processor's first call, 0.03 s after;
-                # nothing of it under forkserver). A cheap pass pays those faults here.
-                _touch(self.args)
-            # For about 0.25 s after the workers start, calls in the parent run slower
-            # (measured: 100x100 matmul mean 1.2 ms, spikes to 30 ms, vs 0.75 ms after;
-            # the new workers still use CPU), and the first calls after the fork pay
-            # copy-on-write faults in the parent (2x2 matmul: 520 us, 115, 90, ... then
-            # 55 us). A long-lived processor is past both: keep calling until it settles.
-            while time.perf_counter() - created < _SETTLE_S:
-                self.fn(*warm)
+            before = _cpu_ticks(pids)  # between calls: only start-up work moves it
+            time.sleep(_IDLE_POLL_S)
+            if before is not None and _cpu_ticks(pids) == before:
+                return
 
     def teardown(self, *params: Any) -> None:
-        close_processor(getattr(self, "processor", None))
-        self.processor = None
+        self.processor = None  # kept for the next sample (kept_processor)
 
     def inputs(self, size: int) -> tuple[Any, ...]:
         """Positional arguments of the timed call at ``size`` (default: the instances')."""
@@ -346,8 +428,12 @@ class OperationBenchmark:
         return single_reference(self.operation)
 
     def _budget(self, impl: str, size: int) -> None:
-        # asv re-runs setup (a fresh pool) before every sample; slow cases get few
-        # samples and no asv warm-up round, so a full run stays within its budget.
-        if impl == "baseline" or _is_largest(self.operation, size):
+        # Slow cases get few samples and no asv warm-up round, so a full run stays
+        # within its budget: the baseline and the largest sizes at most 3 per round,
+        # the scaling sizes (seconds per call, growth figures only) one per round.
+        if size in scale_sizes(self.operation):
+            self.repeat = (1, 1, 0.0)
+            self.warmup_time = 0.0
+        elif impl == "baseline" or _is_largest(self.operation, size):
             self.repeat = (1, 3, 6.0)
             self.warmup_time = 0.0

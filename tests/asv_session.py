@@ -24,6 +24,8 @@ from pathlib import Path
 import json5
 import psutil
 
+from evaluation.running.asv import RUN_OPTIONS
+
 ROOT = Path(__file__).resolve().parent.parent
 SHM_DIR = Path("/dev/shm")
 #: The asv machine name of the shared run (its results live under this folder).
@@ -145,5 +147,6 @@ def run_quick_suite(tmp: Path, timeout_s: float = 270.0) -> SuiteRun:
                                  env, 60)
     ran_check = run_in_session([*asv, "check", "--python=same", "--config", str(conf)], env, 60)
     ran = run_in_session([*asv, "run", "--python=same", "--quick", f"--set-commit-hash={commit}",
-                          "--show-stderr", *machine, "--config", str(conf)], env, timeout_s)
+                          *RUN_OPTIONS, "--show-stderr", *machine, "--config", str(conf)], env,
+                         timeout_s)
     return SuiteRun(ran_machine, ran_check, ran, tmp / "results_dir", commit, shm_before, tmp)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -36,8 +37,28 @@ _CLOSE_LIMIT_S = 10.0
 _SESSION_TMP: Path | None = None
 
 
+def _signals_as_from_a_terminal() -> None:
+    """SIGINT, SIGTERM and SIGQUIT as a terminal gives them, whoever started the suite.
+
+    A command started in the background of a non-interactive shell (``make test &`` in a
+    script, ``nohup``) inherits SIGINT and SIGQUIT ignored, and some supervisors start
+    it with signals blocked; an ignored or blocked signal stays so across ``exec``, in
+    every child the tests start. Tests that interrupt a call with SIGINT (Ctrl-C) or
+    stop a child with SIGTERM would then see nothing happen. A caught signal is reset
+    at ``exec``, so restoring Python's handlers here restores the defaults in children.
+    """
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGQUIT})
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    for sig in (signal.SIGTERM, signal.SIGQUIT):
+        if signal.getsignal(sig) is signal.SIG_IGN:
+            signal.signal(sig, signal.SIG_DFL)
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """Check ``--impl`` at once; give the session a temp dir of its own (for the guard)."""
+    """Check ``--impl`` at once; give the session a temp dir of its own (for the guard);
+    signals as from a terminal (:func:`_signals_as_from_a_terminal`)."""
+    _signals_as_from_a_terminal()
     _impl_name(config)  # a candidate spec that does not resolve: a usage error, exit 4
     global _SESSION_TMP
     _SESSION_TMP = Path(tempfile.mkdtemp(prefix=f"ppd-tests-{os.getpid()}-"))

@@ -480,3 +480,21 @@ def test_every_operation_family_runs_pooled_under_each_start_method(make_process
     assert counts == {w: 1000 for w in optimized.data.WORD_CYCLE}
     assert p.run_pipeline(list(range(1000))) == [(2 * x + 10) ** 2 for x in range(1000)]
     assert p.compute_statistics_sequential([1, 2, 3, 4])["median"] == 2.5
+
+
+@pytest.mark.timeout(120)
+def test_ctrl_c_works_even_when_the_suite_was_started_with_sigint_ignored() -> None:
+    """``make test &`` in a script starts everything with SIGINT ignored (and a supervisor
+    may block signals): the suite restores them (conftest), so its Ctrl-C test still sees
+    a Ctrl-C instead of a call that runs to its end."""
+    launcher = textwrap.dedent("""
+        import signal, subprocess, sys
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        sys.exit(subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                 "tests/test_engine.py::test_ctrl_c_in_a_long_call_terminates_"
+                                 "workers_and_leaves_no_orphans"]).returncode)
+    """)
+    proc = subprocess.run([sys.executable, "-c", launcher], cwd=ROOT, capture_output=True,
+                          text=True, timeout=110)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]

@@ -1047,3 +1047,23 @@ def test_asv_progress_resolves_shortened_names_from_asvs_listing(tmp_path) -> No
     # asv runs (and reports) in name order: the first unreported full name that fits
     assert progress.feed(line)[2].startswith("bench_cluster.ClusterMatrixMultiply")
     assert progress.feed(line)[2].startswith("bench_matrix.ParallelMatrixMultiply")
+
+
+# --------------------------------------------------------------------------- profile
+def test_profile_harness_says_where_a_reports_time_went(tmp_path, capsys) -> None:
+    from evaluation.profile import asv_points, main, stage_table, suite_table
+    raw = FIXTURES
+    points, durations = asv_points(raw / "asv")
+    suites = suite_table(points, durations).set_index("suite")
+    # every suite's wall time is asv's own duration, at least the time inside its samples
+    assert (suites["wall_s"] >= suites["timed_s"]).all()
+    assert suites["points"].sum() == len(points)
+    timed = points[(points["status"] == "ok") & points["benchmark"].str.contains(".time_")]
+    assert len(timed) and (timed["timed_s"] > 0).all()
+    stages = stage_table({"stages": {"pytest_optimized": {"seconds": 30},
+                                     "asv": {"seconds": 90}}})
+    assert list(stages["share"]) == ["25%", "75%"]
+    assert main([str(raw.parent)]) == 0
+    out = capsys.readouterr().out
+    assert "asv per suite" in out and "costliest points" in out
+    assert main([str(tmp_path / "nowhere")]) == 2

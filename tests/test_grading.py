@@ -230,19 +230,22 @@ def test_candidate_benchmarks_time_each_candidate_and_note_a_timeout(
         for impl in ("optimized", "candidate:seq"):
             bench = cls()
             bench.setup(impl, size)
-            try:
-                assert len(bench.fn(*bench.args)) == size
-            finally:
-                bench.teardown(impl, size)
+            assert len(bench.fn(*bench.args)) == size
+            bench.setup(impl, size)  # asv's next sample: the kept processor, checked once
+            assert len(bench.fn(*bench.args)) == size
         bench = cls()
         t0 = time.monotonic()
-        with pytest.raises(NotImplementedError, match="did not finish"):
-            bench.setup("candidate:hangs", size)
+        with pytest.raises(TimeoutError, match="did not finish"):
+            bench.setup("candidate:hangs", size)  # its first call, at the smallest size
         assert time.monotonic() - t0 < 20  # the budget, not asv's timeout, ended it
         notes = [json.loads(p.read_text()) for p in (tmp_path / "notes").glob("*.json")]
-        assert notes == [{"candidate": "hangs", "operation": "run_pipeline", "size": size,
+        smallest = min(importlib.import_module("benchmarks.common").sizes("run_pipeline"))
+        assert notes == [{"candidate": "hangs", "operation": "run_pipeline", "size": smallest,
                           "outcome": "timed out", "budget_s": 3.0}]
+        assert "candidate:hangs" not in module._KEPT  # its processor is closed
     finally:
+        module.close_candidates()
+        importlib.import_module("benchmarks.common").close_kept()
         monkeypatch.delenv("PPD_CANDIDATES")
         sys.modules.pop(module.__name__)  # the next import defines no candidate class
     assert not hasattr(importlib.import_module(module.__name__), "CandidatesRunPipeline")
@@ -267,7 +270,10 @@ def test_the_grade_stage_runs_each_candidates_gate_tests(
     data = load_candidates(tmp_path, W, figures)
     assert data is not None
     gates = data["gates"]["pool"]
-    assert set(gates) == {g.id for g in W.gates} and set(gates.values()) == {"pass"}, gates
+    # every gate got a verdict from a test that ran (which verdict is the peer's speed on
+    # this machine, not what this test is about)
+    assert set(gates) == {g.id for g in W.gates}, gates
+    assert set(gates.values()) <= {"pass", "fail", "not met (known limit)"}, gates
 
 
 @pytest.mark.timeout(180)

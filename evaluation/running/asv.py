@@ -24,13 +24,21 @@ from pathlib import Path
 from .asv_files import result_files
 from .groups import run_capped
 
-__all__ = ["AsvRun", "QUICK_ENV", "CANDIDATES_ENV", "NOTES_ENV", "QUICK_SELECTION",
-           "ASV_RUN_OK_CODES", "asv_paths", "run_asv", "AsvProgress", "suite_of",
+__all__ = ["AsvRun", "QUICK_ENV", "CANDIDATES_ENV", "NOTES_ENV", "RUN_OPTIONS",
+           "QUICK_SELECTION", "ASV_RUN_OK_CODES", "asv_paths", "run_asv", "AsvProgress", "suite_of",
            "bench_selection", "asv_command"]
 
 
 #: Environment variable the benchmark suites honour: smallest sizes only.
 QUICK_ENV = "PPD_BENCH_QUICK"
+#: How every ``asv run`` of the harness starts a benchmark's process: forked from a server
+#: that imported the suite once, not a new interpreter per point and round (asv's default,
+#: "spawn"). Measured on the ParallelSumSpawnMany suite, 35 points x 2 rounds: 45 s
+#: spawned, 28 s forked, with processors kept across samples (101 s before both).
+#: ``--record-samples`` keeps every sample in the result files: without them ``--compare``
+#: falls back to asv's pessimistic confidence-interval check instead of its Mann-Whitney
+#: test (docs/performance.md: what the comparison can see).
+RUN_OPTIONS = ("--launch-method=forkserver", "--record-samples")
 #: The candidates ``benchmarks/bench_candidates.py`` times (JSON), and the folder where
 #: it notes a candidate's point that timed out.
 CANDIDATES_ENV = "PPD_CANDIDATES"
@@ -296,7 +304,7 @@ def run_asv(repo_root: Path, commit: str, out_dir: Path, *, quick: bool, wall_ti
     conf_args = ["--config", str(config)]
     selection = bench_selection(quick, exclude_impls)
     run_args = ["run", *conf_args, "--python=same", f"--set-commit-hash={commit}",
-                "--show-stderr", *(["--quick"] if quick else []),
+                *RUN_OPTIONS, "--show-stderr", *(["--quick"] if quick else []),
                 *(["--bench", selection] if selection else [])]
     scale = 2.0 if quick else 1.0
 

@@ -132,11 +132,13 @@ def ref_results(repo_root: Path, ref: str, results_dir: Path, dest: Path, *,
         raise ValueError(f"--compare {ref}: not a commit of {repo_root}") from None
     found = newest_result(results_dir, commit)
     if found is None:
+        from .asv import RUN_OPTIONS  # (asv imports this module)
+
         asv = [sys.executable, "-m", "asv"]
         run_capped([*asv, "machine", "--yes", "--config", str(config)], 60.0, log=log,
                    cwd=repo_root)
-        run_capped([*asv, "run", "--config", str(config), "--show-stderr", f"{commit}^!"],
-                   wall_timeout_s, log=log, cwd=repo_root, append=True)
+        run_capped([*asv, "run", "--config", str(config), *RUN_OPTIONS, "--show-stderr",
+                    f"{commit}^!"], wall_timeout_s, log=log, cwd=repo_root, append=True)
         found = newest_result(results_dir, commit)
         if found is None:
             raise FileNotFoundError(f"asv saved no result for {ref} ({commit[:8]}); see {log}")
