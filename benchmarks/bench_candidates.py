@@ -20,7 +20,9 @@ the report says "timed out at N" from data, not from asv's log. Where the alarm 
 interrupt it (C code that ignores signals), asv's own ``timeout`` kills the benchmark
 process and the point is a failure without a note.
 Each processor, ours and the candidates', is made once per benchmark process and kept
-across samples (asv re-runs ``setup`` before every timed call), as a user keeps one.
+across samples (asv re-runs ``setup`` before every timed call), as a user keeps one, and
+settles as the other suites' processors do (:func:`benchmarks.common.settle`) before its
+first timed call: called until every process it started is idle.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ import json
 import os
 import re
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
@@ -45,6 +48,7 @@ from .common import (
     operation,
     operation_args,
     preimport_operation,
+    settle,
     sizes,
 )
 
@@ -114,16 +118,29 @@ _KEPT: dict[str, Any] = {}
 _CHECKED: set[tuple[str, str]] = set()
 
 
-def _processor(impl: str) -> Any:
-    """The optimized processor or a candidate's, made on first use in this process."""
-    if impl == "optimized":
-        return kept_processor("optimized", GATE_WORKERS)[0]
-    if impl not in _KEPT:
-        from evaluation.running.grade_child import load_class  # asv's child process only
+def _processor(impl: str) -> tuple[Any, float | None]:
+    """The optimized processor or a candidate's, made on first use in this process.
 
-        cls = load_class(candidates()[impl[len(PREFIX):]])
-        _KEPT[impl] = cls(GATE_WORKERS, WORKLOADS.workloads["compute"])
-    return _KEPT[impl]
+    Returns the processor and, when this call made it, ``time.perf_counter()`` before.
+    """
+    created = time.perf_counter()
+    if impl == "optimized":
+        processor, new = kept_processor("optimized", GATE_WORKERS)
+        return processor, created if new else None
+    if impl in _KEPT:
+        return _KEPT[impl], None
+    from evaluation.running.grade_child import load_class  # asv's child process only
+
+    cls = load_class(candidates()[impl[len(PREFIX):]])
+    _KEPT[impl] = cls(GATE_WORKERS, WORKLOADS.workloads["compute"])
+    return _KEPT[impl], created
+
+
+def _children() -> list[int]:
+    """Every process this benchmark process started (any processor's workers)."""
+    import psutil  # harness dependency
+
+    return [c.pid for c in psutil.Process().children(recursive=True)]
 
 
 def close_candidates() -> None:
@@ -139,13 +156,15 @@ atexit.register(close_candidates)
 class CandidateBenchmark:
     """Base of the ``Candidates<Operation>`` classes (see the module docstring).
 
-    One round and one or two samples per point: enough for the report's columns (a
-    candidate's time beside ours), not the statistics of a regression history.
+    One round per point, up to five samples within 2 s, one where a call takes longer:
+    enough for the report's columns (a candidate's time beside ours), not the
+    statistics of a regression history.
     """
 
     operation: str = ""
     rounds = 1
-    repeat: Any = (1, 2, 5.0)
+    repeat: Any = (1, 5, 2.0)
+    min_run_count = 1
     warmup_time = 0.0
     number = 1
 
@@ -153,8 +172,7 @@ class CandidateBenchmark:
         op = operation(self.operation)
         if impl == "optimized":
             preimport_operation(self.operation)
-        processor = _processor(impl)
-        self.args = operation_args(self.operation, size)
+        processor, created = _processor(impl)
         method = getattr(processor, self.operation)
         call: dict[str, Any] = dict(op.call)
         fn = functools.partial(method, **call) if call else method
@@ -162,8 +180,11 @@ class CandidateBenchmark:
         if (impl, self.operation) not in _CHECKED:  # pools start on first use: not timed
             _CHECKED.add((impl, self.operation))
             smallest = min(sizes(self.operation))
-            _budgeted(fn, impl, self.operation, smallest)(*operation_args(self.operation,
-                                                                          smallest))
+            first = _budgeted(fn, impl, self.operation, smallest)
+            warm = operation_args(self.operation, smallest)
+            first(*warm)
+            settle(lambda: first(*warm), _children(), created or time.perf_counter())
+        self.args = operation_args(self.operation, size)
 
 
 def _budgeted(fn: Callable[..., Any], impl: str, name: str, size: int) -> Callable[..., Any]:

@@ -41,7 +41,7 @@ __all__ = [
     "SCALE_IMPLS", "operation", "sizes", "scale_sizes", "workload_sizes", "largest_size",
     "memory_sizes", "gate_size",
     # processors and their inputs
-    "make_processor", "close_processor", "kept_processor", "close_kept",
+    "make_processor", "close_processor", "kept_processor", "close_kept", "settle",
     "local_kernel_start_method", "preimport_operation",
     "operation_args", "build_text",
     # the generic operation benchmark
@@ -299,6 +299,32 @@ _SETTLE_S = 0.0 if QUICK else 0.3
 _IDLE_POLL_S = 0.02
 
 
+def settle(call: Callable[[], Any], pids: list[int], created: float) -> None:
+    """Call ``call`` until the processes ``pids`` use no CPU, at most ``_SETTLE_S`` after ``created``.
+
+    Right after a pool starts, calls in the parent run slower while the new workers
+    still use CPU (measured: 100x100 matmul through the pool 12-83 ms, then 2-3 ms once
+    the workers went idle 0.11-0.14 s after the start), and the first calls after the
+    fork pay copy-on-write faults in the parent (2x2 matmul: 520 us, 115, 90, ... then
+    55 us). A long-lived processor is past both, and so is a settled one.
+
+    Parameters
+    ----------
+    call : callable
+        One small call through the processor (the warm-up input).
+    pids : list of int
+        The processes whose CPU use must stop (the pool's workers).
+    created : float
+        ``time.perf_counter()`` when the processor was made.
+    """
+    while time.perf_counter() - created < _SETTLE_S:
+        call()
+        before = _cpu_ticks(pids)  # between calls: only start-up work moves it
+        time.sleep(_IDLE_POLL_S)
+        if before is not None and _cpu_ticks(pids) == before:
+            return
+
+
 def _cpu_ticks(pids: list[int]) -> int | None:
     """Clock ticks of CPU the processes used so far (Linux ``/proc``), None elsewhere."""
     total = 0
@@ -400,21 +426,9 @@ class OperationBenchmark:
         small = _is_largest(self.operation, size) or self.workload != "compute"
         warm = self.inputs(min(sizes(self.operation)) if small else size)
         self.fn(*warm)
-        # Right after the workers start, calls in the parent run slower while the new
-        # workers still use CPU (measured: 100x100 matmul through the pool 12-83 ms, then
-        # 2-3 ms once the workers went idle 0.11-0.14 s after the start), and the first
-        # calls after the fork pay copy-on-write faults in the parent (2x2 matmul: 520
-        # us, 115, 90, ... then 55 us). A long-lived processor is past both: keep calling
-        # until its workers are idle, at most _SETTLE_S after it was made.
-        if created is None:
-            return
-        pids = list(getattr(self.processor, "worker_pids", list)())
-        while time.perf_counter() - created < _SETTLE_S:
-            self.fn(*warm)
-            before = _cpu_ticks(pids)  # between calls: only start-up work moves it
-            time.sleep(_IDLE_POLL_S)
-            if before is not None and _cpu_ticks(pids) == before:
-                return
+        if created is not None:
+            settle(lambda: self.fn(*warm), list(getattr(self.processor, "worker_pids", list)()),
+                   created)
 
     def teardown(self, *params: Any) -> None:
         self.processor = None  # kept for the next sample (kept_processor)
@@ -437,3 +451,6 @@ class OperationBenchmark:
         elif impl == "baseline" or _is_largest(self.operation, size):
             self.repeat = (1, 3, 6.0)
             self.warmup_time = 0.0
+            # asv takes a second sample by default (min_run_count=2) even past the
+            # budget: a 9 s point would cost 18 s for a figure that one sample states.
+            self.min_run_count = 1

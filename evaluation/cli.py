@@ -87,7 +87,8 @@ def _parser() -> argparse.ArgumentParser:
                         "run's); the run fails (exit 3) if DIR holds none for this commit")
     p.add_argument("--probe-budget", type=float, default=60.0, metavar="S",
                    help="least seconds each probed baseline call may take (full mode; default "
-                        "60; a size the work model predicts to take longer gets up to 3x)")
+                        "60; a size the work model predicts to take longer gets up to 3x; a size "
+                        "predicted to take over 1.5x is not run)")
     p.add_argument("--probe-total", type=float, default=300.0, metavar="S",
                    help="seconds the whole baseline probe may take (default 300)")
     p.add_argument("--no-probe", action="store_true",

@@ -283,6 +283,35 @@ def test_setup_time_teardown_cycle_leaves_nothing(impl: str) -> None:
     assert kept[0] is None or getattr(kept[0], "closed", True)
 
 
+def _samples_asv_takes(bench: Any, seconds_per_sample: float) -> int:
+    """How many samples asv_runner's timing loop takes in one round (its stop rule)."""
+    min_repeat, max_repeat, max_time = bench.repeat
+    min_runs = getattr(bench, "min_run_count", 2)  # asv's default
+    taken = 0
+    while taken < max_repeat:
+        taken += 1
+        if taken >= max(min_repeat, min_runs) and taken * seconds_per_sample > max_time:
+            break
+    return taken
+
+
+def test_slow_points_take_one_sample_and_ordinary_points_several() -> None:
+    bench = importlib.import_module("benchmarks.bench_primes").ParallelFindPrimes()
+    common = importlib.import_module("benchmarks.common")
+    name = "parallel_find_primes"
+    largest = max(load_workloads(ROOT / "instances").operations[name].sizes["optimized"])
+    slow_points = [("baseline", 1000), ("optimized", largest),
+                   *(("single", s) for s in common.scale_sizes(name))]
+    for impl, size in slow_points:  # seconds per call: one sample states the figure
+        fresh = type(bench)()
+        fresh._budget(impl, size)
+        assert _samples_asv_takes(fresh, 9.0) == 1, (impl, size, fresh.repeat)
+        assert fresh.warmup_time == 0.0
+    ordinary = type(bench)()
+    ordinary._budget("optimized", 1000)
+    assert _samples_asv_takes(ordinary, 0.01) == ordinary.repeat[1]  # fast calls: the most
+
+
 # -- single-process references -----------------------------------------------------------------
 def test_reference_sieve_matches_known_counts() -> None:
     refs = importlib.import_module("benchmarks.references")

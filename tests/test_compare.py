@@ -65,6 +65,20 @@ def test_classification_follows_asv_compare(tmp_path: Path) -> None:
     assert set(same.changes["change"]) <= {"no change", "not comparable"}
 
 
+def test_a_changed_benchmark_is_listed_but_never_a_regression(tmp_path: Path) -> None:
+    ref = _write(tmp_path / "ref", "a" * 40, BEFORE)
+    head = _write(tmp_path / "head", "b" * 40, AFTER)
+    d = json.loads(head.read_text())
+    row = d["results"][BENCH]
+    row[d["result_columns"].index("version")] = "0" * 64  # its source or setup changed
+    head.write_text(json.dumps(d))
+    c = compare_results(ref, head, factor=1.1)
+    rows = c.changes[c.changes["benchmark"] == BENCH].set_index("params")
+    assert set(rows["change"]) - {"not comparable"} == {"benchmark changed"}, rows
+    assert rows.loc["'optimized', 100", "ratio"] == pytest.approx(2.0)  # still stated
+    assert c.regressions.empty
+
+
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("after, code", [(AFTER, 1), (BEFORE, 0)])
 def test_compare_flags_a_slowed_commit_with_exit_1(tmp_path: Path, after: dict, code: int) -> None:

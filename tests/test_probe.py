@@ -166,7 +166,8 @@ def test_the_probe_goes_on_past_a_wrong_result(monkeypatch: pytest.MonkeyPatch) 
                                   "the right results in the wrong order")
 
     monkeypatch.setattr(probe, "probe_call", fake)
-    out = probe.probe_all(W, budget_s=1.0, total_s=100.0, cap_s=100.0, names=[spawn.name])
+    out = probe.probe_all(W, budget_s=1.0, total_s=100.0, cap_s=100.0, run_limit_s=100.0,
+                          names=[spawn.name])
     assert [s for s, _ in calls] == probe_sizes(spawn)[:3] == [900, 2_700, 8_100]
     assert [o.kind for o in out] == ["wrong result"] * 2 + ["over budget"], out
     assert calls[1][1] == pytest.approx(2 * 1.5 * 3)  # W is linear: 3x the items, 3x the time
@@ -182,11 +183,11 @@ def test_a_size_predicted_past_the_cap_is_not_run(monkeypatch: pytest.MonkeyPatc
         return probe.ProbeOutcome(op.name, size, "finished", 0.01 * 9 ** len(calls), "")
 
     monkeypatch.setattr(probe, "probe_call", fake)
-    out = probe.probe_all(W, budget_s=1.0, total_s=1000.0, cap_s=5.0, names=[stats.name])
-    # 0.09, 0.81 s, then 7.3 s predicted at the next size: over the 5 s cap, not started
+    out = probe.probe_all(W, budget_s=1.0, total_s=1000.0, run_limit_s=5.0, names=[stats.name])
+    # 0.09, 0.81 s, then 7.3 s predicted at the next size: over the 5 s limit, not started
     assert [o.kind for o in out] == ["finished", "finished", "not run"], out
     assert len(calls) == 2 and "predicts 7 s" in out[-1].detail, out[-1]
-    assert "over the 5 s a size may take" in out[-1].detail
+    assert "over the 5 s a probed size may be predicted to take" in out[-1].detail
 
 
 @pytest.mark.timeout(60)

@@ -10,7 +10,11 @@ estimates differ; no statistics are written here):
 - ``regression``: slower (or bigger) by more than ``factor``, significantly;
 - ``improvement``: faster by more than ``factor``, significantly;
 - ``insignificant``: beyond ``factor`` but within the noise (asv's ``~``);
-- ``no change``; ``not comparable`` (skipped or failed on one side).
+- ``no change``; ``not comparable`` (skipped or failed on one side);
+- ``benchmark changed``: the benchmark's own code (asv's ``version``: a hash of its
+  source and its setup's) differs between the two commits, so a ratio may measure the
+  benchmark, not the processor - asv compare marks these ``x`` and never counts them;
+  the ratio is listed, never a regression.
 
 Lower is better for ``time_``, ``peakmem_`` and ``mem_`` benchmarks, as in asv. A
 ``track_`` value has no direction asv knows of (efficiency: higher is better; an
@@ -33,7 +37,7 @@ DEFAULT_FACTOR = 1.1
 CHANGE_COLUMNS = ["benchmark", "params", "kind", "before", "after", "ratio", "change"]
 _DIRECTED = ("time", "peakmem", "mem")
 _ORDER = {"regression": 0, "improvement": 1, "insignificant": 2, "changed (track)": 3,
-          "no change": 4, "not comparable": 5}
+          "benchmark changed": 4, "no change": 5, "not comparable": 6}
 
 
 @dataclass
@@ -51,8 +55,11 @@ class Comparison:
         return self.changes[self.changes["change"] == "regression"]
 
 
-def _points(result_file: Path) -> dict[tuple[str, str], tuple[Any, Any, Any]]:
-    """``(benchmark, params) -> (value, stats, samples)`` of one asv result file."""
+Point = tuple[Any, Any, Any, "str | None"]
+
+
+def _points(result_file: Path) -> dict[tuple[str, str], Point]:
+    """``(benchmark, params) -> (value, stats, samples, version)`` of one asv result file."""
     from asv.commands.compare import unroll_result  # asv's internals: pinned <0.7
     from asv.results import Results
 
@@ -63,9 +70,10 @@ def _points(result_file: Path) -> dict[tuple[str, str], tuple[Any, Any, Any]]:
         rows = unroll_result(key, params, res.get_result_value(key, params),
                              res.get_result_stats(key, params),
                              res.get_result_samples(key, params))
+        version = res.benchmark_version.get(key)
         for name, value, stats, samples in rows:
             head, _, combo = name.partition("(")
-            out[(head, combo.rstrip(")"))] = (value, stats, samples)
+            out[(head, combo.rstrip(")"))] = (value, stats, samples, version)
     return out
 
 
@@ -73,13 +81,14 @@ def _bad(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
 
 
-def _classify(kind: str, old: tuple[Any, Any, Any], new: tuple[Any, Any, Any],
-              factor: float) -> str:
+def _classify(kind: str, old: Point, new: Point, factor: float) -> str:
     from asv.commands.compare import _is_result_better  # asv's own rule
 
-    (v1, st1, s1), (v2, st2, s2) = old, new
+    (v1, st1, s1, ver1), (v2, st2, s2, ver2) = old, new
     if _bad(v1) or _bad(v2):
         return "not comparable"
+    if ver1 is not None and ver2 is not None and ver1 != ver2:
+        return "benchmark changed"
     if _is_result_better(v2, v1, (st2, s2), (st1, s1), factor):
         return "improvement" if kind in _DIRECTED else "changed (track)"
     if _is_result_better(v1, v2, (st1, s1), (st2, s2), factor):
@@ -111,7 +120,7 @@ def compare_results(ref_file: Path, head_file: Path, factor: float = DEFAULT_FAC
     for key in sorted(set(old) & set(new)):
         bench, params = key
         kind = bench.rsplit(".", 1)[-1].split("_", 1)[0]
-        (v1, _, _), (v2, _, _) = old[key], new[key]
+        v1, v2 = old[key][0], new[key][0]
         ratio = v2 / v1 if not (_bad(v1) or _bad(v2)) and v1 else math.nan
         rows.append({"benchmark": bench, "params": params, "kind": kind, "before": v1,
                      "after": v2, "ratio": ratio,

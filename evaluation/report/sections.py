@@ -94,7 +94,9 @@ def _changes_section(c: Comparison, plots: list[Path]) -> Section:
         f"`asv compare` does (its own code: beyond a factor of {c.factor:g} and significant by "
         "asv's test on the samples). " + ", ".join(f"{n} {k}" for k, n in counts.items()) +
         ". Lower is better for time and memory; track_ values have no direction and never count "
-        "as regressions."], changed.round({"ratio": 3}),
+        "as regressions; 'benchmark changed' points (the benchmark's own code differs between "
+        "the commits: asv's version) are listed with their ratio and never count either."],
+        changed.round({"ratio": 3}),
         [p.name for p in plots if p.name.startswith("changes_")])
 
 

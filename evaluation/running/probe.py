@@ -24,9 +24,13 @@ CPU figures are per-process deltas between consecutive samples (:mod:`evaluation
 a worker that exits between two samples never subtracts its CPU time, so no share can
 be negative. Each size's budget follows the work model (:func:`size_budget`): twice the
 time the original's own work count predicts from the previous size, within
-``[budget_s, 3 * budget_s]``; a size predicted to take longer than that cap is not run
-(``not run``, with the prediction), so it cannot spend the stage's budget that later
-operations need.
+``[budget_s, CAP_FACTOR * budget_s]``. A size predicted to take longer than
+``RUN_FACTOR * budget_s`` is not run (``not run``, with the prediction), so it cannot
+spend the stage's budget that later operations need. That limit is a choice of what the
+probe is worth: at 1.5 x 60 s, the original's primes at 270,000 still run (predicted
+55-64 s; they deadlock after 43-81 s of work, seen within their 110-128 s budget) while
+its bubble sort is not run at 81,000 numbers (predicted 113 s: growth that sizes
+3,000-27,000 already show; it would cost a full report about 110 s).
 
 The probe never harms the machine: sizes that would start more than
 :data:`MAX_PROCESSES` processes are refused up front (the work model of
@@ -54,14 +58,18 @@ from ..figures.work import work_model
 from ..workloads import Operation, Workloads
 from .groups import cpu_between, run_group
 
-__all__ = ["MAX_PROCESSES", "MAX_MEMORY_SHARE", "ProbeOutcome", "processes_started",
-           "probe_sizes", "probe_call", "probe_all", "KINDS", "RETURNED", "cpu_between", "size_budget",
-           "predicted_seconds"]
+__all__ = ["MAX_PROCESSES", "MAX_MEMORY_SHARE", "CAP_FACTOR", "RUN_FACTOR", "ProbeOutcome",
+           "processes_started", "probe_sizes", "probe_call", "probe_all", "KINDS", "RETURNED",
+           "cpu_between", "size_budget", "predicted_seconds"]
 
 #: Processes the baseline may start at once during a probe.
 MAX_PROCESSES = 2000
 #: Share of the machine's RAM the probed group may use before it is killed.
 MAX_MEMORY_SHARE = 0.5
+#: The most a size may take, as a multiple of the least per-size budget (module docstring).
+CAP_FACTOR = 3.0
+#: A size predicted to take longer than this multiple of the least budget is not run.
+RUN_FACTOR = 1.5
 KINDS = ("finished", "wrong result", "hangs", "over budget", "crashes", "refused", "not run")
 #: Kinds of a call that returned (with its time): the probe goes on to the next size.
 RETURNED = ("finished", "wrong result")
@@ -237,7 +245,8 @@ def size_budget(op: Operation, size: int, previous: tuple[int, float] | None,
 
 
 def probe_all(workloads: Workloads, *, budget_s: float = 60.0, total_s: float = 300.0,
-              cap_s: float | None = None, cwd: Path | None = None,
+              cap_s: float | None = None, run_limit_s: float | None = None,
+              cwd: Path | None = None,
               names: Iterable[str] | None = None,
               on_outcome: Callable[[ProbeOutcome], None] | None = None) -> list[ProbeOutcome]:
     """Probe every operation (or ``names``) as the module docstring says.
@@ -252,7 +261,10 @@ def probe_all(workloads: Workloads, *, budget_s: float = 60.0, total_s: float = 
     total_s : float
         Budget of the whole stage; sizes left when it is spent are ``not run``.
     cap_s : float, optional
-        Most per-size budget; default ``3 * budget_s``.
+        Most per-size budget; default ``CAP_FACTOR * budget_s``.
+    run_limit_s : float, optional
+        A size the work model predicts to take longer is not run; default
+        ``RUN_FACTOR * budget_s``.
     cwd : Path, optional
         The children's working directory (the repository).
     names : iterable of str, optional
@@ -267,7 +279,8 @@ def probe_all(workloads: Workloads, *, budget_s: float = 60.0, total_s: float = 
         result returns: the probe goes on past it, so the seed's size is reached).
     """
     wanted = set(names) if names is not None else None
-    cap = 3 * budget_s if cap_s is None else cap_s
+    cap = CAP_FACTOR * budget_s if cap_s is None else cap_s
+    run_limit = RUN_FACTOR * budget_s if run_limit_s is None else run_limit_s
     t0 = time.monotonic()
     out: list[ProbeOutcome] = []
     for op in workloads.operations.values():
@@ -279,13 +292,13 @@ def probe_all(workloads: Workloads, *, budget_s: float = 60.0, total_s: float = 
             if left < 1:
                 res = ProbeOutcome(op.name, size, "not run", None,
                                    f"the probe's {total_s:g} s were spent")
-            elif previous and (predicted := predicted_seconds(op, size, previous) or 0) > cap:
-                # It cannot finish in the most a size may take: running it would only spend
-                # the stage's budget that later operations need (their deadlocks, say).
+            elif previous and (predicted := predicted_seconds(op, size, previous) or 0) > run_limit:
+                # Running it would spend the stage's budget that later operations need
+                # (their deadlocks, say) on what the smaller sizes' growth already shows.
                 res = ProbeOutcome(op.name, size, "not run", None,
                                    f"the work model predicts {predicted:,.0f} s at this size "
                                    f"(from {previous[1]:.3g} s at {previous[0]:,}), over the "
-                                   f"{cap:g} s a size may take")
+                                   f"{run_limit:g} s a probed size may be predicted to take")
             else:
                 budget = size_budget(op, size, previous, budget_s, cap)
                 res = probe_call(op, size, min(budget, left), cwd=cwd)
