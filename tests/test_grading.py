@@ -294,3 +294,17 @@ def test_the_test_suite_runs_on_a_candidate_and_skips_what_does_not_apply() -> N
                           "-p", "no:cacheprovider", "--impl", "x=nowhere.py:Cls"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 4 and "no such file or folder" in bad.stderr + bad.stdout
+
+
+def test_a_gate_run_that_was_cut_says_why_in_the_candidates_table() -> None:
+    from evaluation.report.candidates import overview_table
+    cut = "pytest run on candidate-slowpatch exceeded 300 s and was killed"
+    data: dict[str, Any] = {
+        "grades": [{"name": n, "spec": "x:Y", "loads": True, "passed": True, "compat": [],
+                    "calls": [], "gate_tests": {"problem": p}}
+                   for n, p in (("ran", ""), ("cut", cut), ("partly", cut))],
+        "gates": {"ran": {"R2": "pass", "R3": "fail"}, "partly": {"R2": "pass"}}}
+    cells = overview_table(data).set_index("candidate")["seed gates"]
+    assert cells["ran"] == "1/2 pass (R3 fail)"
+    assert cells["cut"] == f"not run: {cut}"  # not a bare "not run"
+    assert cells["partly"] == f"1/1 pass; {cut}"

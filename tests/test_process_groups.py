@@ -40,7 +40,12 @@ print(" ".join(str(p.pid) for s in shells
 sys.stdin.readline()  # the test has seen them all alive
 if sys.argv[1] == "exit":
     sys.exit(0)
-time.sleep(120)
+# Short sleeps, not one long one: the test sends SIGTERM right after "go", and a signal
+# that lands between readline() returning and a long sleep starting leaves its Python
+# handler pending until that sleep ends (the eval loop checks for it between bytecodes,
+# here at the loop's jump back; the stack dump of a failed run showed exactly that).
+for _ in range(1200):
+    time.sleep(0.1)
 """
 
 

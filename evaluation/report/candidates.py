@@ -70,12 +70,14 @@ def load_candidates(raw: Path, workloads: Workloads, figures: pd.DataFrame) -> G
     return data
 
 
-def _gates_cell(gates: dict[str, str] | None) -> str:
+def _gates_cell(gates: dict[str, str] | None, problem: str = "") -> str:
+    """``5/7 pass (R3 fail, R6 fail)``; with the gate run's problem when it had one."""
     if not gates:
-        return "not run"
+        return f"not run: {problem}" if problem else "not run"
     bad = [f"{gid} {v}" for gid, v in gates.items() if v != PASS]
     ok = len(gates) - len(bad)
-    return f"{ok}/{len(gates)} pass" + (f" ({', '.join(bad)})" if bad else "")
+    cell = f"{ok}/{len(gates)} pass" + (f" ({', '.join(bad)})" if bad else "")
+    return f"{cell}; {problem}" if problem else cell
 
 
 def overview_table(data: Grades) -> pd.DataFrame:
@@ -92,7 +94,8 @@ def overview_table(data: Grades) -> pd.DataFrame:
                                    "methods") if g.get("loads") else "does not load",
             "context manager": "yes" if g.get("context_manager") else "no",
             "correct calls": f"{sum(c['verdict'] == 'ok' for c in calls)}/{len(calls)}",
-            "seed gates": _gates_cell((data.get("gates") or {}).get(g["name"])),
+            "seed gates": _gates_cell((data.get("gates") or {}).get(g["name"]),
+                                      (g.get("gate_tests") or {}).get("problem", "")),
             "peak memory (graded calls)": f"{max(peaks):,.0f} MiB" if peaks else "n/a",
             "verdict": "PASS" if g.get("passed") else "FAIL",
         })
