@@ -407,7 +407,7 @@ class OperationBenchmark:
         self.args = self.inputs(size)
         self.fn = functools.partial(getattr(self.processor, self.operation), **op.call)
         warmed = (id(self.processor), self.operation, size)
-        if impl != "baseline" and warmed not in _WARMED:
+        if impl != "baseline" and (new or warmed not in _WARMED):  # (a new one may reuse an id)
             _WARMED.add(warmed)
             self._warm(size, created if new else None)
         self.fn = _slowed(self.operation, self.fn)

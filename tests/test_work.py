@@ -137,7 +137,7 @@ def test_fit_recovers_the_constants_and_predicts_beyond() -> None:
     assert fit.predict(100_000) == pytest.approx(0.05 + 2.5e-8 * work(op, 100_000), rel=1e-6)
 
 
-def test_issue_12s_measured_primes_are_predicted_by_the_work_model() -> None:
+def test_measured_primes_are_predicted_by_the_work_model() -> None:
     # Run directly on this machine: 1e4 0.12 s, 3e4 0.68 s, 1e5 6.81 s. The power
     # law fitted on 500-10,000 predicted 0.71 s at 1e5 (10x low).
     op = WL.operations["parallel_find_primes"]

@@ -30,7 +30,7 @@ def _helper_pids() -> dict[str, int | None]:
 
 
 def _busy(p: OptimizedParallelProcessor, mode: str) -> None:
-    if mode == "map_sleep":  # the script: 10 ms items, forever in practice
+    if mode == "map_sleep":  # a user's long call: 10 ms items, forever in practice
         p.process_data_spawn_per_item(list(range(100_000)))
     elif mode == "map_spin":  # a Python loop: 1 s of CPU per item
         p.map(kernels.busy_us, [10**6] * 1000, chunksize=1, cost_per_item_s=1.0)
