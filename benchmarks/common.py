@@ -261,6 +261,25 @@ def preimport_operation(name: str) -> None:
     importlib.import_module(f"optimized.ops.{_OPS_MODULE[operation(name).family]}")
 
 
+def _preimport_packages() -> None:
+    """Import both packages, their operation modules and NumPy once, in asv's server.
+
+    asv (``--launch-method=forkserver``) imports the suite once and forks a process per
+    point and round from it: what is imported here, every point process has already.
+    Imported in each point's ``setup`` instead, they cost 50-120 ms per point and round
+    (measured on ParallelSumSpawnMany: ``setup`` of a ``single`` point at 50 items took
+    49-114 ms, almost all of it imports) - about a minute over a full run's ~1,100.
+    Nothing here starts a thread or a process (a fork of the server must be safe).
+    A package that fails to import is left to ``setup``, which then reports it.
+    """
+    for module in ("numpy", "baseline", "optimized",
+                   *(f"optimized.ops.{m}" for m in sorted(set(_OPS_MODULE.values())))):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            return
+
+
 # -- inputs (seeded: the generators are deterministic; cached per benchmark process) -------
 @functools.lru_cache(maxsize=3)
 def operation_args(name: str, size: int) -> tuple[Any, ...]:
@@ -304,7 +323,9 @@ def settle(call: Callable[[], Any], pids: list[int], created: float) -> None:
 
     Right after a pool starts, calls in the parent run slower while the new workers
     still use CPU (measured: 100x100 matmul through the pool 12-83 ms, then 2-3 ms once
-    the workers went idle 0.11-0.14 s after the start), and the first calls after the
+    the workers went idle 0.11-0.14 s after the start - OpenBLAS threads busy-waiting in
+    each forked worker, which the workers no longer re-create: a forked pool is idle
+    at its first poll now, a spawned one once its workers' imports are done), and the first calls after the
     fork pay copy-on-write faults in the parent (2x2 matmul: 520 us, 115, 90, ... then
     55 us). A long-lived processor is past both, and so is a settled one.
 
@@ -375,6 +396,10 @@ class OperationBenchmark:
     timeout = 600.0
     #: (min samples, max samples, seconds budget) for ordinary cases; see ``_budget``.
     repeat: Any = (2, 5, 3.0)
+    #: No asv warm-up phase (its default: 0.1 s of calls per point and round): ``setup``
+    #: already made one untimed call at the timed size and let a new pool settle, and
+    #: asv's calibration call(s) still precede the first sample.
+    warmup_time = -1.0
     #: Implementations that run at the operation's scaling sizes.
     scale_impls: tuple[str, ...] = SCALE_IMPLS
 
@@ -454,3 +479,6 @@ class OperationBenchmark:
             # asv takes a second sample by default (min_run_count=2) even past the
             # budget: a 9 s point would cost 18 s for a figure that one sample states.
             self.min_run_count = 1
+
+
+_preimport_packages()

@@ -15,7 +15,10 @@ fork, forkserver and spawn alike (D10). A worker:
   sieve kernels). Not ``prctl(PR_SET_PDEATHSIG)``: under forkserver the OS parent is
   the fork server, and under fork/spawn it fires when the *thread* that started the
   worker ends, not the process;
-- limits its BLAS to ``blas_threads`` threads so ``workers x threads <= cores`` (D8);
+- limits its BLAS to ``blas_threads`` threads so ``workers x threads <= cores`` (D8):
+  spawned and forkserver workers through the environment their BLAS loads with, forked
+  ones by inheriting the limit the owner holds while it forks them
+  (:func:`blas_limit_for_children`);
 - keeps the pipeline channels it inherited at start (queues can only be shared by
   inheritance, and the pool is created once);
 - runs each task through :func:`run_task`, which reports the task's CPU and kernel
@@ -23,18 +26,19 @@ fork, forkserver and spawn alike (D10). A worker:
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import multiprocessing.connection
 import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["WorkerConfig", "TaskOutput", "init_worker", "run_task", "ping", "channels",
-           "watch_owner", "OWNER_GONE_EXIT"]
+           "watch_owner", "blas_limit_for_children", "OWNER_GONE_EXIT"]
 
 _BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
              "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -98,14 +102,65 @@ def blas_env(threads: int) -> dict[str, str]:
     return {k: str(threads) for k in _BLAS_ENV}
 
 
+@contextlib.contextmanager
+def blas_limit_for_children(threads: int, fork: bool) -> Iterator[None]:
+    """While workers start: the BLAS thread cap they must start with, then the owner's own.
+
+    Spawned and forkserver workers load BLAS afresh and read the environment
+    (:func:`blas_env`). Forked workers inherit the owner's loaded libraries; with
+    ``fork`` the owner's libraries are capped too while it forks them, so they start
+    capped. Capping them after the fork instead costs ~0.1 s of CPU per worker: OpenBLAS
+    stops its threads at a fork and a child that sets its thread count re-creates them,
+    and they busy-wait before sleeping (measured: 10 clock ticks per forked worker, 0
+    when it inherits the cap). Restoring the owner's cap afterwards re-creates the
+    owner's threads once (what its next BLAS call after any fork does anyway). Another
+    thread of the owner calling BLAS meanwhile runs capped for those milliseconds.
+
+    Parameters
+    ----------
+    threads : int
+        BLAS/OpenMP threads per worker.
+    fork : bool
+        Whether the workers are forked (cap the owner's loaded libraries as well).
+    """
+    saved = {k: os.environ.get(k) for k in _BLAS_ENV}
+    os.environ.update(blas_env(threads))
+    limiter = _cap_loaded_blas(threads) if fork else None
+    try:
+        yield
+    finally:
+        if limiter is not None:
+            limiter.restore_original_limits()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _cap_loaded_blas(threads: int) -> Any:
+    """Cap this process's loaded BLAS/OpenMP libraries at ``threads`` where they use more.
+
+    Returns the threadpoolctl limiter (its ``restore_original_limits`` undoes it), or
+    None when nothing was over the cap or threadpoolctl is missing (an optional
+    dependency: the environment alone then covers BLAS loaded later).
+    """
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    controller = ThreadpoolController()
+    if all(lib.num_threads <= threads for lib in controller.lib_controllers):
+        return None  # already capped (e.g. inherited): setting it again re-creates threads
+    return controller.limit(limits=threads)
+
+
 def _limit_blas(threads: int) -> None:
     global _blas_limiter
     os.environ.update(blas_env(threads))  # for libraries loaded later
-    try:  # already-loaded BLAS (numpy imported, or inherited through fork)
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: env vars alone cover spawn/forkserver
-        return
-    _blas_limiter = threadpool_limits(limits=threads)
+    # Already-loaded BLAS (inherited through fork, or imported while unpickling):
+    # forked workers normally inherit the cap (blas_limit_for_children) and keep it.
+    _blas_limiter = _cap_loaded_blas(threads)
 
 
 def _exit_when_owner_dies(sentinel: int) -> None:

@@ -157,3 +157,9 @@ def boom_on_3_others_slow(x: int) -> int:
     if x < 3:
         time.sleep(0.3)
     return x
+
+
+def blas_threads(_: object) -> int:
+    """The most threads any BLAS/OpenMP library loaded in this process may use."""
+    from threadpoolctl import threadpool_info
+    return max((lib["num_threads"] for lib in threadpool_info()), default=0)

@@ -172,6 +172,30 @@ def test_every_start_method_runs_pooled_work_and_reports_errors(make_processor, 
     assert p.parallel_sum_spawn_many(list(range(1000))) == 499500
 
 
+@pytest.mark.parametrize("start_method", START_METHODS)
+def test_workers_start_with_their_blas_cap_and_then_sit_idle(make_processor, start_method) -> None:
+    # D8: 4 workers on this machine's cores get cores // 4 BLAS threads (at least 1). A
+    # forked worker inherits the cap; one that set it after the fork made OpenBLAS
+    # re-create its threads, which busy-waited ~0.1 s each (CPU the first calls lost).
+    a = np.ones((64, 64))
+    _ = a @ a  # the parent's BLAS loaded and used
+    parent_threads = kernels.blas_threads(None)
+    p = make_processor(4, execution="pool", start_method=start_method)
+    if start_method == "fork":  # (spawned workers may still be importing: the first
+        # to start can answer every start-up ping)
+        pids = list(p.worker_pids())
+        cpu_at_start = {pid: sum(psutil.Process(pid).cpu_times()[:2]) for pid in pids}
+        time.sleep(0.3)
+        idle_cpu = {pid: sum(psutil.Process(pid).cpu_times()[:2]) - cpu_at_start[pid]
+                    for pid in pids}
+        assert all(used < 0.05 for used in idle_cpu.values()), \
+            f"forked workers used CPU while idle after start (s): {idle_cpu}"
+    cap = max(1, (os.cpu_count() or 1) // 4)
+    got = p.map(kernels.blas_threads, list(range(8)), chunksize=1, cost_per_item_s=1.0)
+    assert set(got) <= set(range(cap + 1)), f"workers' BLAS threads {got}, cap {cap}"
+    assert kernels.blas_threads(None) == parent_threads  # the owner's own cap is back
+
+
 # -- the general entry point ---------------------------------------------------------------
 def test_map_keeps_input_order_and_supports_unordered(make_processor) -> None:
     p = make_processor(4, execution="pool")

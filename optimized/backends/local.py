@@ -130,9 +130,8 @@ class LocalBackend(Backend):
         """Create the channels and the executor, and start every worker now (R1)."""
         channels = local_pipeline.make_channels(self._ctx, self.num_workers + 1,
                                                 self.channel_depth)
-        saved = {k: os.environ.get(k) for k in worker.blas_env(1)}
-        os.environ.update(worker.blas_env(self._config.blas_threads))  # spawn/forkserver
-        try:
+        with worker.blas_limit_for_children(self._config.blas_threads,
+                                            fork=self.start_method == "fork"):
             ex = ProcessPoolExecutor(self.num_workers, mp_context=self._ctx,
                                      initializer=worker.init_worker,
                                      initargs=(self._config, channels))
@@ -148,12 +147,6 @@ class LocalBackend(Backend):
             # Every worker is started by now (all pings submitted); keep the Process
             # objects to say which one died, and how, if one does.
             self._holder["procs"] = _executor.processes(ex)
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
         self._check_started(broken, done, not_done, ex)
 
     def _check_started(self, broken: BaseException | None, done: set[Future],
