@@ -396,10 +396,10 @@ class OperationBenchmark:
     timeout = 600.0
     #: (min samples, max samples, seconds budget) for ordinary cases; see ``_budget``.
     repeat: Any = (2, 5, 3.0)
-    #: No asv warm-up phase (its default: 0.1 s of calls per point and round): ``setup``
-    #: already made one untimed call at the timed size and let a new pool settle, and
-    #: asv's calibration call(s) still precede the first sample.
-    warmup_time = -1.0
+    #: asv's default warm-up (0.1 s of calls per point and round) stays: without it the
+    #: first samples after ``setup`` ran 2-4x slower (measured on ParallelSumSpawnMany and
+    #: RunPipeline: median max/min of a point's samples 2.0 instead of 1.3), though
+    #: ``setup`` had made a call at the timed size and settled the pool.
     #: Implementations that run at the operation's scaling sizes.
     scale_impls: tuple[str, ...] = SCALE_IMPLS
 
