@@ -26,7 +26,6 @@ first timed call: called until every process it started is idle.
 """
 from __future__ import annotations
 
-import atexit
 import functools
 import json
 import os
@@ -42,7 +41,9 @@ from .common import (
     GATE_WORKERS,
     QUICK,
     WORKLOADS,
+    at_point_end,
     close_processor,
+    end_of_point,
     kept_processor,
     largest_size,
     operation,
@@ -150,7 +151,7 @@ def close_candidates() -> None:
     _CHECKED.clear()
 
 
-atexit.register(close_candidates)
+at_point_end(close_candidates)
 
 
 class CandidateBenchmark:
@@ -186,9 +187,13 @@ class CandidateBenchmark:
             settle(lambda: first(*warm), _children(), created or time.perf_counter())
         self.args = operation_args(self.operation, size)
 
+    def teardown(self, impl: str, size: int) -> None:
+        end_of_point()  # the candidates' processors go with the point
+
 
 def _budgeted(fn: Callable[..., Any], impl: str, name: str, size: int) -> Callable[..., Any]:
     """``fn`` under the wall-clock budget; past it, a note and an error (the point fails)."""
+
     def call(*args: Any) -> Any:
         result: list[Any] = []
         if _within_budget(lambda: result.append(fn(*args))):

@@ -11,7 +11,6 @@ of the local pool, and a trivial call's round trip under 20 ms.
 """
 from __future__ import annotations
 
-import atexit
 import functools
 import shutil
 import statistics
@@ -21,7 +20,9 @@ from typing import Any
 
 from .common import (
     TWO_CORES,
+    at_point_end,
     close_processor,
+    end_of_point,
     largest_size,
     operation,
     operation_args,
@@ -84,6 +85,9 @@ class _ClusterOperation:
             self.fn(*operation_args(self.operation,
                                     min(operation(self.operation).sizes["optimized"])))
 
+    def teardown(self, impl: str, size: int) -> None:
+        end_of_point()  # the kept cluster and its scratch folder go with the point
+
 
 #: This benchmark process's processors by impl, with the cluster of the Dask one: made
 #: on first use, kept across samples (asv re-runs ``setup`` before every timed call; a
@@ -118,7 +122,7 @@ def _close_kept() -> None:
         _close_cluster(cluster, scratch)
 
 
-atexit.register(_close_kept)
+at_point_end(_close_kept)
 
 
 class ClusterProcessDataSpawnPerItem(_ClusterOperation):

@@ -20,6 +20,7 @@ from .common import (
     QUICK,
     WORKLOADS,
     OperationBenchmark,
+    at_scale,
     close_processor,
     gate_size,
     kept_processor,
@@ -116,6 +117,9 @@ class ProcessDataSpawnPerItem(OperationBenchmark):
         self.fn(*self.args)
 
 
+globals().update(at_scale(ProcessDataSpawnPerItem))  # ProcessDataSpawnPerItemAtScale
+
+
 class ProcessDataSpawnPerItemLatency(OperationBenchmark):
     """The same on the latency workload (1 ms per item), up to the R2-latency gate's size."""
 
@@ -137,6 +141,9 @@ class ProcessWithFileBasedIpc(OperationBenchmark):
 
     def time_process_with_file_based_ipc(self, impl: str, size: int) -> None:
         self.fn(*self.args)
+
+
+globals().update(at_scale(ProcessWithFileBasedIpc))  # ProcessWithFileBasedIpcAtScale
 
 
 class ProcessWithFileBasedIpcLatency(OperationBenchmark):
@@ -166,6 +173,9 @@ class ProcessWithExcessiveQueueOps(OperationBenchmark):
         self.fn(*self.args)
 
 
+globals().update(at_scale(ProcessWithExcessiveQueueOps))  # ProcessWithExcessiveQueueOpsAtScale
+
+
 class ComputeStatisticsSequential(OperationBenchmark):
     """``compute_statistics_sequential(data)``: mean, variance, median of ``size`` floats."""
 
@@ -179,6 +189,9 @@ class ComputeStatisticsSequential(OperationBenchmark):
         self.fn(*self.args)
 
 
+globals().update(at_scale(ComputeStatisticsSequential))  # ComputeStatisticsSequentialAtScale
+
+
 class ParallelSumSpawnMany(OperationBenchmark):
     """``parallel_sum_spawn_many(data, chunk_size=5)``: the sum of ``size`` floats."""
 
@@ -190,6 +203,9 @@ class ParallelSumSpawnMany(OperationBenchmark):
         self.fn(*self.args)
 
 
+globals().update(at_scale(ParallelSumSpawnMany))  # ParallelSumSpawnManyAtScale
+
+
 class BatchProcessWithManager(OperationBenchmark):
     """``batch_process_with_manager(batches)``; size = batches of the instance's batch_len items."""
 
@@ -199,6 +215,9 @@ class BatchProcessWithManager(OperationBenchmark):
 
     def time_batch_process_with_manager(self, impl: str, size: int) -> None:
         self.fn(*self.args)
+
+
+globals().update(at_scale(BatchProcessWithManager))  # BatchProcessWithManagerAtScale
 
 
 class ProcessSingleItem:

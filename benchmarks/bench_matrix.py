@@ -14,6 +14,7 @@ from .common import (
     QUICK,
     TWO_CORES,
     OperationBenchmark,
+    at_scale,
     largest_size,
     memory_sizes,
     scale_sizes,
@@ -52,6 +53,9 @@ class ParallelMatrixMultiply(OperationBenchmark):
 
     def time_parallel_matrix_multiply(self, impl: str, size: int) -> None:
         self.fn(*self.args)
+
+
+globals().update(at_scale(ParallelMatrixMultiply))  # ParallelMatrixMultiplyAtScale
 
 
 class ParallelMatrixMultiplyFloat64(OperationBenchmark):

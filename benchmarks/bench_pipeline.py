@@ -15,6 +15,7 @@ from .common import (
     QUICK,
     WORKLOADS,
     OperationBenchmark,
+    at_scale,
     close_processor,
     gate_size,
     kept_processor,
@@ -136,6 +137,9 @@ class RunPipeline(OperationBenchmark):
 
     def time_run_pipeline(self, impl: str, size: int) -> None:
         self.fn(*self.args)
+
+
+globals().update(at_scale(RunPipeline))  # RunPipelineAtScale
 
 
 class PipelineThroughput:

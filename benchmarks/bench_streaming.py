@@ -17,14 +17,15 @@ nothing would stream through the workers).
 """
 from __future__ import annotations
 
-import atexit
 import multiprocessing as mp
 from typing import Any
 
 from .common import (
     GATE_WORKERS,
     QUICK,
+    at_point_end,
     close_processor,
+    end_of_point,
     kept_processor,
     local_kernel_start_method,
     make_processor,
@@ -75,7 +76,7 @@ def _close_pools() -> None:
         pool.join()
 
 
-atexit.register(_close_pools)
+at_point_end(_close_pools)
 
 
 class StreamingPeers:
@@ -101,6 +102,9 @@ class StreamingPeers:
         self.processor, new = kept_processor("pool", GATE_WORKERS, start_method=method)
         if new:
             sum(self.processor.imap(halve, range(1000)))
+
+    def teardown(self, kind: str, size: int) -> None:
+        end_of_point()  # the Pool goes with the point
 
     def time_stream(self, kind: str, size: int) -> None:
         if kind == "imap_generator":

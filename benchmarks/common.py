@@ -18,12 +18,13 @@ import importlib
 import importlib.util
 import multiprocessing as mp
 import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evaluation.workloads import Operation, Workloads, load_workloads
+from evaluation.workloads import SCALE_SUITE_SUFFIX, Operation, Workloads, load_workloads
 
 from .references import single_reference
 
@@ -38,10 +39,11 @@ if TYPE_CHECKING:  # only for the annotation: discovery must not import the pack
 __all__ = [
     # the instances: operations and their sizes
     "INSTANCES", "QUICK", "QUICK_ENV", "WORKLOADS", "GATE_WORKERS", "IMPLS", "TWO_CORES",
-    "SCALE_IMPLS", "operation", "sizes", "scale_sizes", "workload_sizes", "largest_size",
+    "SCALE_IMPLS", "operation", "sizes", "scale_sizes", "at_scale", "workload_sizes", "largest_size",
     "memory_sizes", "gate_size",
     # processors and their inputs
     "make_processor", "close_processor", "kept_processor", "close_kept", "settle",
+    "at_point_end", "end_of_point",
     "local_kernel_start_method", "preimport_operation",
     "operation_args", "build_text",
     # the generic operation benchmark
@@ -97,13 +99,13 @@ def sizes(name: str) -> list[int]:
     measured. In quick mode (``PPD_BENCH_QUICK=1``) the two smallest baseline sizes
     and the largest quick size: every implementation runs at all three, so quick
     figures still compare them side by side, and the baseline has two points for the
-    report's power-law fit.
+    report's power-law fit. The scaling sizes are not among them: :func:`scale_sizes`.
     """
     op = operation(name)
     if QUICK:  # two sizes the baseline runs, one where "auto" may pick the pool
         return sorted(set(sorted(op.sizes["baseline"])[:2]) | {max(op.sizes["quick"])})
     return sorted(set(op.sizes["optimized"]) | set(op.sizes["baseline"])
-                  | {g.size for g in op.gates} | set(scale_sizes(name)))
+                  | {g.size for g in op.gates})
 
 
 def scale_sizes(name: str) -> list[int]:
@@ -112,9 +114,33 @@ def scale_sizes(name: str) -> list[int]:
     The time-vs-size curves reach the sizes users run at (10**9
     primes, 10**7 items, 5 * 10**7 words, 4000 x 4000). Only :data:`SCALE_IMPLS`
     run them - each point costs seconds to tens of seconds per sample - which is
-    what the report's growth exponents compare.
+    what the report's growth exponents compare. They run in a companion suite of
+    one round (:func:`at_scale`).
     """
     return [] if QUICK else sorted(operation(name).sizes.get("scale", ()))
+
+
+def at_scale(main: type[OperationBenchmark]) -> dict[str, type[OperationBenchmark]]:
+    """``main``'s companion suite at the operation's scaling sizes, by its class name.
+
+    The same benchmark code (a subclass) with :data:`SCALE_IMPLS` x :func:`scale_sizes`
+    and one asv round: a point there costs seconds to tens of seconds per call and
+    feeds the growth figures only (no seed gate, target or ``--compare`` verdict rests
+    on it), so one sample states it - asv's second round took a second sample of each
+    (about 65 s of calls and 15 s of set-up per full run). The report joins it to
+    ``main``'s curve (:func:`evaluation.figures.reference.timed_rows`). Empty in quick
+    mode (no scaling sizes). A module binds it with ``globals().update(at_scale(Main))``.
+    """
+    scale = scale_sizes(main.operation)
+    if not scale:
+        return {}
+    name = main.__name__ + SCALE_SUITE_SUFFIX
+    doc = (f"{main.__name__} at the scaling sizes {', '.join(f'{s:,}' for s in scale)}: "
+           f"{', '.join(main.scale_impls)} only, one asv round (growth figures).")
+    companion = type(name, (main,), {
+        "__doc__": doc, "__module__": main.__module__, "__qualname__": name,
+        "params": [list(main.scale_impls), scale], "rounds": 1})
+    return {name: companion}
 
 
 def workload_sizes(name: str, workload: str) -> list[int]:
@@ -139,8 +165,7 @@ def workload_sizes(name: str, workload: str) -> list[int]:
 def largest_size(name: str) -> int:
     """The largest size every implementation of ``name`` runs (the scaling sizes excluded;
     the largest quick size in quick mode)."""
-    scale = set(scale_sizes(name))
-    return max(s for s in sizes(name) if s not in scale)
+    return max(sizes(name))
 
 
 def memory_sizes(name: str) -> list[int]:
@@ -238,13 +263,54 @@ def kept_processor(impl: str, num_workers: int = GATE_WORKERS, item_latency_s: f
 
 
 def close_kept() -> None:
-    """Close every kept processor (at the benchmark process's exit)."""
+    """Close every kept processor (at the benchmark process's exit).
+
+    Under asv's forkserver launch a point's process leaves with ``os._exit`` (no atexit):
+    its kept processors' workers then exit on their own, as they watch their owner (D14).
+    They are not closed at the point's end (:func:`at_point_end`): a close costs
+    ~0.05 s, paid by ~1,100 points and rounds per full run, for nothing the owner watch
+    does not do.
+    """
     while _KEPT:
         close_processor(_KEPT.popitem()[1])
     _WARMED.clear()
 
 
 atexit.register(close_kept)
+
+#: Callbacks of :func:`at_point_end`, in registration order.
+_AT_POINT_END: list[Callable[[], None]] = []
+
+
+def at_point_end(callback: Callable[[], None]) -> None:
+    """Run ``callback`` when this benchmark process's point ends, however asv launched it.
+
+    asv (``--launch-method=forkserver``) runs each point and round in a forked process
+    that leaves with ``os._exit`` right after the point's last ``teardown``: atexit
+    handlers never run there. What must not outlive the point (a Dask cluster and its
+    scratch folder, a candidate's processor, a ``multiprocessing.Pool``) is released at
+    that last teardown (:func:`end_of_point`), and at exit under asv's spawn launch.
+    """
+    _AT_POINT_END.append(callback)
+    atexit.register(callback)
+
+
+def end_of_point() -> None:
+    """Call from a benchmark's ``teardown``: runs the :func:`at_point_end` callbacks when
+    asv tears the point down for the last time.
+
+    asv_runner also tears down between two samples - through ``Benchmark.redo_setup``,
+    which sets the point up again at once; a teardown called from there is not the last.
+    """
+    frame = sys._getframe(1)
+    for _ in range(4):  # teardown <- do_teardown <- redo_setup (between samples)
+        frame = frame.f_back  # type: ignore[assignment]
+        if frame is None:
+            break
+        if frame.f_code.co_name == "redo_setup":
+            return
+    for callback in _AT_POINT_END:
+        callback()
 
 
 def local_kernel_start_method() -> str | None:

@@ -15,10 +15,14 @@ from typing import Any
 
 __all__ = ["Gate", "Operation", "Workloads", "InstanceError", "load_workloads", "parse_workloads",
            "default_instances_dir", "IMPLEMENTATIONS", "BenchSelector", "BenchmarkTarget",
-           "TARGET_COMPARISONS", "BUILDERS"]
+           "TARGET_COMPARISONS", "BUILDERS", "SCALE_SUITE_SUFFIX"]
 
 #: Implementation names understood by the harness.
 IMPLEMENTATIONS = ("baseline", "optimized")
+#: Class-name suffix of the asv suite that times an operation at its scaling sizes
+#: (``sizes.scale``): ``ParallelFindPrimes`` -> ``ParallelFindPrimesAtScale``. The report
+#: joins the two into the operation's one curve (:func:`evaluation.figures.reference.timed_rows`).
+SCALE_SUITE_SUFFIX = "AtScale"
 #: How an operation's arguments are built (:func:`evaluation.inputs.build_args`).
 BUILDERS = ("test_data", "test_batches", "test_matrix", "limit", "test_text")
 _FAMILIES = ("map", "matrix", "primes", "text", "pipeline")

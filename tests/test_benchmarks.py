@@ -35,7 +35,7 @@ import pandas as pd
 import psutil
 import pytest
 
-from evaluation.workloads import load_workloads
+from evaluation.workloads import SCALE_SUITE_SUFFIX, load_workloads
 from tests.asv_session import SuiteRun
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -181,14 +181,22 @@ def test_every_instance_operation_is_timed_at_every_size() -> None:
         assert name in by_op, f"operation {name} of the instances has no time_{name}"
         classes = [c for c in by_op[name] if c.param_names == ["impl", "size"]
                    and getattr(c, "workload", "compute") == "compute"]
-        assert len(classes) == 1, f"time_{name}: want one ['impl', 'size'] compute suite"
-        impls, sizes = set(classes[0].params[0]), set(classes[0].params[1])
+        main = [c for c in classes if not c.__name__.endswith(SCALE_SUITE_SUFFIX)]
+        assert len(main) == 1, f"time_{name}: want one ['impl', 'size'] compute suite"
+        impls, sizes = set(main[0].params[0]), set(main[0].params[1])
         assert {"baseline", "optimized"} <= impls, (name, impls)
         gate_sizes = {g.size for g in op.gates}
         assert gate_sizes <= set(common.sizes(name)), (name, gate_sizes)
-        if not common.QUICK:
-            assert sizes == (set(op.sizes["optimized"]) | set(op.sizes["baseline"])
-                             | gate_sizes | set(op.sizes.get("scale", ()))), name
+        companions = [c for c in classes if c not in main]
+        if common.QUICK or "scale" not in op.sizes:
+            assert sizes == set(common.sizes(name)) and not companions, name
+            continue
+        assert sizes == set(op.sizes["optimized"]) | set(op.sizes["baseline"]) | gate_sizes, name
+        # the scaling sizes: the same benchmark code, one round, what the growth table reads
+        assert [c.__name__ for c in companions] == [main[0].__name__ + SCALE_SUITE_SUFFIX], name
+        scale = companions[0]
+        assert issubclass(scale, main[0]) and scale.rounds == 1, name
+        assert scale.params == [list(common.SCALE_IMPLS), sorted(op.sizes["scale"])], name
 
 
 def _bench_frame() -> pd.DataFrame:
@@ -506,3 +514,34 @@ def test_asv_quick_run_has_no_failing_benchmark(asv_quick_suite: SuiteRun,
     assert list(run.results_dir.glob(f"*/{run.commit[:8]}-*.json")), "no result file saved"
     assert ran.seconds < SMOKE_LIMIT_S, (
         f"the quick asv run took {ran.seconds:.0f} s (limit: under {SMOKE_LIMIT_S:.0f} s)")
+
+
+def test_a_point_releases_what_it_kept_at_its_last_teardown_only(monkeypatch) -> None:
+    # asv's forked point processes leave with os._exit (no atexit): a Dask cluster, its
+    # scratch folder, a candidate's pool must be released at the point's last teardown -
+    # and not at the teardowns asv_runner makes between samples (through redo_setup).
+    common = importlib.import_module("benchmarks.common")
+    released: list[str] = []
+    monkeypatch.setattr(common, "_AT_POINT_END", [lambda: released.append("x")])
+
+    class Point:
+        def teardown(self) -> None:
+            common.end_of_point()
+
+    def do_teardown(point: Point) -> None:  # asv_runner's names and nesting
+        point.teardown()
+
+    def redo_setup(point: Point) -> None:
+        do_teardown(point)
+
+    redo_setup(Point())
+    assert released == []
+    do_teardown(Point())  # the last one, from asv_runner's run
+    assert released == ["x"]
+
+
+def test_asv_runner_still_tears_down_between_samples_through_redo_setup() -> None:
+    # end_of_point() tells the last teardown by that name (asv<0.7, asv_runner pinned).
+    from asv_runner.benchmarks._base import Benchmark
+    source = inspect.getsource(Benchmark.redo_setup)
+    assert "self.do_teardown()" in source and "self.do_setup()" in source

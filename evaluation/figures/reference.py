@@ -20,10 +20,10 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from ..workloads import Operation, Workloads
+from ..workloads import SCALE_SUITE_SUFFIX, Operation, Workloads
 from .extrapolate import figure_at
 
-__all__ = ["DEFAULT_WORKLOAD", "FIGURE_COLUMNS", "timed_rows", "reference_size",
+__all__ = ["DEFAULT_WORKLOAD", "FIGURE_COLUMNS", "timed_rows", "scale_companion", "reference_size",
            "reference_figures", "speedups", "measured_speedup", "workload_of"]
 
 DEFAULT_WORKLOAD = "compute"
@@ -51,7 +51,9 @@ def timed_rows(bench: pd.DataFrame, op: str, workload: str, workers: int,
     Preference order: the requested workload (else the default one); a benchmark
     without a ``workers`` parameter (it runs at the gate's worker count), else the rows
     at ``workers`` (else the largest count run); among what is left, the benchmark with
-    the most points (ties: the first name), so that two suites never mix in one curve.
+    the most points (ties: the first name), so that two suites never mix in one curve -
+    except its companion at the scaling sizes (:func:`scale_companion`): the same
+    benchmark code, in a suite of its own only so that it can run one asv round.
 
     Parameters
     ----------
@@ -86,8 +88,24 @@ def timed_rows(bench: pd.DataFrame, op: str, workload: str, workers: int,
         have = set(rows["workers"].astype(int))
         rows = rows[rows["workers"] == (workers if workers in have else max(have))]
     counts = rows.groupby("benchmark").size()
-    best = sorted(counts.index, key=lambda name: (-counts[name], name))[0]
-    return rows[rows["benchmark"] == best]
+    main = [name for name in counts.index if scale_companion(name) != name] or list(counts.index)
+    best = sorted(main, key=lambda name: (-counts[name], name))[0]
+    return rows[rows["benchmark"].isin({best, scale_companion(best)})]
+
+
+def scale_companion(benchmark: str) -> str:
+    """The name of ``benchmark``'s companion suite at the scaling sizes.
+
+    ``bench_primes.ParallelFindPrimes.time_parallel_find_primes`` ->
+    ``bench_primes.ParallelFindPrimesAtScale.time_parallel_find_primes``; a companion's
+    own name is returned unchanged. The companion runs the same benchmark code at the
+    sizes users run at, in one asv round (:data:`~evaluation.workloads.SCALE_SUITE_SUFFIX`).
+    """
+    module, _, rest = benchmark.partition(".")
+    suite, _, metric = rest.rpartition(".")
+    if not suite or suite.endswith(SCALE_SUITE_SUFFIX):
+        return benchmark
+    return f"{module}.{suite}{SCALE_SUITE_SUFFIX}.{metric}"
 
 
 def reference_size(op: Operation) -> tuple[int, str]:
@@ -171,28 +189,35 @@ def reference_figures(bench: pd.DataFrame, workloads: Workloads,
     return pd.DataFrame(rows, columns=FIGURE_COLUMNS)
 
 
-def speedups(bench: pd.DataFrame) -> pd.DataFrame:
+def speedups(bench: pd.DataFrame, workloads: Workloads | None = None) -> pd.DataFrame:
     """Measured ratios side by side, at every size both sides ran (no extrapolation).
 
     Parameters
     ----------
     bench : pandas.DataFrame
         From :func:`~evaluation.figures.bench.load_results`.
+    workloads : Workloads, optional
+        With it, a benchmark with a ``workers`` parameter and no ``single`` point of
+        its own (the 2-worker suites) is given the ``single`` figure of the operation's
+        main curve (:func:`timed_rows`) at the same size: the single-process reference
+        runs no workers, so the same run times it once, and ``single_from`` names the
+        benchmark it came from.
 
     Returns
     -------
     pandas.DataFrame
         ``benchmark, operation, variant`` (every parameter but impl), ``size, workers,
-        baseline, optimized, single, speedup_vs_baseline`` (baseline / optimized) and
-        ``ratio_to_single`` (optimized / single: 1.0 means as fast as the best
-        one-process code). Rows where the optimized point was not measured are left out.
+        baseline, optimized, single, single_from, speedup_vs_baseline`` (baseline /
+        optimized) and ``ratio_to_single`` (optimized / single: 1.0 means as fast as the
+        best one-process code). Rows where the optimized point was not measured are left
+        out.
     """
+    keys = ["benchmark", "operation", "variant", "size", "workers"]
+    columns = keys + ["baseline", "optimized", "single", "single_from", "speedup_vs_baseline",
+                      "ratio_to_single"]
     t = bench[(bench["kind"] == "time") & (bench["status"] == "ok")]
     if t.empty:
-        return pd.DataFrame(columns=["benchmark", "operation", "variant", "size", "workers",
-                                     "baseline", "optimized", "single", "speedup_vs_baseline",
-                                     "ratio_to_single"])
-    keys = ["benchmark", "operation", "variant", "size", "workers"]
+        return pd.DataFrame(columns=columns)
     wide = (t.sort_values(["benchmark", "size", "workers", "variant"])
             .assign(operation=t["operation"].fillna("-"),
                     size=t["size"].astype("Float64").fillna(-1),
@@ -206,12 +231,29 @@ def speedups(bench: pd.DataFrame) -> pd.DataFrame:
     for impl in ("baseline", "optimized", "single"):
         if impl not in wide:
             wide[impl] = math.nan
+    wide["single_from"] = ""
+    if workloads is not None:
+        _single_from_main_curves(wide, bench, workloads)
     wide = wide.dropna(subset=["optimized"])
     wide["speedup_vs_baseline"] = wide["baseline"] / wide["optimized"]
     wide["ratio_to_single"] = wide["optimized"] / wide["single"]
     wide.columns.name = None
-    return wide[keys + ["baseline", "optimized", "single", "speedup_vs_baseline",
-                        "ratio_to_single"]].reset_index(drop=True)
+    return wide[columns].reset_index(drop=True)
+
+
+def _single_from_main_curves(wide: pd.DataFrame, bench: pd.DataFrame,
+                             workloads: Workloads) -> None:
+    """Fill ``single`` of worker-count rows that lack it from the main curve (in place)."""
+    need = wide["single"].isna() & wide["workers"].notna() & wide["size"].notna()
+    for op in set(wide.loc[need, "operation"]):
+        curve = timed_rows(bench, op, DEFAULT_WORKLOAD, workloads.gate_workers, workloads)
+        single = curve[(curve["impl"] == "single") & (curve["status"] == "ok")]
+        by_size = dict(zip(single["size"].astype(int), zip(single["median"], single["benchmark"],
+                                                           strict=True), strict=True))
+        for i in wide.index[need & (wide["operation"] == op)]:
+            found = by_size.get(int(wide.at[i, "size"]))
+            if found is not None:
+                wide.at[i, "single"], wide.at[i, "single_from"] = found
 
 
 def measured_speedup(bench: pd.DataFrame, op: Operation, workloads: Workloads) -> tuple[float, int]:

@@ -200,7 +200,7 @@ def build_report(raw: Path, workloads: Workloads) -> ReportData:
     run = dict(run, problems=problems)
     return ReportData(
         run=run, impls_run=impls_run, tests=tests, bench=bench, figures=figures, gates=gates,
-        summary=summary_table(figures, gates, workloads, bench), speedups=speedups(bench),
+        summary=summary_table(figures, gates, workloads, bench), speedups=speedups(bench, workloads),
         defects=baseline_defects(tests), opt_failures=optimized_failures(tests),
         tests_summary=tests_summary(tests, IMPLEMENTATIONS), exit_code=code,
         exit_reasons=reasons, targets=targets, notes=report_notes(run, gates, bench, figures, targets),

@@ -70,10 +70,14 @@ def speedups_table(s: pd.DataFrame) -> pd.DataFrame:
     out = s.copy()
     for c in ("baseline", "optimized", "single"):
         out[c] = out[c].map(format_seconds)
+    borrowed = s["single_from"].astype(bool)  # the operation's main curve: same run, no workers
+    out.loc[borrowed, "single"] = [f"{v} (from {b.split('.')[-2]})" for v, b in
+                                   zip(out.loc[borrowed, "single"], s.loc[borrowed, "single_from"],
+                                       strict=True)]
     out["speed-up vs baseline"] = s["speedup_vs_baseline"].map(format_ratio)
     out["optimized / single"] = s["ratio_to_single"].map(lambda v: f"{v:.2f}" if v == v else "-")
     return out.drop(columns=["speedup_vs_baseline", "ratio_to_single", "operation", "size",
-                             "workers"])
+                             "workers", "single_from"])
 
 
 def targets_table(t: pd.DataFrame) -> pd.DataFrame:
