@@ -38,12 +38,14 @@ Modules
     only: ``inline``/``pool`` are the same code with another ``execution``.
 ``size``
     The operation's ``sizes["optimized"]`` union ``sizes["baseline"]`` union its
-    gates' sizes union its ``sizes["scale"]`` from ``instances/workloads.json``
+    gates' sizes from ``instances/workloads.json``
     (items, words, matrix dimension, prime limit, number of batches - whatever the
     instance's builder takes). The baseline is *skipped* (``NotImplementedError`` in
     ``setup``, stored by asv as NaN) above the operation's ``baseline_max``, never
-    timed out by luck; at the scaling sizes (10**9 primes, 10**7 items, 5 * 10**7
-    words, 4000 x 4000; full runs only) only ``optimized`` and ``single`` run.
+    timed out by luck. The scaling sizes (10**9 primes, 10**7 items, 5 * 10**7
+    words, 4000 x 4000; full runs only) run in a companion suite ``<Suite>AtScale``
+    (``common.at_scale``: the same benchmark code, ``optimized`` and ``single`` only,
+    one asv round), which the report joins to the main suite's curve.
 Workloads
     Every suite runs the ``compute`` workload (no simulated latency) unless its class
     name contains the workload's name: ``*Latency`` suites run the original's 1 ms

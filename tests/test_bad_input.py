@@ -160,7 +160,12 @@ OTHER_ROWS: list[Row] = [
           ("complex", [[1j]], Raises(TypeError, "data_batches[0][0]")),
           ("bools", [[True, False]], Ok(list)), ("nan", [[math.nan]], Ok(list)),
           ("beyond_int64", [[2**70]], Ok(list)), ("beyond_float", [[10**400]], Raises(OverflowError, "too large")),
-          ("ndarray_batch", [np.arange(3)], Ok(list)), ("generator", _gen(), Raises(TypeError, "got generator"))]],
+          ("ndarray_batch", [np.arange(3)], Ok(list)), ("generator", _gen(), Raises(TypeError, "got generator")),
+          # the batches are checked joined, then one by one only to name the bad item
+          ("ndarray_inf", [np.ones(2), np.array([2.0, math.inf])], Raises(ValueError, "data_batches[1][1] is inf")),
+          ("ndarray_2d_batch", [[1.0], np.ones((2, 2))], Raises(ValueError, "data_batches[1] must be one-dim")),
+          ("object_batch", [np.array([1, 2], dtype=object)], Raises(TypeError, "data_batches[0] must hold")),
+          ("late_none", [[1.0]] * 50 + [[2.0, 3.0, None]], Raises(TypeError, "data_batches[50][2]"))]],
     # parallel_matrix_multiply(A, B)
     *[("parallel_matrix_multiply", cls, call, out) for cls, call, out in [
         ("None", _A(None), Raises(TypeError, "A must be a matrix")),
