@@ -238,16 +238,17 @@ def _checked_flat(data_batches: Sequence[Any]) -> NumericInput:
     for the message. Checking 5,000 batches of 20 one by one took 27 ms of a 34 ms call;
     the joined list takes 2 ms.
     """
-    flat: list[Any] | None = []
+    flat: list[Any] = []
+    plain = True
     for batch in data_batches:
         if isinstance(batch, (list, tuple, range)):
             flat.extend(batch)
         elif isinstance(batch, np.ndarray) and batch.ndim == 1 and batch.dtype.kind in "biuf":
             flat.extend(batch.tolist())
         else:
-            flat = None
+            plain = False
             break
-    if flat is not None:
+    if plain:
         try:
             return numeric_input(flat, "data_batches", finite=True)
         except (TypeError, ValueError, OverflowError):
