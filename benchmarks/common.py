@@ -124,10 +124,12 @@ def at_scale(main: type[OperationBenchmark]) -> dict[str, type[OperationBenchmar
     """``main``'s companion suite at the operation's scaling sizes, by its class name.
 
     The same benchmark code (a subclass) with :data:`SCALE_IMPLS` x :func:`scale_sizes`
-    and one asv round: a point there costs seconds to tens of seconds per call and
-    feeds the growth figures only (no seed gate, target or ``--compare`` verdict rests
-    on it), so one sample states it - asv's second round took a second sample of each
-    (about 65 s of calls and 15 s of set-up per full run). The report joins it to
+    and one asv round: a point there costs seconds per call and feeds the growth
+    figures only (no seed gate, target or ``--compare`` verdict rests on it). ``setup``
+    makes one untimed call at the size, then asv takes one sample: two calls per point,
+    as asv's two rounds of one cold sample each took, in one process instead of two
+    (its set-up - the input, a pool - paid once), and the sample is a warm call like
+    every other point's. The report joins it to
     ``main``'s curve (:func:`evaluation.figures.reference.timed_rows`). Empty in quick
     mode (no scaling sizes). A module binds it with ``globals().update(at_scale(Main))``.
     """
@@ -487,6 +489,8 @@ class OperationBenchmark:
                 raise NotImplementedError(f"no single-process reference for {self.operation}")
             self.fn: Callable[..., Any] = _slowed(self.operation, ref)
             ref(*self.inputs(min(sizes(self.operation))))  # lazy imports
+            if size in scale_sizes(self.operation):
+                ref(*self.args)  # its one sample is a warm call, as the processor's (_warm)
             return
         if impl != "baseline":
             preimport_operation(self.operation)
@@ -512,9 +516,12 @@ class OperationBenchmark:
         # lazy imports, and copy-on-write page faults in the parent right after forking
         # the workers (measured: 100x100 matmul 3-7 ms on a new processor's first call,
         # 0.8 ms after). One untimed call at the timed size pays them; the largest sizes
-        # (seconds per call) warm on the smallest input instead. Items that sleep
-        # (latency workload) have no such costs worth a full call.
-        small = _is_largest(self.operation, size) or self.workload != "compute"
+        # (seconds per call) warm on the smallest input instead - except the scaling
+        # sizes, whose one sample would otherwise carry a first call's costs at that
+        # size (run_pipeline at 10**7: 0.79-1.42 s cold over three runs). Items that
+        # sleep (latency workload) have no such costs worth a full call.
+        small = (_is_largest(self.operation, size) and size not in scale_sizes(self.operation)
+                 ) or self.workload != "compute"
         warm = self.inputs(min(sizes(self.operation)) if small else size)
         self.fn(*warm)
         if created is not None:
