@@ -36,6 +36,7 @@ from evaluation.figures.reference import measured_speedup, reference_figures, sp
 from evaluation.patch import PATCH_PATH, is_stale, render_patch
 from evaluation.report import REPORT_FILES, build_report, write_report
 from evaluation.report.summary import format_figure, summary_table
+from evaluation.report.tables import speedups_table
 from evaluation.running.asv import QUICK_SELECTION, bench_selection
 from evaluation.running.pytest_run import (
     E2E_MARKER,
@@ -351,6 +352,28 @@ def test_measured_speedups_only_where_both_ran(bench) -> None:
     assert 100000 not in primes.index  # the optimized point failed: no ratio
     assert primes.loc[1000000, "ratio_to_single"] == pytest.approx(
         primes.loc[1000000, "optimized"] / primes.loc[1000000, "single"])
+
+
+def test_a_worker_count_suite_reads_single_from_the_main_curve(bench, workloads) -> None:
+    # The 2-worker suites time no single-process reference of their own (it runs no
+    # workers): the speed-up table takes the main curve's, at the same size, and says so.
+    main = bench[(bench["benchmark"] == PRIMES) & (bench["status"] == "ok")]
+    with_single = sorted(set(main.loc[main["impl"] == "single", "size"].astype(int)))
+    assert with_single
+    size = with_single[-1]
+    two = main[(main["impl"] == "optimized") & (main["size"] == size)].assign(
+        benchmark=PRIMES.replace(".FindPrimes.", ".FindPrimesTwoCores."),
+        suite="FindPrimesTwoCores", workers=2)
+    missing = two.assign(size=size * 7)  # no single at this size anywhere
+    both = pd.concat([bench, two, missing], ignore_index=True)
+    s = speedups(both, workloads).set_index(["benchmark", "size"])
+    row = s.loc[(two["benchmark"].iloc[0], size)]
+    single = main[(main["impl"] == "single") & (main["size"] == size)]["median"].iloc[0]
+    assert row["single"] == single and row["single_from"] == PRIMES
+    assert row["ratio_to_single"] == pytest.approx(row["optimized"] / single)
+    assert math.isnan(s.loc[(two["benchmark"].iloc[0], size * 7), "single"])
+    assert speedups(both)["single_from"].eq("").all()  # without the instances: nothing borrowed
+    assert "(from FindPrimes)" in speedups_table(speedups(both, workloads)).to_string()
 
 
 # --------------------------------------------------------------------------- verdicts
