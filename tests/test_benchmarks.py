@@ -320,6 +320,29 @@ def test_slow_points_take_one_sample_and_ordinary_points_several() -> None:
     assert _samples_asv_takes(ordinary, 0.01) == ordinary.repeat[1]  # fast calls: the most
 
 
+def test_a_sleeping_inline_point_takes_one_sample_per_round_and_no_warm_up_call() -> None:
+    """The latency suites' sequential reference (1 ms items) from 0.25 s of sleep: one call
+    per round; the same suite's processor points and short inline points keep their samples."""
+    bench_map = importlib.import_module("benchmarks.bench_map")
+    common = importlib.import_module("benchmarks.common")
+    suite = bench_map.ProcessWithFileBasedIpcLatency
+    latency = common.WORKLOADS.workloads[suite.workload]
+    sizes = suite.params[1]
+    long_ = [s for s in sizes if s * latency >= common.SLEEP_BOUND_S]
+    short = [s for s in sizes if s * latency < common.SLEEP_BOUND_S]
+    assert long_ and short, sizes  # both kinds exist in the suite
+    for size in long_:
+        b = suite()
+        b._budget("inline", size)
+        assert (b.repeat, b.warmup_time, b.number) == ((1, 1, 0.0), 0.0, 1), size
+        assert _samples_asv_takes(b, size * latency) == 1
+    for impl, size in [("inline", short[-1]), ("optimized", long_[-1]), ("pool", long_[-1])]:
+        b = suite()
+        b._budget(impl, size)
+        assert b.repeat == suite.repeat and getattr(b, "number", 0) == 0, (impl, size)
+        assert _samples_asv_takes(b, 0.01) > 1, (impl, size)
+
+
 # -- single-process references -----------------------------------------------------------------
 def test_reference_sieve_matches_known_counts() -> None:
     refs = importlib.import_module("benchmarks.references")
