@@ -12,7 +12,9 @@ there):
 
 When ``$PPD_EVAL_PROGRESS`` names a file, the plugin also appends one line per
 finished test to it (``collected N`` first), so the evaluation can drive a progress
-bar without reading pytest's console output.
+bar without reading pytest's console output. Under pytest-xdist the controller writes
+them, once per test: its workers collect and run, it is told of each (the workers
+themselves write nothing).
 """
 from __future__ import annotations
 
@@ -55,11 +57,29 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         item.user_properties.append(("gate_ids", ",".join(_gate_ids(item))))
 
 
+def _in_xdist_worker() -> bool:
+    return "PYTEST_XDIST_WORKER" in os.environ  # set by pytest-xdist in its workers
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Announce how many tests will run (the progress bar's total)."""
-    _progress(f"collected {len(session.items)}")
+    if not _in_xdist_worker():
+        _progress(f"collected {len(session.items)}")
+
+
+_xdist_announced = False
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """The controller's total under pytest-xdist: every worker collects the same tests."""
+    global _xdist_announced
+    if not _xdist_announced:
+        _xdist_announced = True
+        _progress(f"collected {len(ids)}")
 
 
 def pytest_runtest_logfinish(nodeid: str, location: Any) -> None:
-    """One progress line per finished test."""
-    _progress(f"done {nodeid}")
+    """One progress line per finished test (the controller's, under pytest-xdist)."""
+    if not _in_xdist_worker():
+        _progress(f"done {nodeid}")

@@ -44,7 +44,9 @@ from evaluation.running.pytest_run import (
     TestCase,
     marker_expression,
     parse_junit,
+    passes,
     pytest_command,
+    run_pytest,
 )
 from evaluation.units import format_seconds
 from evaluation.verdicts.defects import baseline_defects
@@ -138,6 +140,54 @@ def test_inner_runs_exclude_the_end_to_end_test_and_select_by_implementation() -
     assert "--impl=baseline" in cmd and "--junitxml=/tmp/x.xml" in cmd
     assert "--ignore=tests/test_evaluation.py" in cmd and "--ignore=tests/test_benchmarks.py" in cmd
     assert cmd[cmd.index("-p") + 1] == "evaluation.pytest_plugin"
+    assert "-n" not in cmd  # one pass: pytest's own process
+
+
+def test_a_full_inner_run_spreads_the_untimed_tests_and_runs_the_gates_alone() -> None:
+    full, quick = passes(False, workers=2), passes(True, workers=2)
+    assert [(p.markers, p.workers) for p in full] == [("not gate", 2), ("gate", 1)]
+    assert [(p.markers, p.workers) for p in quick] == [("", 1)]  # gates only, alone
+    assert [(p.markers, p.workers) for p in passes(False, workers=1)] == [("", 1)]
+    spread, gates = (pytest_command("optimized", Path("/tmp/x.xml"), quick=False, part=p)
+                     for p in full)
+    marks = lambda cmd: cmd[cmd.index("-m", cmd.index("pytest")) + 1]  # noqa: E731 - pytest's -m
+    assert marks(spread).endswith(" and not gate")
+    assert spread[spread.index("-n") + 1] == "2" and "loadfile" in spread
+    assert marks(gates).endswith(" and gate") and "-n" not in gates
+
+
+_TWO_PASS_SUITE = {
+    "conftest.py": "def pytest_addoption(parser):\n    parser.addoption('--impl')\n",
+    "test_one.py": (
+        "import os\nimport pytest\n\n"
+        "def test_untimed_in_a_worker():\n    assert os.environ.get('PYTEST_XDIST_WORKER')\n\n"
+        "def test_untimed_failing():\n    assert False, 'an expected failure'\n\n"
+        "@pytest.mark.gate('R9')\n"
+        "def test_gate_alone():\n    assert 'PYTEST_XDIST_WORKER' not in os.environ\n"),
+    "test_two.py": ("import os\n\n"
+                    "def test_untimed_too():\n    assert os.environ.get('PYTEST_XDIST_WORKER')\n"),
+}
+
+
+@pytest.mark.timeout(120)
+def test_run_pytest_in_two_passes_joins_their_outcomes(tmp_path: Path) -> None:
+    """The untimed tests ran in xdist workers, the gate in pytest's own process; one XML."""
+    suite, out = tmp_path / "suite", tmp_path / "out"
+    suite.mkdir()
+    for name, text in _TWO_PASS_SUITE.items():
+        (suite / name).write_text(text)
+    seen: list[tuple[int | None, int]] = []
+    run = run_pytest("optimized", out, repo_root=suite, quick=False, wall_timeout_s=100,
+                     on_progress=lambda total, done: seen.append((total, done)))
+    assert not run.problem and run.exit_code == 1, (run.problem, run.log_path.read_text())
+    assert len(run.commands) == 2 and "-n" in run.commands[0] and "-n" not in run.commands[1]
+    outcomes = {c.nodeid.split("::")[-1]: c.outcome for c in run.cases}
+    assert outcomes == {"test_untimed_in_a_worker": "passed", "test_untimed_failing": "failed",
+                        "test_gate_alone": "passed", "test_untimed_too": "passed"}, outcomes
+    gate = next(c for c in run.cases if c.is_gate)
+    assert gate.gate_ids == ("R9",)
+    assert sorted(p.name for p in out.iterdir()) == ["junit-optimized.xml", "pytest-optimized.log"]
+    assert seen[-1] == (4, 4), seen  # each test counted once, the controller's count
 
 
 def test_junit_outcomes_markers_and_node_ids() -> None:

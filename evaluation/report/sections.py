@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -107,8 +108,8 @@ def _test_sections(data: ReportData) -> list[Section]:
         "implementation; 'asv check' compares the optimized asv median at the gate's size "
         "with the limit, as a cross-check."], gates_table(data.gates))]
     sel = data.run.get("selection", {})
-    out.append(Section("Tests", [f"Inner pytest run on {i}: `-m \"{sel[i]}\"`" for i in sel],
-                       data.tests_summary))
+    out.append(Section("Tests", [f"Inner pytest run on {i}: `-m \"{sel[i]}\"`" for i in sel]
+                       + _passes_paragraph(data.run.get("passes", [])), data.tests_summary))
     if not data.opt_failures.empty:
         out.append(Section("Optimized failures", ["These make the command exit non-zero."],
                            data.opt_failures))
@@ -121,6 +122,16 @@ def _test_sections(data: ReportData) -> list[Section]:
             (", ".join(f"{n} x {c}" for c, n in counts.items()) or "none") + "."],
             data.defects))
     return out
+
+
+def _passes_paragraph(passes: list[dict[str, Any]]) -> list[str]:
+    """How the inner runs were split (``run.json``'s ``passes``), if they were."""
+    if len(passes) < 2:
+        return []
+    spread = next(p for p in passes if p["workers"] > 1)
+    return [f"Each run in two passes: the tests selected by `{spread['markers']}` side by "
+            f"side on {spread['workers']} pytest-xdist workers (they time nothing), then "
+            "the gate tests one at a time with nothing beside them."]
 
 
 def _candidate_sections(data: ReportData) -> list[Section]:

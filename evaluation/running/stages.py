@@ -33,7 +33,7 @@ from .asv_files import collect_results
 from .candidates import Candidate, CandidateError, materialize, parse_candidate
 from .grade import PEERS, grade
 from .probe import ProbeOutcome, probe_all
-from .pytest_run import marker_expression, run_pytest
+from .pytest_run import marker_expression, passes, run_pytest
 
 __all__ = ["run_all", "Progress", "PYTEST_CAP_S", "ASV_CAP_S"]
 
@@ -122,6 +122,7 @@ def run_all(args: argparse.Namespace, out_dir: Path) -> None:
         "schema": 1, "mode": mode, "started_at": datetime.now().isoformat(timespec="seconds"),
         "commit": commit, "impls_run": impls, "options": {k: str(v) for k, v in vars(args).items()},
         "selection": {i: marker_expression(i, args.quick) for i in impls},
+        "passes": [vars(p) for p in passes(args.quick)],
         "environment": describe_environment(ROOT), "stages": {}, "problems": []}
     probing = not args.quick and not args.skip_baseline and not args.no_probe
     bar = Progress(len(impls) + 1 + probing, enabled=not args.no_progress)
@@ -137,7 +138,7 @@ def run_all(args: argparse.Namespace, out_dir: Path) -> None:
                              wall_timeout_s=PYTEST_CAP_S[mode], on_progress=on_tests)
             run["stages"][f"pytest_{impl}"] = {"seconds": round(res.seconds, 1),
                                                "exit_code": res.exit_code,
-                                               "command": res.command}
+                                               "commands": res.commands}
             if res.problem:
                 run["problems"].append(_problem("pytest", impl, res.problem))
         if args.candidate or (not args.quick and not args.no_peers):
