@@ -468,10 +468,17 @@ class OperationBenchmark:
     timeout = 600.0
     #: (min samples, max samples, seconds budget) for ordinary cases; see ``_budget``.
     repeat: Any = (2, 5, 3.0)
-    #: asv's default warm-up (0.1 s of calls per point and round) stays: without it the
-    #: first samples after ``setup`` ran 2-4x slower (measured on ParallelSumSpawnMany and
-    #: RunPipeline: median max/min of a point's samples 2.0 instead of 1.3), though
-    #: ``setup`` had made a call at the timed size and settled the pool.
+    #: Seconds of asv warm-up calls per point and round (asv's default: 0.1). Without any,
+    #: the first samples after ``setup`` ran 2-4x slower (median max/min of a point's
+    #: samples 2.0 instead of 1.3 on ParallelSumSpawnMany and RunPipeline), though
+    #: ``setup`` had made a call at the timed size and settled the pool. What warms a point
+    #: is time, not calls: 20 calls in ``setup`` instead (RunPipeline's first ~8 calls run
+    #: 1.1-2x slower) gave medians 7-11 % higher than 0.1 s of calls, in four interleaved
+    #: runs. 0.06 s against 0.1 s, four interleaved pairs of RunPipeline,
+    #: ParallelSumSpawnMany and ProcessWithFileBasedIpc (92 points): medians 0.96-1.02x,
+    #: max/min of a point's samples 1.29-1.53 against 1.29-1.59 (the same setting varies
+    #: that much from run to run), ~9 s less per run of the three suites.
+    warmup_time = 0.06
     #: Implementations that run at the operation's scaling sizes.
     scale_impls: tuple[str, ...] = SCALE_IMPLS
 

@@ -318,6 +318,7 @@ def test_slow_points_take_one_sample_and_ordinary_points_several() -> None:
     ordinary = type(bench)()
     ordinary._budget("optimized", 1000)
     assert _samples_asv_takes(ordinary, 0.01) == ordinary.repeat[1]  # fast calls: the most
+    assert ordinary.warmup_time > 0  # warm-up calls before its samples (see the class)
 
 
 def test_a_sleeping_inline_point_takes_one_sample_per_round_and_no_warm_up_call() -> None:
