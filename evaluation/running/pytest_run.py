@@ -21,12 +21,13 @@ Selection of the inner runs (documented in the report too):
 - ``--quick`` runs only the seed's gate tests, on both implementations.
 
 A full run is two passes (:func:`passes`): every selected test but the gates, spread over
-the machine's cores (pytest-xdist, ``--dist loadfile``: a file's tests stay in one worker,
-so its module fixtures and shared children are made once) - these tests check answers,
-failures and leaks, and time nothing, so they may run side by side; then the gate tests,
-one at a time with nothing beside them, since they are timed. The two passes' JUnit XML
-are joined into one file. Measured on the 2-core reference VM: the optimized run's tests
-other than the gates took 171 s of wall time at 84 % of one core.
+the machine's cores (pytest-xdist, :data:`SPREAD_WORKERS` workers, ``--dist loadfile``: a
+file's tests stay in one worker, so its module fixtures and shared children are made
+once) - these tests check answers, failures and leaks, and time nothing, so they may run
+side by side; then the gate tests, one at a time with nothing beside them, since they are
+timed. The two passes' JUnit XML are joined into one file. Measured on the 2-core
+reference VM: the optimized run's tests other than the gates took 171 s of wall time at
+84 % of one core in one process, 98 s on 4 workers.
 """
 from __future__ import annotations
 
@@ -61,9 +62,10 @@ HARNESS_TEST_FILES = ("tests/test_evaluation.py", "tests/test_benchmarks.py",
 INNER_ENV = "PPD_EVALUATION_INNER"
 #: Test outcomes, in the order summaries list them.
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed")
-#: pytest-xdist workers of a full run's first pass: one per core, at most 4 (every test
-#: starts processes of its own; more would only queue for the cores).
-SPREAD_WORKERS = max(1, min(4, os.cpu_count() or 1))
+#: pytest-xdist workers of a full run's first pass: two per core, at most 8. The tests wait
+#: on their children and sleeps much of the time (run alone: 84 % of one core); on the
+#: 2-core VM the optimized run's first pass took 110 s on 2 workers, 104 s on 3, 98 s on 4.
+SPREAD_WORKERS = max(1, min(8, 2 * (os.cpu_count() or 1)))
 _TAIL_CHARS = 4000
 
 
@@ -91,7 +93,7 @@ def passes(quick: bool, workers: int = SPREAD_WORKERS) -> list[Pass]:
     quick : bool
         Gate tests only: one pass, nothing side by side.
     workers : int
-        Cores for the untimed tests; below 2, one pass of every test.
+        pytest-xdist workers for the untimed tests; below 2, one pass of every test.
 
     Returns
     -------
