@@ -178,7 +178,7 @@ def test_run_pytest_in_two_passes_joins_their_outcomes(tmp_path: Path) -> None:
         (suite / name).write_text(text)
     seen: list[tuple[int | None, int]] = []
     run = run_pytest("optimized", out, repo_root=suite, quick=False, wall_timeout_s=100,
-                     on_progress=lambda total, done: seen.append((total, done)))
+                     on_progress=lambda total, done: seen.append((total, done)), workers=2)
     assert not run.problem and run.exit_code == 1, (run.problem, run.log_path.read_text())
     assert len(run.commands) == 2 and "-n" in run.commands[0] and "-n" not in run.commands[1]
     outcomes = {c.nodeid.split("::")[-1]: c.outcome for c in run.cases}
@@ -188,6 +188,19 @@ def test_run_pytest_in_two_passes_joins_their_outcomes(tmp_path: Path) -> None:
     assert gate.gate_ids == ("R9",)
     assert sorted(p.name for p in out.iterdir()) == ["junit-optimized.xml", "pytest-optimized.log"]
     assert seen[-1] == (4, 4), seen  # each test counted once, the controller's count
+    one = run_pytest("optimized", out, repo_root=suite, quick=False, wall_timeout_s=100)
+    assert len(one.commands) == 1 and "-n" not in one.commands[0]  # workers=1: one pass
+    assert sorted(c.outcome for c in one.cases).count("failed") == 3  # no xdist worker there
+
+
+def test_the_report_says_which_runs_were_split_in_two_passes() -> None:
+    from evaluation.report.sections import _passes_paragraph
+    spread, alone = passes(False, workers=4), passes(False, workers=1)
+    text = _passes_paragraph({"optimized": [vars(p) for p in spread],
+                              "baseline": [vars(p) for p in alone]})
+    assert len(text) == 1 and "on optimized in two passes" in text[0]
+    assert "`not gate`" in text[0] and "4 pytest-xdist workers" in text[0]
+    assert _passes_paragraph({}) == []
 
 
 def test_junit_outcomes_markers_and_node_ids() -> None:

@@ -109,7 +109,7 @@ def _test_sections(data: ReportData) -> list[Section]:
         "with the limit, as a cross-check."], gates_table(data.gates))]
     sel = data.run.get("selection", {})
     out.append(Section("Tests", [f"Inner pytest run on {i}: `-m \"{sel[i]}\"`" for i in sel]
-                       + _passes_paragraph(data.run.get("passes", [])), data.tests_summary))
+                       + _passes_paragraph(data.run.get("passes", {})), data.tests_summary))
     if not data.opt_failures.empty:
         out.append(Section("Optimized failures", ["These make the command exit non-zero."],
                            data.opt_failures))
@@ -124,14 +124,17 @@ def _test_sections(data: ReportData) -> list[Section]:
     return out
 
 
-def _passes_paragraph(passes: list[dict[str, Any]]) -> list[str]:
-    """How the inner runs were split (``run.json``'s ``passes``), if they were."""
-    if len(passes) < 2:
-        return []
-    spread = next(p for p in passes if p["workers"] > 1)
-    return [f"Each run in two passes: the tests selected by `{spread['markers']}` side by "
-            f"side on {spread['workers']} pytest-xdist workers (they time nothing), then "
-            "the gate tests one at a time with nothing beside them."]
+def _passes_paragraph(passes: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """How each inner run was split (``run.json``'s ``passes``), where it was."""
+    out = []
+    for impl, parts in passes.items():
+        spread = [p for p in parts if p["workers"] > 1]
+        if spread:
+            out.append(f"The run on {impl} in two passes: the tests selected by "
+                       f"`{spread[0]['markers']}` side by side on {spread[0]['workers']} "
+                       "pytest-xdist workers (they time nothing), then the gate tests one at "
+                       "a time with nothing beside them.")
+    return out
 
 
 def _candidate_sections(data: ReportData) -> list[Section]:

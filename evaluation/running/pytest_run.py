@@ -234,7 +234,7 @@ def _count_progress(path: Path) -> tuple[int | None, int]:
 def run_pytest(impl: str, out_dir: Path, *, repo_root: Path, quick: bool,
                wall_timeout_s: float,
                on_progress: Callable[[int | None, int], None] | None = None,
-               label: str | None = None) -> PytestRun:
+               label: str | None = None, workers: int = 1) -> PytestRun:
     """Run the suite on ``impl``; write ``junit-<label>.xml`` and ``pytest-<label>.log``.
 
     Parameters
@@ -257,6 +257,8 @@ def run_pytest(impl: str, out_dir: Path, *, repo_root: Path, quick: bool,
     label : str, optional
         Names the files (default ``impl``; a candidate's name, since its spec may hold
         a path).
+    workers : int
+        pytest-xdist workers of the untimed pass (:func:`passes`); 1: one pass, no xdist.
 
     Returns
     -------
@@ -272,7 +274,7 @@ def run_pytest(impl: str, out_dir: Path, *, repo_root: Path, quick: bool,
     env = dict(os.environ, PPD_IMPL=impl, **{INNER_ENV: "1", PROGRESS_ENV: str(progress)})
     poll = (lambda: on_progress(*_count_progress(progress))) if on_progress else None
     run = PytestRun(impl, [], None, 0.0, junit, log)
-    parts = passes(quick)
+    parts = passes(quick, workers)
     xmls = [junit if len(parts) == 1 else out_dir / f".junit-{label}-{k}.xml"
             for k in range(len(parts))]
     codes = []

@@ -33,7 +33,7 @@ from .asv_files import collect_results
 from .candidates import Candidate, CandidateError, materialize, parse_candidate
 from .grade import PEERS, grade
 from .probe import ProbeOutcome, probe_all
-from .pytest_run import marker_expression, passes, run_pytest
+from .pytest_run import SPREAD_WORKERS, marker_expression, passes, run_pytest
 
 __all__ = ["run_all", "Progress", "PYTEST_CAP_S", "ASV_CAP_S"]
 
@@ -45,6 +45,12 @@ CANDIDATE_GATES_CAP_S = 300.0
 
 #: Wall-clock caps of the stages (the suites' own timeouts should never let them bite).
 PYTEST_CAP_S = {"quick": 600.0, "full": 1800.0}
+#: pytest-xdist workers of each implementation's untimed pass (``pytest_run.passes``).
+#: The optimized run's untimed tests mostly wait on children and sleeps: 171 s in one
+#: process, 98 s on 4 workers. The baseline's mostly skip (1,217 of 1,433) and the rest
+#: start a process per item, CPU-bound: its whole run took 72 s in one pass, 71 s with
+#: its untimed tests on 2 workers, 81 s on 4 (2-core VM) - so it runs in one pass.
+SPREAD = {"optimized": SPREAD_WORKERS, "baseline": 1}
 
 
 ASV_CAP_S = {"quick": 900.0, "full": 7200.0}
@@ -122,7 +128,7 @@ def run_all(args: argparse.Namespace, out_dir: Path) -> None:
         "schema": 1, "mode": mode, "started_at": datetime.now().isoformat(timespec="seconds"),
         "commit": commit, "impls_run": impls, "options": {k: str(v) for k, v in vars(args).items()},
         "selection": {i: marker_expression(i, args.quick) for i in impls},
-        "passes": [vars(p) for p in passes(args.quick)],
+        "passes": {i: [vars(p) for p in passes(args.quick, SPREAD[i])] for i in impls},
         "environment": describe_environment(ROOT), "stages": {}, "problems": []}
     probing = not args.quick and not args.skip_baseline and not args.no_probe
     bar = Progress(len(impls) + 1 + probing, enabled=not args.no_progress)
@@ -135,7 +141,8 @@ def run_all(args: argparse.Namespace, out_dir: Path) -> None:
                     bar.update(100 * min(done, total) / total, f"pytest {impl} {done}/{total}")
 
             res = run_pytest(impl, raw, repo_root=ROOT, quick=args.quick,
-                             wall_timeout_s=PYTEST_CAP_S[mode], on_progress=on_tests)
+                             wall_timeout_s=PYTEST_CAP_S[mode], on_progress=on_tests,
+                             workers=SPREAD[impl])
             run["stages"][f"pytest_{impl}"] = {"seconds": round(res.seconds, 1),
                                                "exit_code": res.exit_code,
                                                "commands": res.commands}
