@@ -162,7 +162,7 @@ _TWO_PASS_SUITE = {
         "import os\nimport pytest\n\n"
         "def test_untimed_in_a_worker():\n    assert os.environ.get('PYTEST_XDIST_WORKER')\n\n"
         "def test_untimed_failing():\n    assert False, 'an expected failure'\n\n"
-        "@pytest.mark.gate('R9')\n"
+        "@pytest.mark.gate('R5')\n"
         "def test_gate_alone():\n    assert 'PYTEST_XDIST_WORKER' not in os.environ\n"),
     "test_two.py": ("import os\n\n"
                     "def test_untimed_too():\n    assert os.environ.get('PYTEST_XDIST_WORKER')\n"),
@@ -185,7 +185,7 @@ def test_run_pytest_in_two_passes_joins_their_outcomes(tmp_path: Path) -> None:
     assert outcomes == {"test_untimed_in_a_worker": "passed", "test_untimed_failing": "failed",
                         "test_gate_alone": "passed", "test_untimed_too": "passed"}, outcomes
     gate = next(c for c in run.cases if c.is_gate)
-    assert gate.gate_ids == ("R9",)
+    assert gate.gate_ids == ("R5",)
     assert sorted(p.name for p in out.iterdir()) == ["junit-optimized.xml", "pytest-optimized.log"]
     assert seen[-1] == (4, 4), seen  # each test counted once, the controller's count
     one = run_pytest("optimized", out, repo_root=suite, quick=False, wall_timeout_s=100)
