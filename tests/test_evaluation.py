@@ -193,6 +193,22 @@ def test_run_pytest_in_two_passes_joins_their_outcomes(tmp_path: Path) -> None:
     assert sorted(c.outcome for c in one.cases).count("failed") == 3  # no xdist worker there
 
 
+def test_joining_the_passes_junit_keeps_every_case_and_names_an_unreadable_part(
+        tmp_path: Path) -> None:
+    from evaluation.running.pytest_run import _join_junit
+    one, two, bad = tmp_path / "1.xml", tmp_path / "2.xml", tmp_path / "3.xml"
+    one.write_text('<testsuites><testsuite><testcase classname="a" name="x"/></testsuite>'
+                   '</testsuites>')
+    two.write_text('<testsuite><testcase classname="a" name="y"><failure message="m"/>'
+                   '</testcase></testsuite>')
+    bad.write_text("<testsuites><testsuite>")  # a pass killed while writing
+    out = tmp_path / "junit.xml"
+    assert _join_junit([one, two, bad], out) == "3.xml"
+    cases = parse_junit(out)
+    assert [(c.nodeid, c.outcome) for c in cases] == [("a.py::x", "passed"), ("a.py::y", "failed")]
+    assert not one.exists() and not two.exists() and bad.exists()
+
+
 def test_the_report_says_which_runs_were_split_in_two_passes() -> None:
     from evaluation.report.sections import _passes_paragraph
     spread, alone = passes(False, workers=4), passes(False, workers=1)

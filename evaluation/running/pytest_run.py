@@ -295,7 +295,9 @@ def run_pytest(impl: str, out_dir: Path, *, repo_root: Path, quick: bool,
     progress.unlink(missing_ok=True)
     run.exit_code = _joint_exit_code(codes)
     if len(parts) > 1:
-        _join_junit([x for x in xmls if x.exists()], junit)
+        unread = _join_junit([x for x in xmls if x.exists()], junit)
+        if unread and not run.problem:
+            run.problem = f"pytest on {label} wrote unreadable JUnit XML ({unread}); see {log}"
     if not junit.exists():
         run.problem = run.problem or f"pytest on {label} wrote no {junit.name}; see {log}"
         return run
@@ -316,15 +318,25 @@ def _joint_exit_code(codes: list[int | None]) -> int | None:
     return max(c for c in real if c is not None)
 
 
-def _join_junit(parts: list[Path], out: Path) -> None:
-    """Join the passes' JUnit XML files into ``out`` (one ``<testsuites>``), then drop them."""
-    root = ET.Element("testsuites")
+def _join_junit(parts: list[Path], out: Path) -> str:
+    """Join the passes' JUnit XML files into ``out`` (one ``<testsuites>``), then drop them.
+
+    Returns
+    -------
+    str
+        The names of the parts that were not XML (left out, and kept for a look), or "".
+    """
+    root, unread = ET.Element("testsuites"), []
     for path in parts:
-        part = ET.parse(path).getroot()
+        try:
+            part = ET.parse(path).getroot()
+        except ET.ParseError:
+            unread.append(path.name)
+            continue
         root.extend(part if part.tag == "testsuites" else [part])
-    ET.ElementTree(root).write(out, encoding="utf-8", xml_declaration=True)
-    for path in parts:
         path.unlink()
+    ET.ElementTree(root).write(out, encoding="utf-8", xml_declaration=True)
+    return ", ".join(unread)
 
 
 def _props(case: ET.Element) -> dict[str, str]:
