@@ -126,6 +126,8 @@ def _test_sections(data: ReportData) -> list[Section]:
 
 def _passes_paragraph(passes: dict[str, list[dict[str, Any]]]) -> list[str]:
     """How each inner run was split (``run.json``'s ``passes``), where it was."""
+    if not isinstance(passes, dict):  # an older run.json's layout: nothing to say
+        return []
     out = []
     for impl, parts in passes.items():
         spread = [p for p in parts if p["workers"] > 1]
