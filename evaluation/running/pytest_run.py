@@ -85,7 +85,7 @@ class Pass:
     workers: int
 
 
-def passes(quick: bool, workers: int = SPREAD_WORKERS) -> list[Pass]:
+def passes(quick: bool, workers: int) -> list[Pass]:
     """The passes of an inner run (see the module docstring).
 
     Parameters
@@ -313,9 +313,8 @@ def _joint_exit_code(codes: list[int | None]) -> int | None:
     real = [c for c in codes if c != pytest.ExitCode.NO_TESTS_COLLECTED]
     if not real:
         return codes[-1] if codes else None
-    if any(c not in (0, 1) for c in real):
-        return next(c for c in real if c not in (0, 1))
-    return max(c for c in real if c is not None)
+    odd = [c for c in real if c not in (0, 1)]  # an interrupt, an internal error, a kill
+    return odd[0] if odd else max(c for c in real if c is not None)
 
 
 def _join_junit(parts: list[Path], out: Path) -> str:
